@@ -1,0 +1,414 @@
+//! The token cache: one JSON file per (API URL, app, installation, scope), in
+//! a directory only the user can enter.
+//!
+//! Reading a fresh entry is the whole cost of a cached `get`: one file read.
+//! A miss takes an exclusive `flock` on the entry's lock file, re-reads (another
+//! process may have minted meanwhile), mints, writes a temp file and renames it
+//! over the entry, so readers see the old entry or the new one, never a torn one.
+
+use crate::github::InstallationToken;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const FORMAT_VERSION: u32 = 1;
+const ENTRY_PREFIX: &str = "token-";
+
+/// What a cached token was minted for; two requests share a token only if
+/// every field is equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryKey {
+    pub api_url: String,
+    pub app_id: String,
+    pub installation_id: u64,
+    /// `installation` for an installation-wide token.
+    pub scope: String,
+}
+
+impl EntryKey {
+    /// A file name that cannot be steered by config values: a hash of the key.
+    fn stem(&self) -> String {
+        let text = format!(
+            "{}\n{}\n{}\n{}",
+            self.api_url, self.app_id, self.installation_id, self.scope
+        );
+        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        let hex: String = digest.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{ENTRY_PREFIX}{hex}")
+    }
+}
+
+/// A cached token with what it was minted for.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: EntryKey,
+    pub token: Secret<String>,
+    pub expires_at: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredEntry {
+    version: u32,
+    #[serde(flatten)]
+    key: EntryKey,
+    token: String,
+    expires_at: u64,
+}
+
+/// True when a token expiring at `expires_at` still has `min_lifetime` seconds to live at `now`.
+pub fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
+    expires_at >= now.saturating_add(min_lifetime)
+}
+
+#[derive(Debug)]
+pub enum CacheError {
+    Dir { path: PathBuf, source: io::Error },
+    NotADirectory { path: PathBuf },
+    Lock { path: PathBuf, source: io::Error },
+    LockTimeout { path: PathBuf, waited: Duration },
+    Write { path: PathBuf, source: io::Error },
+}
+
+impl fmt::Display for CacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheError::Dir { path, source } => {
+                write!(
+                    f,
+                    "cannot create cache directory {}: {source}",
+                    path.display()
+                )
+            }
+            CacheError::NotADirectory { path } => write!(
+                f,
+                "cache directory {} is a symlink or not a directory: refusing to use it",
+                path.display()
+            ),
+            CacheError::Lock { path, source } => {
+                write!(f, "cannot lock {}: {source}", path.display())
+            }
+            CacheError::LockTimeout { path, waited } => write!(
+                f,
+                "another process held {} for {} s",
+                path.display(),
+                waited.as_secs()
+            ),
+            CacheError::Write { path, source } => {
+                write!(f, "cannot write cache entry {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+/// An exclusive lock on one entry, released when dropped (or when the process dies).
+#[derive(Debug)]
+pub struct EntryLock {
+    _file: File,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    pub fn new(dir: impl Into<PathBuf>) -> Cache {
+        Cache { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn entry_path(&self, key: &EntryKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.stem()))
+    }
+
+    /// The entry for `key`, or `None` when absent, unreadable, corrupt, or
+    /// written for another key: all of those are misses.
+    pub fn read(&self, key: &EntryKey) -> Option<Entry> {
+        let entry = read_entry(&self.entry_path(key))?;
+        (entry.key == *key).then_some(entry)
+    }
+
+    /// Creates the directory with mode 0700 (or tightens it), refusing a symlink.
+    pub fn ensure_dir(&self) -> Result<(), CacheError> {
+        let err = |source| CacheError::Dir {
+            path: self.dir.clone(),
+            source,
+        };
+        if let Some(parent) = self.dir.parent() {
+            fs::create_dir_all(parent).map_err(err)?;
+        }
+        match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(err(e)),
+        }
+        let meta = fs::symlink_metadata(&self.dir).map_err(err)?;
+        if !meta.is_dir() {
+            return Err(CacheError::NotADirectory {
+                path: self.dir.clone(),
+            });
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the entry's exclusive lock, waiting at most `timeout`.
+    pub fn lock(&self, key: &EntryKey, timeout: Duration) -> Result<EntryLock, CacheError> {
+        let path = self.dir.join(format!("{}.lock", key.stem()));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| CacheError::Lock {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => return Ok(EntryLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(source)) => return Err(CacheError::Lock { path, source }),
+        }
+        // `flock` has no timeout: block in a thread and stop waiting for it at
+        // the deadline. The holder wakes us the moment it releases, unlike polling.
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let result = file.lock().map(|()| file);
+            // The receiver is gone only when we already gave up; nothing to do.
+            let _ = tx.send(result);
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(file)) => Ok(EntryLock { _file: file }),
+            Ok(Err(source)) => Err(CacheError::Lock { path, source }),
+            Err(_) => Err(CacheError::LockTimeout {
+                path,
+                waited: timeout,
+            }),
+        }
+    }
+
+    /// Writes the entry for `key`: temp file (0600) in the same directory, then rename.
+    pub fn write(&self, key: &EntryKey, token: &InstallationToken) -> Result<(), CacheError> {
+        let path = self.entry_path(key);
+        let tmp = self
+            .dir
+            .join(format!("{}.tmp{}", key.stem(), std::process::id()));
+        let err = |source| CacheError::Write {
+            path: path.clone(),
+            source,
+        };
+        let stored = StoredEntry {
+            version: FORMAT_VERSION,
+            key: key.clone(),
+            token: token.token.expose().clone(),
+            expires_at: token.expires_at,
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| err(e.into()))?;
+        let written = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&bytes))
+            .and_then(|()| fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(err(e));
+        }
+        Ok(())
+    }
+
+    /// Deletes every entry holding `token` (git's `erase` after a 401); returns how many.
+    pub fn remove_token(
+        &self,
+        token: &Secret<String>,
+        timeout: Duration,
+    ) -> Result<usize, CacheError> {
+        let mut removed = 0;
+        for entry in self.entries() {
+            if !entry.token.ct_eq(token.expose()) {
+                continue;
+            }
+            let _lock = self.lock(&entry.key, timeout)?;
+            // Re-read under the lock: a new token may have replaced the rejected one.
+            if self
+                .read(&entry.key)
+                .is_some_and(|e| e.token.ct_eq(token.expose()))
+            {
+                let path = self.entry_path(&entry.key);
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(CacheError::Write { path, source }),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Every readable token entry in the directory.
+    pub fn entries(&self) -> Vec<Entry> {
+        let Ok(dir) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        dir.filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with(ENTRY_PREFIX) && name.ends_with(".json")
+            })
+            .filter_map(|e| read_entry(&e.path()))
+            .collect()
+    }
+}
+
+fn read_entry(path: &Path) -> Option<Entry> {
+    let bytes = fs::read(path).ok()?;
+    let stored: StoredEntry = serde_json::from_slice(&bytes).ok()?;
+    if stored.version != FORMAT_VERSION || !crate::protocol::is_safe_value(&stored.token) {
+        return None;
+    }
+    Some(Entry {
+        key: stored.key,
+        token: Secret::new(stored.token),
+        expires_at: stored.expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("gcga-cache-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn key(scope: &str) -> EntryKey {
+        EntryKey {
+            api_url: "https://api.github.com".into(),
+            app_id: "1".into(),
+            installation_id: 2,
+            scope: scope.into(),
+        }
+    }
+
+    fn token(value: &str, expires_at: u64) -> InstallationToken {
+        InstallationToken {
+            token: Secret::new(value.into()),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn freshness_requires_the_minimum_lifetime_left() {
+        assert!(is_fresh(1600, 1000, 600));
+        assert!(!is_fresh(1599, 1000, 600));
+        assert!(!is_fresh(900, 1000, 0));
+    }
+
+    #[test]
+    fn a_written_entry_reads_back_and_files_are_private() {
+        let tmp = TempDir::new("roundtrip");
+        let cache = Cache::new(tmp.0.join("sub"));
+        cache.ensure_dir().unwrap();
+        cache
+            .write(&key("installation"), &token("ghs_one", 5000))
+            .unwrap();
+        let entry = cache.read(&key("installation")).unwrap();
+        assert_eq!(entry.token.expose(), "ghs_one");
+        assert_eq!(entry.expires_at, 5000);
+        let dir_mode = fs::metadata(cache.dir()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dir_mode, 0o700);
+        let file_mode = fs::metadata(cache.entry_path(&key("installation")))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(file_mode, 0o600);
+        assert!(cache.read(&key("repository:acme/web")).is_none());
+    }
+
+    #[test]
+    fn a_corrupt_entry_is_a_miss_and_is_replaced_by_the_next_write() {
+        let tmp = TempDir::new("corrupt");
+        let cache = Cache::new(&tmp.0);
+        cache.ensure_dir().unwrap();
+        fs::write(
+            cache.entry_path(&key("installation")),
+            b"{\"version\":1,\"tok",
+        )
+        .unwrap();
+        assert!(cache.read(&key("installation")).is_none());
+        cache
+            .write(&key("installation"), &token("ghs_two", 9))
+            .unwrap();
+        assert_eq!(
+            cache.read(&key("installation")).unwrap().token.expose(),
+            "ghs_two"
+        );
+    }
+
+    #[test]
+    fn removing_a_token_deletes_only_the_entries_holding_it() {
+        let tmp = TempDir::new("remove");
+        let cache = Cache::new(&tmp.0);
+        cache.ensure_dir().unwrap();
+        cache.write(&key("a"), &token("ghs_a", 9)).unwrap();
+        cache.write(&key("b"), &token("ghs_b", 9)).unwrap();
+        let removed = cache
+            .remove_token(&Secret::new("ghs_a".into()), Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert!(cache.read(&key("a")).is_none());
+        assert!(cache.read(&key("b")).is_some());
+    }
+
+    #[test]
+    fn a_second_lock_waits_until_the_first_is_released() {
+        let tmp = TempDir::new("lock");
+        let cache = Cache::new(&tmp.0);
+        cache.ensure_dir().unwrap();
+        let held = cache.lock(&key("x"), Duration::from_secs(5)).unwrap();
+        let err = cache
+            .lock(&key("x"), Duration::from_millis(50))
+            .unwrap_err();
+        assert!(matches!(err, CacheError::LockTimeout { .. }));
+        drop(held);
+        assert!(cache.lock(&key("x"), Duration::from_secs(5)).is_ok());
+    }
+
+    #[test]
+    fn a_symlinked_cache_dir_is_refused() {
+        let tmp = TempDir::new("symlink");
+        fs::create_dir_all(tmp.0.join("real")).unwrap();
+        std::os::unix::fs::symlink(tmp.0.join("real"), tmp.0.join("link")).unwrap();
+        let err = Cache::new(tmp.0.join("link")).ensure_dir().unwrap_err();
+        assert!(matches!(err, CacheError::NotADirectory { .. }));
+    }
+}

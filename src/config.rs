@@ -1,0 +1,487 @@
+//! The TOML configuration: where it lives, its exact keys, and validation into
+//! a [`Config`] whose hosts, URLs, paths and patterns are already normalised,
+//! so code downstream never re-checks them.
+//!
+//! `parse_config` is pure (text in, `Config` out); `load` adds the file I/O.
+
+use crate::routing::{Pattern, normalise_host};
+use serde::Deserialize;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the config file.
+pub const CONFIG_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_CONFIG";
+const APP_DIR: &str = "git-credential-github-app";
+const DEFAULT_MIN_LIFETIME: u64 = 600;
+
+/// Where the config file is, and whether the user named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    /// Named by `--config` or the environment: a missing file is an error.
+    pub explicit: bool,
+}
+
+/// `--config PATH`, else `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`, else
+/// `<user config dir>/git-credential-github-app/config.toml`.
+pub fn locate(
+    flag: Option<&Path>,
+    env: Option<&OsStr>,
+    user_config_dir: Option<&Path>,
+) -> Option<Location> {
+    if let Some(path) = flag {
+        return Some(Location {
+            path: path.to_path_buf(),
+            explicit: true,
+        });
+    }
+    if let Some(path) = env.filter(|p| !p.is_empty()) {
+        return Some(Location {
+            path: PathBuf::from(path),
+            explicit: true,
+        });
+    }
+    user_config_dir.map(|dir| Location {
+        path: dir.join(APP_DIR).join("config.toml"),
+        explicit: false,
+    })
+}
+
+/// Facts from the process that config values default to or expand against.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub home: Option<PathBuf>,
+    /// The user cache dir (`dirs::cache_dir()`), before our own subdirectory.
+    pub user_cache_dir: Option<PathBuf>,
+}
+
+impl Defaults {
+    #[cfg(test)]
+    pub fn for_tests() -> Defaults {
+        Defaults {
+            home: Some(PathBuf::from("/home/ci")),
+            user_cache_dir: Some(PathBuf::from("/home/ci/.cache")),
+        }
+    }
+}
+
+/// The App ID (a number) or client ID (`Iv23li...`): the JWT's `iss`, sent as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum AppId {
+    Number(u64),
+    ClientId(String),
+}
+
+impl fmt::Display for AppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppId::Number(n) => write!(f, "{n}"),
+            AppId::ClientId(s) => f.write_str(s),
+        }
+    }
+}
+
+/// One validated `[[app]]` table.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// 1-based position in the file, for messages.
+    pub position: usize,
+    pub app_id: AppId,
+    pub private_key_path: PathBuf,
+    /// Lower-case, without `:443`.
+    pub host: String,
+    /// Without a trailing slash.
+    pub api_url: String,
+    pub repos: Vec<Pattern>,
+    pub installation_id: Option<u64>,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl App {
+    /// How messages name this app: `app 123456 (#2 in the config)`.
+    pub fn label(&self) -> String {
+        format!("app {} (#{} in the config)", self.app_id, self.position)
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub cache_dir: PathBuf,
+    pub min_token_lifetime_secs: u64,
+    pub apps: Vec<App>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    cache_dir: Option<String>,
+    min_token_lifetime_secs: Option<u64>,
+    #[serde(default)]
+    app: Vec<RawApp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    app_id: AppId,
+    private_key_path: String,
+    host: Option<String>,
+    api_url: Option<String>,
+    repos: Option<Vec<String>>,
+    installation_id: Option<u64>,
+    ca_file: Option<String>,
+}
+
+/// A config problem, always naming the file.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A file the user named (or a path the config names) cannot be read.
+    Read { path: PathBuf, source: io::Error },
+    /// TOML syntax, an unknown key, or a wrong type: `line` is 1-based when known.
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// A value that parses but cannot work.
+    Invalid { path: PathBuf, message: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => {
+                write!(f, "cannot read config file {}: {source}", path.display())
+            }
+            ConfigError::Syntax {
+                path,
+                line: Some(line),
+                message,
+            } => {
+                write!(f, "config file {} line {line}: {message}", path.display())
+            }
+            ConfigError::Syntax {
+                path,
+                line: None,
+                message,
+            } => {
+                write!(f, "config file {}: {message}", path.display())
+            }
+            ConfigError::Invalid { path, message } => {
+                write!(f, "config file {}: {message}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads and validates the config; `Ok(None)` when the default file is absent
+/// (serve nothing, silently).
+pub fn load(location: &Location, defaults: &Defaults) -> Result<Option<Config>, ConfigError> {
+    let text = match std::fs::read_to_string(&location.path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !location.explicit => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: location.path.clone(),
+                source,
+            });
+        }
+    };
+    parse_config(&text, &location.path, defaults).map(Some)
+}
+
+/// Parses and validates config text; `path` is used for messages and to
+/// resolve relative paths.
+pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line: e.span().map(|span| line_of(text, span.start)),
+        message: one_line(e.message()),
+    })?;
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    let resolve = |value: &str| resolve_path(value, base, defaults.home.as_deref());
+
+    let cache_dir = match raw.cache_dir.as_deref() {
+        Some(dir) => resolve(dir).map_err(|m| invalid(format!("cache_dir: {m}")))?,
+        None => defaults
+            .user_cache_dir
+            .as_ref()
+            .map(|d| d.join(APP_DIR))
+            .ok_or_else(|| invalid("no user cache directory is known: set cache_dir".into()))?,
+    };
+
+    let mut apps = Vec::with_capacity(raw.app.len());
+    for (i, app) in raw.app.into_iter().enumerate() {
+        let position = i + 1;
+        let at = |m: String| invalid(format!("[[app]] #{position} (app_id {}): {m}", app.app_id));
+        if matches!(&app.app_id, AppId::ClientId(s) if s.trim().is_empty() || s.contains(char::is_whitespace))
+            || app.app_id == AppId::Number(0)
+        {
+            return Err(at(
+                "app_id must be the App ID number or the client ID string".into(),
+            ));
+        }
+        let host = normalise_host(app.host.as_deref().unwrap_or("github.com"));
+        if host.is_empty() || host.contains(['/', '@', ' ']) {
+            return Err(at(format!(
+                "host {host:?} must be a host name, optionally with :PORT"
+            )));
+        }
+        let api_url = match app.api_url {
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_string();
+                if !url.starts_with("https://") || url.len() <= "https://".len() {
+                    return Err(at(format!("api_url {url:?} must start with https://")));
+                }
+                url
+            }
+            None => default_api_url(&host),
+        };
+        let repos = app
+            .repos
+            .unwrap_or_else(|| vec!["*/*".to_string()])
+            .iter()
+            .map(|p| Pattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(at)?;
+        if repos.is_empty() {
+            return Err(at(
+                "repos is empty: leave it out to serve every repository".into()
+            ));
+        }
+        let Some(installation_id) = app.installation_id else {
+            return Err(at("installation_id is missing".into()));
+        };
+        let private_key_path =
+            resolve(&app.private_key_path).map_err(|m| at(format!("private_key_path: {m}")))?;
+        let ca_file = match app.ca_file.as_deref() {
+            Some(f) => Some(resolve(f).map_err(|m| at(format!("ca_file: {m}")))?),
+            None => None,
+        };
+        apps.push(App {
+            position,
+            app_id: app.app_id,
+            private_key_path,
+            host,
+            api_url,
+            repos,
+            installation_id: Some(installation_id),
+            ca_file,
+        });
+    }
+
+    Ok(Config {
+        path: path.to_path_buf(),
+        cache_dir,
+        min_token_lifetime_secs: raw.min_token_lifetime_secs.unwrap_or(DEFAULT_MIN_LIFETIME),
+        apps,
+    })
+}
+
+/// `https://api.github.com` for github.com, `https://HOST/api/v3` for any
+/// other host (GitHub Enterprise Server).
+pub fn default_api_url(host: &str) -> String {
+    if host == "github.com" {
+        "https://api.github.com".to_string()
+    } else {
+        format!("https://{host}/api/v3")
+    }
+}
+
+/// Expands `~` and makes a relative path relative to the config file's directory.
+fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("the path is empty".into());
+    }
+    let tilde = value.strip_prefix("~/").or((value == "~").then_some(""));
+    if let Some(rest) = tilde {
+        let home = home.ok_or("~ is used but no home directory is known")?;
+        return Ok(home.join(rest));
+    }
+    Ok(base.join(value))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        parse_config(
+            text,
+            Path::new("/etc/gh/config.toml"),
+            &Defaults::for_tests(),
+        )
+    }
+
+    const MINIMAL: &str =
+        "[[app]]\napp_id = 1\nprivate_key_path = \"k.pem\"\ninstallation_id = 2\n";
+
+    #[test]
+    fn the_config_flag_wins_over_the_environment_and_the_default() {
+        let l = locate(
+            Some(Path::new("/a.toml")),
+            Some(OsStr::new("/b.toml")),
+            Some(Path::new("/x")),
+        );
+        assert_eq!(
+            l,
+            Some(Location {
+                path: "/a.toml".into(),
+                explicit: true
+            })
+        );
+        let l = locate(None, Some(OsStr::new("/b.toml")), Some(Path::new("/x")));
+        assert_eq!(
+            l,
+            Some(Location {
+                path: "/b.toml".into(),
+                explicit: true
+            })
+        );
+        let l = locate(None, Some(OsStr::new("")), Some(Path::new("/x")));
+        assert_eq!(
+            l,
+            Some(Location {
+                path: "/x/git-credential-github-app/config.toml".into(),
+                explicit: false
+            })
+        );
+        assert_eq!(locate(None, None, None), None);
+    }
+
+    #[test]
+    fn a_missing_default_file_serves_nothing_but_a_missing_named_file_is_an_error() {
+        let missing = PathBuf::from("/nonexistent/dir/config.toml");
+        let default = Location {
+            path: missing.clone(),
+            explicit: false,
+        };
+        assert!(load(&default, &Defaults::for_tests()).unwrap().is_none());
+        let named = Location {
+            path: missing,
+            explicit: true,
+        };
+        let err = load(&named, &Defaults::for_tests())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
+    }
+
+    #[test]
+    fn defaults_fill_host_api_url_repos_lifetime_and_cache_dir() {
+        let c = parse(MINIMAL).unwrap();
+        let app = &c.apps[0];
+        assert_eq!(app.host, "github.com");
+        assert_eq!(app.api_url, "https://api.github.com");
+        assert_eq!(
+            app.repos.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            ["*/*"]
+        );
+        assert_eq!(app.private_key_path, PathBuf::from("/etc/gh/k.pem"));
+        assert_eq!(c.min_token_lifetime_secs, 600);
+        assert_eq!(
+            c.cache_dir,
+            PathBuf::from("/home/ci/.cache/git-credential-github-app")
+        );
+    }
+
+    #[test]
+    fn an_enterprise_host_gets_the_api_v3_url_and_keeps_its_port() {
+        let c = parse(&format!("{MINIMAL}host = \"GHE.Example.COM:8443\"\n")).unwrap();
+        assert_eq!(c.apps[0].host, "ghe.example.com:8443");
+        assert_eq!(c.apps[0].api_url, "https://ghe.example.com:8443/api/v3");
+    }
+
+    #[test]
+    fn an_explicit_api_url_wins_and_loses_its_trailing_slash() {
+        let c = parse(&format!(
+            "{MINIMAL}api_url = \"https://proxy.example/gh/\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.apps[0].api_url, "https://proxy.example/gh");
+        assert!(parse(&format!("{MINIMAL}api_url = \"http://x\"\n")).is_err());
+    }
+
+    #[test]
+    fn tilde_expands_to_home() {
+        let text = "cache_dir = \"~/c\"\n[[app]]\napp_id = 1\nprivate_key_path = \"~/k.pem\"\ninstallation_id = 2\n";
+        let c = parse(text).unwrap();
+        assert_eq!(c.cache_dir, PathBuf::from("/home/ci/c"));
+        assert_eq!(c.apps[0].private_key_path, PathBuf::from("/home/ci/k.pem"));
+    }
+
+    #[test]
+    fn a_client_id_string_is_kept_verbatim() {
+        let c = parse(
+            "[[app]]\napp_id = \"Iv23liABC\"\nprivate_key_path = \"k\"\ninstallation_id = 2\n",
+        )
+        .unwrap();
+        assert_eq!(c.apps[0].app_id, AppId::ClientId("Iv23liABC".into()));
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_the_key_the_file_and_the_line() {
+        let err = parse(&format!("{MINIMAL}instalation_id = 3\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("instalation_id"), "{err}");
+        assert!(err.contains("/etc/gh/config.toml"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = parse("cache_dri = \"/x\"\n").unwrap_err().to_string();
+        assert!(err.contains("cache_dri"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_installation_id_or_bad_pattern_names_the_app() {
+        let err = parse("[[app]]\napp_id = 9\nprivate_key_path = \"k\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("#1") && err.contains("installation_id"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}repos = [\"acme\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("acme") && err.contains("OWNER/REPO"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_config_serves_nothing() {
+        assert!(parse("").unwrap().apps.is_empty());
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line() {
+        let err = parse("[[app]\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("config file /etc/gh/config.toml line 1"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+}

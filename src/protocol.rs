@@ -1,0 +1,267 @@
+//! git's credential-helper protocol: reading git's request, writing our answer.
+//!
+//! Pure: the reader takes `impl Read`, the writer `impl Write`. See
+//! `git help credential` and shared/reference/git-credential-protocol.md for how
+//! git really behaves (values may be huge, keys repeat, input may not be UTF-8).
+
+use crate::secret::Secret;
+use std::io::{self, Read, Write};
+
+/// The most we keep of git's request. git sends a few hundred bytes, at most a
+/// few kilobytes of `wwwauth[]`; anything beyond this is drained and ignored.
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+/// The operation git asks for: always the last argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Get,
+    Store,
+    Erase,
+}
+
+impl Operation {
+    /// `None` for an operation we do not know: git expects silence then.
+    pub fn parse(arg: &str) -> Option<Operation> {
+        match arg {
+            "get" => Some(Operation::Get),
+            "store" => Some(Operation::Store),
+            "erase" => Some(Operation::Erase),
+            _ => None,
+        }
+    }
+}
+
+/// The attributes of git's request that a minting helper looks at.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub protocol: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret<String>>,
+    /// A key we read was not UTF-8 or held a NUL: the request is not ours to answer.
+    pub malformed: bool,
+}
+
+/// Reads git's request up to a blank line or end of input.
+///
+/// Never fails on content: unknown keys, repeated `key[]` keys, CRLF line ends,
+/// invalid UTF-8 and oversized input are all tolerated. Only an I/O error on the
+/// reader itself is returned.
+pub fn read_request(input: impl Read) -> io::Result<Request> {
+    let mut limited = input.take(MAX_INPUT);
+    let mut bytes = Vec::new();
+    limited.read_to_end(&mut bytes)?;
+    // Drain whatever exceeds the limit so git never sees a broken pipe.
+    io::copy(&mut limited.into_inner(), &mut io::sink())?;
+    Ok(parse_request(&bytes))
+}
+
+/// Parses the bytes of a request; see [`read_request`].
+pub fn parse_request(bytes: &[u8]) -> Request {
+    let mut request = Request::default();
+    for line in bytes.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (key, value) = (&line[..eq], &line[eq + 1..]);
+        let slot = match key {
+            b"protocol" => &mut request.protocol,
+            b"host" => &mut request.host,
+            b"path" => &mut request.path,
+            b"username" => &mut request.username,
+            b"password" => {
+                match text(value) {
+                    Some(v) => request.password = Some(Secret::new(v)),
+                    None => request.malformed = true,
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        match text(value) {
+            Some(v) => *slot = Some(v),
+            None => request.malformed = true,
+        }
+    }
+    request
+}
+
+fn text(value: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(value).ok()?;
+    (!s.contains('\0')).then(|| s.to_string())
+}
+
+/// A value git would misread: it would start a new attribute or end the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeValue {
+    pub key: &'static str,
+}
+
+/// The credential we answer `get` with.
+pub struct Credential<'a> {
+    pub password: &'a Secret<String>,
+    pub expires_at: u64,
+}
+
+/// Checks that `value` can be written as one protocol attribute.
+pub fn is_safe_value(value: &str) -> bool {
+    !value.is_empty() && !value.contains(['\n', '\r', '\0'])
+}
+
+/// Renders the answer to `get`: exactly `username`, `password` and
+/// `password_expiry_utc`, never `protocol`/`host`/`path`/`url` (git would let
+/// them overwrite its own context).
+pub fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeValue> {
+    let password = credential.password.expose();
+    if !is_safe_value(password) {
+        return Err(UnsafeValue { key: "password" });
+    }
+    let mut out = Vec::with_capacity(password.len() + 80);
+    out.extend_from_slice(b"username=x-access-token\npassword=");
+    out.extend_from_slice(password.as_bytes());
+    out.extend_from_slice(format!("\npassword_expiry_utc={}\n", credential.expires_at).as_bytes());
+    Ok(out)
+}
+
+/// Writes the answer to `get` in one `write_all`, so git never sees half of it.
+pub fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> io::Result<()> {
+    let bytes = render_credential(credential).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "refusing to print a {} containing a line break or NUL",
+                e.key
+            ),
+        )
+    })?;
+    output.write_all(&bytes)?;
+    output.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &[u8]) -> Request {
+        read_request(s).unwrap()
+    }
+
+    #[test]
+    fn a_clone_request_from_git_is_parsed() {
+        let r = parse(
+            b"capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=github.com\npath=acme/web.git\nusername=x-access-token\nwwwauth[]=Basic realm=\"GitHub\"\n",
+        );
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host.as_deref(), Some("github.com"));
+        assert_eq!(r.path.as_deref(), Some("acme/web.git"));
+        assert_eq!(r.username.as_deref(), Some("x-access-token"));
+        assert!(!r.malformed);
+    }
+
+    #[test]
+    fn crlf_line_ends_are_accepted() {
+        let r = parse(b"protocol=https\r\nhost=github.com\r\n");
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host.as_deref(), Some("github.com"));
+    }
+
+    #[test]
+    fn reading_stops_at_the_first_blank_line() {
+        let r = parse(b"protocol=https\n\nhost=evil.example\n");
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+        assert_eq!(r.host, None);
+    }
+
+    #[test]
+    fn the_value_is_everything_after_the_first_equals_sign() {
+        let r = parse(b"wwwauth[]=Basic realm=\"host=evil\"\npath=a/b=c\n");
+        assert_eq!(r.path.as_deref(), Some("a/b=c"));
+        assert_eq!(r.host, None);
+    }
+
+    #[test]
+    fn empty_input_is_an_empty_request() {
+        assert_eq!(parse(b""), Request::default());
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_key_we_use_marks_the_request_malformed() {
+        let r = parse(b"protocol=https\nhost=git\xffhub.com\n");
+        assert!(r.malformed);
+        assert_eq!(r.host, None);
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_unknown_key_is_ignored() {
+        let r = parse(b"wwwauth[]=\xff\xfe\nprotocol=https\n");
+        assert!(!r.malformed);
+        assert_eq!(r.protocol.as_deref(), Some("https"));
+    }
+
+    #[test]
+    fn a_megabyte_value_is_read_without_trouble() {
+        let mut input = b"wwwauth[]=".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3 << 20));
+        input.extend_from_slice(b"\nhost=github.com\n");
+        assert_eq!(parse(&input).host.as_deref(), Some("github.com"));
+    }
+
+    #[test]
+    fn input_beyond_the_limit_is_drained_not_parsed() {
+        let mut input = vec![b'x'; MAX_INPUT as usize + 10];
+        input.extend_from_slice(b"\nhost=github.com\n");
+        let mut reader = &input[..];
+        let r = read_request(&mut reader).unwrap();
+        assert_eq!(r.host, None);
+        assert!(reader.is_empty());
+    }
+
+    #[test]
+    fn the_credential_is_exactly_three_lines() {
+        let token = Secret::new("ghs_abc".to_string());
+        let mut out = Vec::new();
+        write_credential(
+            &mut out,
+            &Credential {
+                password: &token,
+                expires_at: 1700000000,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "username=x-access-token\npassword=ghs_abc\npassword_expiry_utc=1700000000\n"
+        );
+    }
+
+    #[test]
+    fn a_password_with_a_line_break_or_nul_is_never_written() {
+        for bad in ["a\nhost=evil", "a\rb", "a\0b", ""] {
+            let token = Secret::new(bad.to_string());
+            let mut out = Vec::new();
+            let result = write_credential(
+                &mut out,
+                &Credential {
+                    password: &token,
+                    expires_at: 1,
+                },
+            );
+            assert!(result.is_err());
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn operations_are_recognised_by_name_only() {
+        assert_eq!(Operation::parse("get"), Some(Operation::Get));
+        assert_eq!(Operation::parse("store"), Some(Operation::Store));
+        assert_eq!(Operation::parse("erase"), Some(Operation::Erase));
+        assert_eq!(Operation::parse("GET"), None);
+        assert_eq!(Operation::parse("capabilities"), None);
+    }
+}
