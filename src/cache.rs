@@ -9,6 +9,7 @@
 use crate::github::InstallationToken;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -26,31 +27,35 @@ const ENTRY_PREFIX: &str = "token-";
 pub struct EntryKey {
     pub api_url: String,
     pub app_id: String,
-    pub installation_id: u64,
-    /// `installation` for an installation-wide token.
+    /// The configured installation id, or `owner:NAME` for a discovered one,
+    /// so a cached `get` needs no lookup before reading its entry.
+    pub installation: String,
+    /// `installation` for an installation-wide token, else what narrows it.
     pub scope: String,
 }
 
 impl EntryKey {
     /// A file name that cannot be steered by config values: a hash of the key.
     fn stem(&self) -> String {
-        let text = format!(
-            "{}\n{}\n{}\n{}",
-            self.api_url, self.app_id, self.installation_id, self.scope
-        );
-        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-        let hex: String = digest.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("{ENTRY_PREFIX}{hex}")
+        let fields = [&self.api_url, &self.app_id, &self.installation, &self.scope];
+        format!("{ENTRY_PREFIX}{}", hash_hex(&fields))
     }
+}
+
+fn hash_hex(fields: &[&String]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for field in fields {
+        ctx.update(field.as_bytes());
+        ctx.update(b"\n");
+    }
+    ctx.finish().as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A cached token with what it was minted for.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub key: EntryKey,
+    pub installation_id: u64,
     pub token: Secret<String>,
     pub expires_at: u64,
 }
@@ -60,8 +65,20 @@ struct StoredEntry {
     version: u32,
     #[serde(flatten)]
     key: EntryKey,
+    installation_id: u64,
     token: String,
     expires_at: u64,
+}
+
+/// What discovery learnt for one (API URL, app): owner -> installation, and
+/// lookups that found no installation, with when to ask again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installations {
+    #[serde(default)]
+    pub found: BTreeMap<String, u64>,
+    /// `owner` or `owner/repo` -> unix seconds until which it counts as not installed.
+    #[serde(default)]
+    pub missing: BTreeMap<String, u64>,
 }
 
 /// True when a token expiring at `expires_at` still has `min_lifetime` seconds to live at `now`.
@@ -82,11 +99,7 @@ impl fmt::Display for CacheError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CacheError::Dir { path, source } => {
-                write!(
-                    f,
-                    "cannot create cache directory {}: {source}",
-                    path.display()
-                )
+                write!(f, "cannot create cache directory {}: {source}", path.display())
             }
             CacheError::NotADirectory { path } => write!(
                 f,
@@ -96,12 +109,9 @@ impl fmt::Display for CacheError {
             CacheError::Lock { path, source } => {
                 write!(f, "cannot lock {}: {source}", path.display())
             }
-            CacheError::LockTimeout { path, waited } => write!(
-                f,
-                "another process held {} for {} s",
-                path.display(),
-                waited.as_secs()
-            ),
+            CacheError::LockTimeout { path, waited } => {
+                write!(f, "another process held {} for {} s", path.display(), waited.as_secs())
+            }
             CacheError::Write { path, source } => {
                 write!(f, "cannot write cache entry {}: {source}", path.display())
             }
@@ -142,10 +152,7 @@ impl Cache {
 
     /// Creates the directory with mode 0700 (or tightens it), refusing a symlink.
     pub fn ensure_dir(&self) -> Result<(), CacheError> {
-        let err = |source| CacheError::Dir {
-            path: self.dir.clone(),
-            source,
-        };
+        let err = |source| CacheError::Dir { path: self.dir.clone(), source };
         if let Some(parent) = self.dir.parent() {
             fs::create_dir_all(parent).map_err(err)?;
         }
@@ -156,9 +163,7 @@ impl Cache {
         }
         let meta = fs::symlink_metadata(&self.dir).map_err(err)?;
         if !meta.is_dir() {
-            return Err(CacheError::NotADirectory {
-                path: self.dir.clone(),
-            });
+            return Err(CacheError::NotADirectory { path: self.dir.clone() });
         }
         if meta.permissions().mode() & 0o077 != 0 {
             fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
@@ -168,17 +173,18 @@ impl Cache {
 
     /// Takes the entry's exclusive lock, waiting at most `timeout`.
     pub fn lock(&self, key: &EntryKey, timeout: Duration) -> Result<EntryLock, CacheError> {
-        let path = self.dir.join(format!("{}.lock", key.stem()));
+        self.lock_file(&key.stem(), timeout)
+    }
+
+    fn lock_file(&self, stem: &str, timeout: Duration) -> Result<EntryLock, CacheError> {
+        let path = self.dir.join(format!("{stem}.lock"));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|source| CacheError::Lock {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(|source| CacheError::Lock { path: path.clone(), source })?;
         match file.try_lock() {
             Ok(()) => return Ok(EntryLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => {}
@@ -195,30 +201,34 @@ impl Cache {
         match rx.recv_timeout(timeout) {
             Ok(Ok(file)) => Ok(EntryLock { _file: file }),
             Ok(Err(source)) => Err(CacheError::Lock { path, source }),
-            Err(_) => Err(CacheError::LockTimeout {
-                path,
-                waited: timeout,
-            }),
+            Err(_) => Err(CacheError::LockTimeout { path, waited: timeout }),
         }
     }
 
     /// Writes the entry for `key`: temp file (0600) in the same directory, then rename.
-    pub fn write(&self, key: &EntryKey, token: &InstallationToken) -> Result<(), CacheError> {
-        let path = self.entry_path(key);
-        let tmp = self
-            .dir
-            .join(format!("{}.tmp{}", key.stem(), std::process::id()));
-        let err = |source| CacheError::Write {
-            path: path.clone(),
-            source,
-        };
+    pub fn write(
+        &self,
+        key: &EntryKey,
+        installation_id: u64,
+        token: &InstallationToken,
+    ) -> Result<(), CacheError> {
         let stored = StoredEntry {
             version: FORMAT_VERSION,
             key: key.clone(),
+            installation_id,
             token: token.token.expose().clone(),
             expires_at: token.expires_at,
         };
-        let bytes = serde_json::to_vec(&stored).map_err(|e| err(e.into()))?;
+        self.replace(&self.entry_path(key), &stored)
+    }
+
+    /// Writes `value` as JSON to a temp file (0600) in the same directory and
+    /// renames it over `path`, so readers see the old file or the new one.
+    fn replace(&self, path: &Path, value: &impl Serialize) -> Result<(), CacheError> {
+        let err = |source| CacheError::Write { path: path.to_path_buf(), source };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = self.dir.join(format!(".{name}.tmp{}", std::process::id()));
+        let bytes = serde_json::to_vec(value).map_err(|e| err(e.into()))?;
         let written = OpenOptions::new()
             .create(true)
             .truncate(true)
@@ -226,7 +236,7 @@ impl Cache {
             .mode(0o600)
             .open(&tmp)
             .and_then(|mut f| f.write_all(&bytes))
-            .and_then(|()| fs::rename(&tmp, &path));
+            .and_then(|()| fs::rename(&tmp, path));
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             return Err(err(e));
@@ -234,12 +244,34 @@ impl Cache {
         Ok(())
     }
 
-    /// Deletes every entry holding `token` (git's `erase` after a 401); returns how many.
-    pub fn remove_token(
+    fn installations_stem(api_url: &str, app_id: &str) -> String {
+        format!("installations-{}", hash_hex(&[&api_url.to_string(), &app_id.to_string()]))
+    }
+
+    /// What discovery remembers for (API URL, app); empty when nothing is known.
+    pub fn installations(&self, api_url: &str, app_id: &str) -> Installations {
+        let path = self.dir.join(format!("{}.json", Self::installations_stem(api_url, app_id)));
+        fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    }
+
+    /// Applies `change` to the remembered installations under their own lock,
+    /// so concurrent discoveries for different owners do not lose each other's.
+    pub fn update_installations(
         &self,
-        token: &Secret<String>,
+        api_url: &str,
+        app_id: &str,
         timeout: Duration,
-    ) -> Result<usize, CacheError> {
+        change: impl FnOnce(&mut Installations),
+    ) -> Result<(), CacheError> {
+        let stem = Self::installations_stem(api_url, app_id);
+        let _lock = self.lock_file(&stem, timeout)?;
+        let mut known = self.installations(api_url, app_id);
+        change(&mut known);
+        self.replace(&self.dir.join(format!("{stem}.json")), &known)
+    }
+
+    /// Deletes every entry holding `token` (git's `erase` after a 401); returns how many.
+    pub fn remove_token(&self, token: &Secret<String>, timeout: Duration) -> Result<usize, CacheError> {
         let mut removed = 0;
         for entry in self.entries() {
             if !entry.token.ct_eq(token.expose()) {
@@ -247,10 +279,7 @@ impl Cache {
             }
             let _lock = self.lock(&entry.key, timeout)?;
             // Re-read under the lock: a new token may have replaced the rejected one.
-            if self
-                .read(&entry.key)
-                .is_some_and(|e| e.token.ct_eq(token.expose()))
-            {
+            if self.read(&entry.key).is_some_and(|e| e.token.ct_eq(token.expose())) {
                 let path = self.entry_path(&entry.key);
                 match fs::remove_file(&path) {
                     Ok(()) => removed += 1,
@@ -286,6 +315,7 @@ fn read_entry(path: &Path) -> Option<Entry> {
     }
     Some(Entry {
         key: stored.key,
+        installation_id: stored.installation_id,
         token: Secret::new(stored.token),
         expires_at: stored.expires_at,
     })
@@ -313,16 +343,13 @@ mod tests {
         EntryKey {
             api_url: "https://api.github.com".into(),
             app_id: "1".into(),
-            installation_id: 2,
+            installation: "2".into(),
             scope: scope.into(),
         }
     }
 
     fn token(value: &str, expires_at: u64) -> InstallationToken {
-        InstallationToken {
-            token: Secret::new(value.into()),
-            expires_at,
-        }
+        InstallationToken { token: Secret::new(value.into()), expires_at }
     }
 
     #[test]
@@ -337,19 +364,14 @@ mod tests {
         let tmp = TempDir::new("roundtrip");
         let cache = Cache::new(tmp.0.join("sub"));
         cache.ensure_dir().unwrap();
-        cache
-            .write(&key("installation"), &token("ghs_one", 5000))
-            .unwrap();
+        cache.write(&key("installation"), 2, &token("ghs_one", 5000)).unwrap();
         let entry = cache.read(&key("installation")).unwrap();
         assert_eq!(entry.token.expose(), "ghs_one");
         assert_eq!(entry.expires_at, 5000);
         let dir_mode = fs::metadata(cache.dir()).unwrap().permissions().mode() & 0o777;
         assert_eq!(dir_mode, 0o700);
-        let file_mode = fs::metadata(cache.entry_path(&key("installation")))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777;
+        let file_mode =
+            fs::metadata(cache.entry_path(&key("installation"))).unwrap().permissions().mode() & 0o777;
         assert_eq!(file_mode, 0o600);
         assert!(cache.read(&key("repository:acme/web")).is_none());
     }
@@ -359,19 +381,10 @@ mod tests {
         let tmp = TempDir::new("corrupt");
         let cache = Cache::new(&tmp.0);
         cache.ensure_dir().unwrap();
-        fs::write(
-            cache.entry_path(&key("installation")),
-            b"{\"version\":1,\"tok",
-        )
-        .unwrap();
+        fs::write(cache.entry_path(&key("installation")), b"{\"version\":1,\"tok").unwrap();
         assert!(cache.read(&key("installation")).is_none());
-        cache
-            .write(&key("installation"), &token("ghs_two", 9))
-            .unwrap();
-        assert_eq!(
-            cache.read(&key("installation")).unwrap().token.expose(),
-            "ghs_two"
-        );
+        cache.write(&key("installation"), 2, &token("ghs_two", 9)).unwrap();
+        assert_eq!(cache.read(&key("installation")).unwrap().token.expose(), "ghs_two");
     }
 
     #[test]
@@ -379,11 +392,9 @@ mod tests {
         let tmp = TempDir::new("remove");
         let cache = Cache::new(&tmp.0);
         cache.ensure_dir().unwrap();
-        cache.write(&key("a"), &token("ghs_a", 9)).unwrap();
-        cache.write(&key("b"), &token("ghs_b", 9)).unwrap();
-        let removed = cache
-            .remove_token(&Secret::new("ghs_a".into()), Duration::from_secs(5))
-            .unwrap();
+        cache.write(&key("a"), 2, &token("ghs_a", 9)).unwrap();
+        cache.write(&key("b"), 2, &token("ghs_b", 9)).unwrap();
+        let removed = cache.remove_token(&Secret::new("ghs_a".into()), Duration::from_secs(5)).unwrap();
         assert_eq!(removed, 1);
         assert!(cache.read(&key("a")).is_none());
         assert!(cache.read(&key("b")).is_some());
@@ -395,12 +406,33 @@ mod tests {
         let cache = Cache::new(&tmp.0);
         cache.ensure_dir().unwrap();
         let held = cache.lock(&key("x"), Duration::from_secs(5)).unwrap();
-        let err = cache
-            .lock(&key("x"), Duration::from_millis(50))
-            .unwrap_err();
+        let err = cache.lock(&key("x"), Duration::from_millis(50)).unwrap_err();
         assert!(matches!(err, CacheError::LockTimeout { .. }));
         drop(held);
         assert!(cache.lock(&key("x"), Duration::from_secs(5)).is_ok());
+    }
+
+    #[test]
+    fn remembered_installations_accumulate_across_updates() {
+        let tmp = TempDir::new("installations");
+        let cache = Cache::new(&tmp.0);
+        cache.ensure_dir().unwrap();
+        let t = Duration::from_secs(5);
+        assert_eq!(cache.installations("https://api", "1"), Installations::default());
+        cache
+            .update_installations("https://api", "1", t, |k| {
+                k.found.insert("acme".into(), 7);
+            })
+            .unwrap();
+        cache
+            .update_installations("https://api", "1", t, |k| {
+                k.missing.insert("other/x".into(), 99);
+            })
+            .unwrap();
+        let known = cache.installations("https://api", "1");
+        assert_eq!(known.found.get("acme"), Some(&7));
+        assert_eq!(known.missing.get("other/x"), Some(&99));
+        assert_eq!(cache.installations("https://api", "2"), Installations::default());
     }
 
     #[test]

@@ -43,9 +43,7 @@ Set up: git config --global credential.https://github.com.helper github-app
 /// Parses the arguments after the program name.
 pub fn parse(args: &[OsString]) -> Result<Invocation, String> {
     let Some((last, options)) = args.split_last() else {
-        return Err(
-            "no operation given: git runs this helper with get, store or erase (see --help)".into(),
-        );
+        return Err("no operation given: git runs this helper with get, store or erase (see --help)".into());
     };
     let mut config = None;
     let mut rest = options.iter();
@@ -53,16 +51,10 @@ pub fn parse(args: &[OsString]) -> Result<Invocation, String> {
         let text = arg.to_string_lossy();
         match text.as_ref() {
             "-h" | "--help" => {
-                return Ok(Invocation {
-                    config,
-                    command: Command::Help,
-                });
+                return Ok(Invocation { config, command: Command::Help });
             }
             "-V" | "--version" => {
-                return Ok(Invocation {
-                    config,
-                    command: Command::Version,
-                });
+                return Ok(Invocation { config, command: Command::Version });
             }
             "--config" => {
                 let path = rest.next().ok_or("--config needs a path")?;
@@ -115,11 +107,7 @@ mod tests {
 
     #[test]
     fn unknown_options_and_missing_values_are_usage_errors() {
-        assert!(
-            parse(&args(&["--verbose", "get"]))
-                .unwrap_err()
-                .contains("--verbose")
-        );
+        assert!(parse(&args(&["--verbose", "get"])).unwrap_err().contains("--verbose"));
         assert!(parse(&args(&["get", "--config"])).is_err());
         assert!(parse(&args(&[])).is_err());
     }

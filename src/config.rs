@@ -6,6 +6,7 @@
 
 use crate::routing::{Pattern, normalise_host};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
@@ -26,27 +27,14 @@ pub struct Location {
 
 /// `--config PATH`, else `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`, else
 /// `<user config dir>/git-credential-github-app/config.toml`.
-pub fn locate(
-    flag: Option<&Path>,
-    env: Option<&OsStr>,
-    user_config_dir: Option<&Path>,
-) -> Option<Location> {
+pub fn locate(flag: Option<&Path>, env: Option<&OsStr>, user_config_dir: Option<&Path>) -> Option<Location> {
     if let Some(path) = flag {
-        return Some(Location {
-            path: path.to_path_buf(),
-            explicit: true,
-        });
+        return Some(Location { path: path.to_path_buf(), explicit: true });
     }
     if let Some(path) = env.filter(|p| !p.is_empty()) {
-        return Some(Location {
-            path: PathBuf::from(path),
-            explicit: true,
-        });
+        return Some(Location { path: PathBuf::from(path), explicit: true });
     }
-    user_config_dir.map(|dir| Location {
-        path: dir.join(APP_DIR).join("config.toml"),
-        explicit: false,
-    })
+    user_config_dir.map(|dir| Location { path: dir.join(APP_DIR).join("config.toml"), explicit: false })
 }
 
 /// Facts from the process that config values default to or expand against.
@@ -84,20 +72,74 @@ impl fmt::Display for AppId {
     }
 }
 
+/// Where an app's private key comes from; exactly one per app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A PEM file, owner-only permissions required.
+    Path(PathBuf),
+    /// The name of an environment variable holding the PEM text.
+    Env(String),
+    /// A program and its arguments, run without a shell; its stdout is the PEM.
+    Command(Vec<String>),
+}
+
+impl fmt::Display for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Path(p) => write!(f, "private key file {}", p.display()),
+            KeySource::Env(name) => write!(f, "private key in ${name}"),
+            KeySource::Command(argv) => write!(f, "private key command {argv:?}"),
+        }
+    }
+}
+
+/// What an installation token may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Every repository the installation can reach.
+    Installation,
+    /// Only the repository git asked for.
+    Repository,
+}
+
+/// A permission level a narrowed token may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Admin => "admin",
+        }
+    }
+}
+
 /// One validated `[[app]]` table.
 #[derive(Debug, Clone)]
 pub struct App {
     /// 1-based position in the file, for messages.
     pub position: usize,
     pub app_id: AppId,
-    pub private_key_path: PathBuf,
+    pub key: KeySource,
     /// Lower-case, without `:443`.
     pub host: String,
     /// Without a trailing slash.
     pub api_url: String,
     pub repos: Vec<Pattern>,
+    /// `None`: discovered per owner and remembered in the cache dir.
     pub installation_id: Option<u64>,
     pub ca_file: Option<PathBuf>,
+    pub token_scope: TokenScope,
+    /// Narrower permissions to ask for, sorted by name; empty = all the installation has.
+    pub permissions: BTreeMap<String, Access>,
 }
 
 impl App {
@@ -129,12 +171,16 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawApp {
     app_id: AppId,
-    private_key_path: String,
+    private_key_path: Option<String>,
+    private_key_env: Option<String>,
+    private_key_command: Option<Vec<String>>,
     host: Option<String>,
     api_url: Option<String>,
     repos: Option<Vec<String>>,
     installation_id: Option<u64>,
     ca_file: Option<String>,
+    token_scope: Option<TokenScope>,
+    permissions: Option<BTreeMap<String, Access>>,
 }
 
 /// A config problem, always naming the file.
@@ -143,11 +189,7 @@ pub enum ConfigError {
     /// A file the user named (or a path the config names) cannot be read.
     Read { path: PathBuf, source: io::Error },
     /// TOML syntax, an unknown key, or a wrong type: `line` is 1-based when known.
-    Syntax {
-        path: PathBuf,
-        line: Option<usize>,
-        message: String,
-    },
+    Syntax { path: PathBuf, line: Option<usize>, message: String },
     /// A value that parses but cannot work.
     Invalid { path: PathBuf, message: String },
 }
@@ -158,18 +200,10 @@ impl fmt::Display for ConfigError {
             ConfigError::Read { path, source } => {
                 write!(f, "cannot read config file {}: {source}", path.display())
             }
-            ConfigError::Syntax {
-                path,
-                line: Some(line),
-                message,
-            } => {
+            ConfigError::Syntax { path, line: Some(line), message } => {
                 write!(f, "config file {} line {line}: {message}", path.display())
             }
-            ConfigError::Syntax {
-                path,
-                line: None,
-                message,
-            } => {
+            ConfigError::Syntax { path, line: None, message } => {
                 write!(f, "config file {}: {message}", path.display())
             }
             ConfigError::Invalid { path, message } => {
@@ -188,10 +222,7 @@ pub fn load(location: &Location, defaults: &Defaults) -> Result<Option<Config>, 
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound && !location.explicit => return Ok(None),
         Err(source) => {
-            return Err(ConfigError::Read {
-                path: location.path.clone(),
-                source,
-            });
+            return Err(ConfigError::Read { path: location.path.clone(), source });
         }
     };
     parse_config(&text, &location.path, defaults).map(Some)
@@ -205,10 +236,7 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
         line: e.span().map(|span| line_of(text, span.start)),
         message: one_line(e.message()),
     })?;
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message,
-    };
+    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
     let base = path.parent().unwrap_or(Path::new(""));
     let resolve = |value: &str| resolve_path(value, base, defaults.home.as_deref());
 
@@ -228,15 +256,11 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
         if matches!(&app.app_id, AppId::ClientId(s) if s.trim().is_empty() || s.contains(char::is_whitespace))
             || app.app_id == AppId::Number(0)
         {
-            return Err(at(
-                "app_id must be the App ID number or the client ID string".into(),
-            ));
+            return Err(at("app_id must be the App ID number or the client ID string".into()));
         }
         let host = normalise_host(app.host.as_deref().unwrap_or("github.com"));
         if host.is_empty() || host.contains(['/', '@', ' ']) {
-            return Err(at(format!(
-                "host {host:?} must be a host name, optionally with :PORT"
-            )));
+            return Err(at(format!("host {host:?} must be a host name, optionally with :PORT")));
         }
         let api_url = match app.api_url {
             Some(url) => {
@@ -256,15 +280,42 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
             .collect::<Result<Vec<_>, _>>()
             .map_err(at)?;
         if repos.is_empty() {
-            return Err(at(
-                "repos is empty: leave it out to serve every repository".into()
-            ));
+            return Err(at("repos is empty: leave it out to serve every repository".into()));
         }
-        let Some(installation_id) = app.installation_id else {
-            return Err(at("installation_id is missing".into()));
+        if app.installation_id == Some(0) {
+            return Err(at("installation_id must be a positive number".into()));
+        }
+        let key = match (app.private_key_path, app.private_key_env, app.private_key_command) {
+            (Some(p), None, None) => {
+                KeySource::Path(resolve(&p).map_err(|m| at(format!("private_key_path: {m}")))?)
+            }
+            (None, Some(name), None) => {
+                if name.is_empty() || name.contains(['=', '\0']) {
+                    return Err(at(format!("private_key_env {name:?} is not a variable name")));
+                }
+                KeySource::Env(name)
+            }
+            (None, None, Some(argv)) => {
+                if argv.first().is_none_or(|program| program.is_empty()) {
+                    return Err(at(
+                        "private_key_command must name a program: [\"prog\", \"arg\", ...]".into()
+                    ));
+                }
+                KeySource::Command(argv)
+            }
+            _ => {
+                return Err(at(
+                    "give exactly one of private_key_path, private_key_env, private_key_command".into()
+                ));
+            }
         };
-        let private_key_path =
-            resolve(&app.private_key_path).map_err(|m| at(format!("private_key_path: {m}")))?;
+        let permissions = app.permissions.unwrap_or_default();
+        if let Some(bad) = permissions
+            .keys()
+            .find(|k| k.is_empty() || !k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        {
+            return Err(at(format!("permissions: {bad:?} is not a GitHub permission name")));
+        }
         let ca_file = match app.ca_file.as_deref() {
             Some(f) => Some(resolve(f).map_err(|m| at(format!("ca_file: {m}")))?),
             None => None,
@@ -272,12 +323,14 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
         apps.push(App {
             position,
             app_id: app.app_id,
-            private_key_path,
+            key,
             host,
             api_url,
             repos,
-            installation_id: Some(installation_id),
+            installation_id: app.installation_id,
             ca_file,
+            token_scope: app.token_scope.unwrap_or(TokenScope::Installation),
+            permissions,
         });
     }
 
@@ -289,13 +342,16 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
     })
 }
 
-/// `https://api.github.com` for github.com, `https://HOST/api/v3` for any
-/// other host (GitHub Enterprise Server).
+/// `https://api.github.com` for github.com, `https://api.SUB.ghe.com` for
+/// `SUB.ghe.com` (Enterprise Cloud with data residency), `https://HOST/api/v3`
+/// for any other host (Enterprise Server).
 pub fn default_api_url(host: &str) -> String {
     if host == "github.com" {
-        "https://api.github.com".to_string()
-    } else {
-        format!("https://{host}/api/v3")
+        return "https://api.github.com".to_string();
+    }
+    match host.strip_suffix(".ghe.com") {
+        Some(sub) if !sub.is_empty() && !sub.contains('.') => format!("https://api.{host}"),
+        _ => format!("https://{host}/api/v3"),
     }
 }
 
@@ -313,11 +369,7 @@ fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 fn one_line(message: &str) -> String {
@@ -329,45 +381,21 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        parse_config(
-            text,
-            Path::new("/etc/gh/config.toml"),
-            &Defaults::for_tests(),
-        )
+        parse_config(text, Path::new("/etc/gh/config.toml"), &Defaults::for_tests())
     }
 
-    const MINIMAL: &str =
-        "[[app]]\napp_id = 1\nprivate_key_path = \"k.pem\"\ninstallation_id = 2\n";
+    const MINIMAL: &str = "[[app]]\napp_id = 1\nprivate_key_path = \"k.pem\"\ninstallation_id = 2\n";
 
     #[test]
     fn the_config_flag_wins_over_the_environment_and_the_default() {
-        let l = locate(
-            Some(Path::new("/a.toml")),
-            Some(OsStr::new("/b.toml")),
-            Some(Path::new("/x")),
-        );
-        assert_eq!(
-            l,
-            Some(Location {
-                path: "/a.toml".into(),
-                explicit: true
-            })
-        );
+        let l = locate(Some(Path::new("/a.toml")), Some(OsStr::new("/b.toml")), Some(Path::new("/x")));
+        assert_eq!(l, Some(Location { path: "/a.toml".into(), explicit: true }));
         let l = locate(None, Some(OsStr::new("/b.toml")), Some(Path::new("/x")));
-        assert_eq!(
-            l,
-            Some(Location {
-                path: "/b.toml".into(),
-                explicit: true
-            })
-        );
+        assert_eq!(l, Some(Location { path: "/b.toml".into(), explicit: true }));
         let l = locate(None, Some(OsStr::new("")), Some(Path::new("/x")));
         assert_eq!(
             l,
-            Some(Location {
-                path: "/x/git-credential-github-app/config.toml".into(),
-                explicit: false
-            })
+            Some(Location { path: "/x/git-credential-github-app/config.toml".into(), explicit: false })
         );
         assert_eq!(locate(None, None, None), None);
     }
@@ -375,18 +403,10 @@ mod tests {
     #[test]
     fn a_missing_default_file_serves_nothing_but_a_missing_named_file_is_an_error() {
         let missing = PathBuf::from("/nonexistent/dir/config.toml");
-        let default = Location {
-            path: missing.clone(),
-            explicit: false,
-        };
+        let default = Location { path: missing.clone(), explicit: false };
         assert!(load(&default, &Defaults::for_tests()).unwrap().is_none());
-        let named = Location {
-            path: missing,
-            explicit: true,
-        };
-        let err = load(&named, &Defaults::for_tests())
-            .unwrap_err()
-            .to_string();
+        let named = Location { path: missing, explicit: true };
+        let err = load(&named, &Defaults::for_tests()).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
     }
 
@@ -396,16 +416,12 @@ mod tests {
         let app = &c.apps[0];
         assert_eq!(app.host, "github.com");
         assert_eq!(app.api_url, "https://api.github.com");
-        assert_eq!(
-            app.repos.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            ["*/*"]
-        );
-        assert_eq!(app.private_key_path, PathBuf::from("/etc/gh/k.pem"));
+        assert_eq!(app.repos.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["*/*"]);
+        assert_eq!(app.key, KeySource::Path(PathBuf::from("/etc/gh/k.pem")));
+        assert_eq!(app.token_scope, TokenScope::Installation);
+        assert!(app.permissions.is_empty());
         assert_eq!(c.min_token_lifetime_secs, 600);
-        assert_eq!(
-            c.cache_dir,
-            PathBuf::from("/home/ci/.cache/git-credential-github-app")
-        );
+        assert_eq!(c.cache_dir, PathBuf::from("/home/ci/.cache/git-credential-github-app"));
     }
 
     #[test]
@@ -417,36 +433,30 @@ mod tests {
 
     #[test]
     fn an_explicit_api_url_wins_and_loses_its_trailing_slash() {
-        let c = parse(&format!(
-            "{MINIMAL}api_url = \"https://proxy.example/gh/\"\n"
-        ))
-        .unwrap();
+        let c = parse(&format!("{MINIMAL}api_url = \"https://proxy.example/gh/\"\n")).unwrap();
         assert_eq!(c.apps[0].api_url, "https://proxy.example/gh");
         assert!(parse(&format!("{MINIMAL}api_url = \"http://x\"\n")).is_err());
     }
 
     #[test]
     fn tilde_expands_to_home() {
-        let text = "cache_dir = \"~/c\"\n[[app]]\napp_id = 1\nprivate_key_path = \"~/k.pem\"\ninstallation_id = 2\n";
+        let text =
+            "cache_dir = \"~/c\"\n[[app]]\napp_id = 1\nprivate_key_path = \"~/k.pem\"\ninstallation_id = 2\n";
         let c = parse(text).unwrap();
         assert_eq!(c.cache_dir, PathBuf::from("/home/ci/c"));
-        assert_eq!(c.apps[0].private_key_path, PathBuf::from("/home/ci/k.pem"));
+        assert_eq!(c.apps[0].key, KeySource::Path(PathBuf::from("/home/ci/k.pem")));
     }
 
     #[test]
     fn a_client_id_string_is_kept_verbatim() {
-        let c = parse(
-            "[[app]]\napp_id = \"Iv23liABC\"\nprivate_key_path = \"k\"\ninstallation_id = 2\n",
-        )
-        .unwrap();
+        let c = parse("[[app]]\napp_id = \"Iv23liABC\"\nprivate_key_path = \"k\"\ninstallation_id = 2\n")
+            .unwrap();
         assert_eq!(c.apps[0].app_id, AppId::ClientId("Iv23liABC".into()));
     }
 
     #[test]
     fn an_unknown_key_is_an_error_naming_the_key_the_file_and_the_line() {
-        let err = parse(&format!("{MINIMAL}instalation_id = 3\n"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(&format!("{MINIMAL}instalation_id = 3\n")).unwrap_err().to_string();
         assert!(err.contains("instalation_id"), "{err}");
         assert!(err.contains("/etc/gh/config.toml"), "{err}");
         assert!(err.contains("line 5"), "{err}");
@@ -456,18 +466,55 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_installation_id_or_bad_pattern_names_the_app() {
-        let err = parse("[[app]]\napp_id = 9\nprivate_key_path = \"k\"\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("#1") && err.contains("installation_id"),
-            "{err}"
-        );
-        let err = parse(&format!("{MINIMAL}repos = [\"acme\"]\n"))
-            .unwrap_err()
-            .to_string();
+    fn a_bad_pattern_names_the_app_and_the_pattern() {
+        let err = parse(&format!("{MINIMAL}repos = [\"acme\"]\n")).unwrap_err().to_string();
         assert!(err.contains("acme") && err.contains("OWNER/REPO"), "{err}");
+    }
+
+    #[test]
+    fn installation_id_may_be_left_out_for_discovery() {
+        let c = parse("[[app]]\napp_id = 9\nprivate_key_path = \"k\"\n").unwrap();
+        assert_eq!(c.apps[0].installation_id, None);
+    }
+
+    #[test]
+    fn exactly_one_key_source_is_required() {
+        let none = parse("[[app]]\napp_id = 9\n").unwrap_err().to_string();
+        assert!(none.contains("#1") && none.contains("exactly one"), "{none}");
+        let two = parse("[[app]]\napp_id = 9\nprivate_key_path = \"k\"\nprivate_key_env = \"PEM\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(two.contains("app_id 9") && two.contains("exactly one"), "{two}");
+        let c = parse("[[app]]\napp_id = 9\nprivate_key_command = [\"vault\", \"read\"]\n").unwrap();
+        assert_eq!(c.apps[0].key, KeySource::Command(vec!["vault".into(), "read".into()]));
+        assert!(parse("[[app]]\napp_id = 9\nprivate_key_command = []\n").is_err());
+        let c = parse("[[app]]\napp_id = 9\nprivate_key_env = \"ACME_PEM\"\n").unwrap();
+        assert_eq!(c.apps[0].key, KeySource::Env("ACME_PEM".into()));
+    }
+
+    #[test]
+    fn scope_and_permissions_are_validated_at_load() {
+        let c = parse(&format!(
+            "{MINIMAL}token_scope = \"repository\"\npermissions = {{ contents = \"read\", pull_requests = \"write\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.apps[0].token_scope, TokenScope::Repository);
+        assert_eq!(c.apps[0].permissions.get("contents"), Some(&Access::Read));
+        assert_eq!(c.apps[0].permissions.get("pull_requests"), Some(&Access::Write));
+        let err =
+            parse(&format!("{MINIMAL}permissions = {{ contents = \"all\" }}\n")).unwrap_err().to_string();
+        assert!(err.contains("all") && err.contains("line"), "{err}");
+        let err = parse(&format!("{MINIMAL}token_scope = \"org\"\n")).unwrap_err().to_string();
+        assert!(err.contains("org"), "{err}");
+        assert!(parse(&format!("{MINIMAL}permissions = {{ Contents = \"read\" }}\n")).is_err());
+    }
+
+    #[test]
+    fn data_residency_hosts_get_an_api_subdomain() {
+        assert_eq!(default_api_url("github.com"), "https://api.github.com");
+        assert_eq!(default_api_url("octocorp.ghe.com"), "https://api.octocorp.ghe.com");
+        assert_eq!(default_api_url("ghe.example.com"), "https://ghe.example.com/api/v3");
+        assert_eq!(default_api_url("a.b.ghe.com"), "https://a.b.ghe.com/api/v3");
     }
 
     #[test]
@@ -478,10 +525,7 @@ mod tests {
     #[test]
     fn syntax_errors_are_one_line() {
         let err = parse("[[app]\n").unwrap_err().to_string();
-        assert!(
-            err.starts_with("config file /etc/gh/config.toml line 1"),
-            "{err}"
-        );
+        assert!(err.starts_with("config file /etc/gh/config.toml line 1"), "{err}");
         assert!(!err.contains('\n'));
     }
 }

@@ -9,7 +9,6 @@ use crate::jwt::JwtError;
 use crate::key::KeyError;
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 
 #[derive(Debug)]
 pub enum Error {
@@ -24,7 +23,7 @@ pub enum Error {
     /// The key was read but cannot sign.
     Jwt {
         app: String,
-        source: PathBuf,
+        source: String,
         error: JwtError,
     },
     Api {
@@ -45,7 +44,7 @@ impl fmt::Display for Error {
             Error::Config(e) => e.fmt(f),
             Error::Key { app, error } => write!(f, "{app}: {error}"),
             Error::Jwt { app, source, error } => {
-                write!(f, "{app}: private key {} {error}", source.display())
+                write!(f, "{app}: {source} {error}")
             }
             Error::Api { app, error } => write!(f, "{app}: {error}"),
             Error::Cache(e) => e.fmt(f),

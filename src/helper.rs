@@ -1,22 +1,27 @@
 //! The credential operations git calls: `get`, `store`, `erase`.
 //!
-//! `get` routes the request, answers from the cache when the entry is fresh
-//! (one file read, no key, no network), and otherwise mints under the entry's
-//! lock. Everything the process provides (config, clock, proxy settings,
-//! stderr) arrives in [`Context`].
+//! `get` plans the request (which app, which cache entry, how narrow a token),
+//! answers from the cache when the entry is fresh (one file read: no key, no
+//! lookup, no network), and otherwise mints under the entry's lock, discovering
+//! the installation first when the config leaves it out. Everything the process
+//! provides (config, clock, environment, stderr) arrives in [`Context`].
 
 use crate::cache::{Cache, EntryKey, is_fresh};
-use crate::config::{App, Config};
+use crate::config::{App, Config, TokenScope};
 use crate::error::Error;
-use crate::github::{Client, ClientOptions, InstallationToken, ProxySettings};
+use crate::github::{ApiError, Client, ClientOptions, InstallationToken, MintRequest, ProxySettings};
 use crate::protocol::{self, Credential, Operation, Request};
-use crate::routing::{Decision, Target, route};
+use crate::routing::{Decision, NotMine, Pattern, RepoRef, Target, route};
+use crate::secret::Secret;
 use crate::{jwt, key};
 use std::io::{Read, Write};
 use std::time::Duration;
 
 /// How long one `get` may take in all, lock wait and network included.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+/// How long a "not installed there" answer is remembered, so a helper chain
+/// falls through to the next helper without asking GitHub again.
+pub const NOT_INSTALLED_TTL: u64 = 10 * 60;
 
 /// What the process hands the operations.
 pub struct Context<'a> {
@@ -25,6 +30,8 @@ pub struct Context<'a> {
     /// Unix seconds.
     pub now: u64,
     pub proxy: &'a ProxySettings,
+    /// Looks up an environment variable (for `private_key_env`).
+    pub var: fn(&str) -> Option<String>,
     /// Diagnostics for the user (git's stderr).
     pub diag: &'a mut dyn Write,
 }
@@ -40,10 +47,7 @@ pub fn run(
     match op {
         Some(Operation::Get) => match get(&request, ctx)? {
             Some(token) => {
-                let credential = Credential {
-                    password: &token.token,
-                    expires_at: token.expires_at,
-                };
+                let credential = Credential { password: &token.token, expires_at: token.expires_at };
                 protocol::write_credential(output, &credential).map_err(Error::Output)
             }
             None => Ok(()),
@@ -53,13 +57,73 @@ pub fn run(
     }
 }
 
-fn target(request: &Request) -> Target<'_> {
+/// The routing fields of git's request.
+pub fn target(request: &Request) -> Target<'_> {
     Target {
         protocol: request.protocol.as_deref(),
         host: request.host.as_deref(),
         path: request.path.as_deref(),
         username: request.username.as_deref(),
     }
+}
+
+/// Everything decided about a request before any I/O.
+#[derive(Debug)]
+pub struct Plan<'c> {
+    pub app: &'c App,
+    pub repo: Option<RepoRef>,
+    pub pattern: Option<&'c Pattern>,
+    /// The cache entry that holds the token.
+    pub key: EntryKey,
+    /// The body of the mint.
+    pub narrow: MintRequest,
+}
+
+/// The outcome of planning a request.
+#[derive(Debug)]
+pub enum Planned<'c> {
+    Serve(Plan<'c>),
+    NotMine(NotMine),
+    NeedsPath { host: String },
+}
+
+/// Plans `target` against `config`: pure.
+pub fn plan<'c>(config: &'c Config, target: Target<'_>) -> Planned<'c> {
+    let (app, repo, pattern) = match route(config, target) {
+        Decision::Serve { app, repo, pattern } => (app, repo, pattern),
+        Decision::NotMine(why) => return Planned::NotMine(why),
+        Decision::NeedsPath { host } => return Planned::NeedsPath { host },
+    };
+    // Routing serves a path-less request only with a configured installation
+    // and an installation-wide token, so `repo` is known wherever it is used.
+    let installation = match (app.installation_id, &repo) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(repo)) => format!("owner:{}", repo.owner),
+        (None, None) => return Planned::NeedsPath { host: app.host.clone() },
+    };
+    let mut scope = String::from("installation");
+    let mut narrow = MintRequest { repositories: None, permissions: app.permissions.clone() };
+    if app.token_scope == TokenScope::Repository {
+        let Some(repo) = &repo else {
+            return Planned::NeedsPath { host: app.host.clone() };
+        };
+        scope = format!("repository:{repo}");
+        narrow.repositories = Some(vec![repo.repo.clone()]);
+    }
+    if !app.permissions.is_empty() {
+        let perms: Vec<String> =
+            app.permissions.iter().map(|(name, access)| format!("{name}={}", access.as_str())).collect();
+        scope = format!("{scope};permissions:{}", perms.join(","));
+    }
+    let key = EntryKey { api_url: app.api_url.clone(), app_id: app.app_id.to_string(), installation, scope };
+    Planned::Serve(Plan { app, repo, pattern, key, narrow })
+}
+
+/// The one-line hint printed when git sent no path but one is needed.
+pub fn use_http_path_hint(host: &str) -> String {
+    format!(
+        "git-credential-github-app: cannot choose an app for {host} without the repository path: run `git config --global credential.https://{host}.useHttpPath true`"
+    )
 }
 
 /// The token for `request`, or `None` when it is not ours to answer.
@@ -70,84 +134,87 @@ pub fn get(request: &Request, ctx: &mut Context<'_>) -> Result<Option<Installati
     if request.malformed {
         return Ok(None);
     }
-    let app = match route(config, target(request)) {
-        Decision::Serve { app, .. } => app,
-        Decision::NotMine(_) => return Ok(None),
-        Decision::NeedsPath { host } => {
-            let _ = writeln!(
-                ctx.diag,
-                "git-credential-github-app: several apps serve {host}: run `git config --global credential.https://{host}.useHttpPath true` so git sends the repository path"
-            );
+    let plan = match plan(config, target(request)) {
+        Planned::Serve(plan) => plan,
+        Planned::NotMine(_) => return Ok(None),
+        Planned::NeedsPath { host } => {
+            let _ = writeln!(ctx.diag, "{}", use_http_path_hint(&host));
             return Ok(None);
         }
     };
-    let Some(installation_id) = app.installation_id else {
-        return Ok(None);
-    };
-    let key = EntryKey {
-        api_url: app.api_url.clone(),
-        app_id: app.app_id.to_string(),
-        installation_id,
-        scope: "installation".to_string(),
-    };
     let cache = Cache::new(&config.cache_dir);
+    let now = ctx.now;
     let fresh = |cache: &Cache| {
         cache
-            .read(&key)
-            .filter(|e| is_fresh(e.expires_at, ctx.now, config.min_token_lifetime_secs))
-            .map(|e| InstallationToken {
-                token: e.token,
-                expires_at: e.expires_at,
-            })
+            .read(&plan.key)
+            .filter(|e| is_fresh(e.expires_at, now, config.min_token_lifetime_secs))
+            .map(|e| InstallationToken { token: e.token, expires_at: e.expires_at })
     };
     if let Some(token) = fresh(&cache) {
         return Ok(Some(token));
     }
 
-    let lock = cache.ensure_dir().and_then(|()| cache.lock(&key, DEADLINE));
-    let lock = match lock {
+    let lock = match cache.ensure_dir().and_then(|()| cache.lock(&plan.key, DEADLINE)) {
         Ok(lock) => Some(lock),
         Err(e) => {
-            let _ = writeln!(
-                ctx.diag,
-                "git-credential-github-app: warning: {e}; minting without the cache"
-            );
+            let _ = writeln!(ctx.diag, "git-credential-github-app: warning: {e}; minting without the cache");
             None
         }
     };
-    if lock.is_some()
-        && let Some(token) = fresh(&cache)
-    {
+    let cache = lock.as_ref().map(|_| &cache);
+    if let Some(token) = cache.and_then(fresh) {
         return Ok(Some(token));
     }
-    let token = mint(app, installation_id, ctx)?;
-    if lock.is_some()
-        && let Err(e) = cache.write(&key, &token)
+    let Some((installation_id, token)) = mint(&plan, cache, ctx)? else {
+        return Ok(None);
+    };
+    if let Some(cache) = cache
+        && let Err(e) = cache.write(&plan.key, installation_id, &token)
     {
-        let _ = writeln!(
-            ctx.diag,
-            "git-credential-github-app: warning: {e}; the token is not cached"
-        );
+        let _ = writeln!(ctx.diag, "git-credential-github-app: warning: {e}; the token is not cached");
     }
     Ok(Some(token))
 }
 
-/// Signs a JWT with the app's key and trades it for an installation token.
-fn mint(app: &App, installation_id: u64, ctx: &Context<'_>) -> Result<InstallationToken, Error> {
-    let pem = key::read_key_file(&app.private_key_path).map_err(|error| Error::Key {
-        app: app.label(),
-        error,
-    })?;
-    let claims = jwt::claims(&app.app_id, i64::try_from(ctx.now).unwrap_or(i64::MAX));
-    let jwt = jwt::sign(&pem, &claims).map_err(|error| Error::Jwt {
-        app: app.label(),
-        source: app.private_key_path.clone(),
-        error,
-    })?;
-    let api = |error| Error::Api {
-        app: app.label(),
-        error,
-    };
+/// Signs the app JWT once, on first use: the key is read only if a call needs it.
+struct Signer<'a> {
+    app: &'a App,
+    now: u64,
+    var: fn(&str) -> Option<String>,
+    jwt: Option<Secret<String>>,
+}
+
+impl Signer<'_> {
+    fn jwt(&mut self) -> Result<&Secret<String>, Error> {
+        let jwt = match self.jwt.take() {
+            Some(jwt) => jwt,
+            None => self.sign()?,
+        };
+        Ok(self.jwt.insert(jwt))
+    }
+
+    fn sign(&self) -> Result<Secret<String>, Error> {
+        let app = self.app;
+        let pem = key::load(&app.key, self.var, DEADLINE)
+            .map_err(|error| Error::Key { app: app.label(), error })?;
+        let claims = jwt::claims(&app.app_id, i64::try_from(self.now).unwrap_or(i64::MAX));
+        jwt::sign(&pem, &claims).map_err(|error| Error::Jwt {
+            app: app.label(),
+            source: app.key.to_string(),
+            error,
+        })
+    }
+}
+
+/// Mints the token `plan` calls for: `None` when discovery finds the app is
+/// not installed for the repository's owner.
+fn mint(
+    plan: &Plan<'_>,
+    cache: Option<&Cache>,
+    ctx: &Context<'_>,
+) -> Result<Option<(u64, InstallationToken)>, Error> {
+    let app = plan.app;
+    let api = |error| Error::Api { app: app.label(), error };
     let client = Client::new(ClientOptions {
         api_url: app.api_url.clone(),
         ca_file: app.ca_file.clone(),
@@ -155,7 +222,86 @@ fn mint(app: &App, installation_id: u64, ctx: &Context<'_>) -> Result<Installati
         timeout: DEADLINE,
     })
     .map_err(api)?;
-    client.mint(installation_id, &jwt).map_err(api)
+    let mut signer = Signer { app, now: ctx.now, var: ctx.var, jwt: None };
+    let discovery = Discovery { app, client: &client, cache, now: ctx.now };
+
+    let (installation_id, remembered) = match (app.installation_id, &plan.repo) {
+        (Some(id), _) => (id, false),
+        (None, Some(repo)) => match discovery.find(repo, &mut signer, false)? {
+            Some(found) => found,
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    match client.mint(installation_id, signer.jwt()?, &plan.narrow) {
+        Ok(token) => Ok(Some((installation_id, token))),
+        // A remembered installation can be gone (app reinstalled): ask once more.
+        Err(ApiError::Status { status: 404, .. }) if remembered => {
+            let Some(repo) = &plan.repo else {
+                return Ok(None);
+            };
+            match discovery.find(repo, &mut signer, true)? {
+                Some((id, _)) => {
+                    client.mint(id, signer.jwt()?, &plan.narrow).map(|token| Some((id, token))).map_err(api)
+                }
+                None => Ok(None),
+            }
+        }
+        Err(error) => Err(api(error)),
+    }
+}
+
+/// Installation discovery for apps without `installation_id`, remembered in the cache dir.
+struct Discovery<'a> {
+    app: &'a App,
+    client: &'a Client,
+    cache: Option<&'a Cache>,
+    now: u64,
+}
+
+impl Discovery<'_> {
+    /// The installation serving `repo`'s owner and whether it came from memory;
+    /// `None` when the app is not installed there (remembered for a while).
+    fn find(
+        &self,
+        repo: &RepoRef,
+        signer: &mut Signer<'_>,
+        forget: bool,
+    ) -> Result<Option<(u64, bool)>, Error> {
+        let (api_url, app_id) = (&self.app.api_url, self.app.app_id.to_string());
+        let full = repo.to_string();
+        if let Some(cache) = self.cache
+            && !forget
+        {
+            let known = cache.installations(api_url, &app_id);
+            if known.missing.get(&full).is_some_and(|&until| until > self.now) {
+                return Ok(None);
+            }
+            if let Some(&id) = known.found.get(&repo.owner) {
+                return Ok(Some((id, true)));
+            }
+        }
+        let api = |error| Error::Api { app: self.app.label(), error };
+        let found =
+            self.client.find_installation(&repo.owner, Some(&repo.repo), signer.jwt()?).map_err(api)?;
+        if let Some(cache) = self.cache {
+            let until = self.now + NOT_INSTALLED_TTL;
+            // Memory is an optimisation: failing to write it costs a lookup next time.
+            let _ = cache.update_installations(api_url, &app_id, DEADLINE, |known| match found {
+                Some(id) => {
+                    known.found.insert(repo.owner.clone(), id);
+                    known.missing.retain(|_, &mut t| t > self.now);
+                    known.missing.remove(&full);
+                }
+                None => {
+                    known.found.remove(&repo.owner);
+                    known.missing.retain(|_, &mut t| t > self.now);
+                    known.missing.insert(full.clone(), until);
+                }
+            });
+        }
+        Ok(found.map(|id| (id, false)))
+    }
 }
 
 /// Drops the cached token git reports as rejected, so the next `get` mints afresh.

@@ -52,12 +52,8 @@ pub enum JwtError {
 impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JwtError::NotAnRsaKey => {
-                f.write_str("is not an RSA private key in PEM form (PKCS#1 or PKCS#8)")
-            }
-            JwtError::Signing => {
-                f.write_str("cannot sign with this RSA key (is it at least 2048 bits?)")
-            }
+            JwtError::NotAnRsaKey => f.write_str("is not an RSA private key in PEM form (PKCS#1 or PKCS#8)"),
+            JwtError::Signing => f.write_str("cannot sign with this RSA key (is it at least 2048 bits?)"),
         }
     }
 }
@@ -80,26 +76,19 @@ mod tests {
         assert_eq!(c.iat, 999_940);
         assert_eq!(c.exp, 1_000_540);
         assert!(c.exp - c.iat <= 600);
-        assert_eq!(
-            serde_json::to_value(&c).unwrap()["iss"],
-            serde_json::json!(42)
-        );
+        assert_eq!(serde_json::to_value(&c).unwrap()["iss"], serde_json::json!(42));
     }
 
     #[test]
     fn a_client_id_is_the_issuer_verbatim() {
         let c = claims(&AppId::ClientId("Iv23liXYZ".into()), 0);
-        assert_eq!(
-            serde_json::to_value(&c).unwrap()["iss"],
-            serde_json::json!("Iv23liXYZ")
-        );
+        assert_eq!(serde_json::to_value(&c).unwrap()["iss"], serde_json::json!("Iv23liXYZ"));
     }
 
     #[test]
     fn text_that_is_not_a_key_is_refused_without_echoing_it() {
         let pem = Secret::new(
-            b"-----BEGIN RSA PRIVATE KEY-----\nnot base64\n-----END RSA PRIVATE KEY-----\n"
-                .to_vec(),
+            b"-----BEGIN RSA PRIVATE KEY-----\nnot base64\n-----END RSA PRIVATE KEY-----\n".to_vec(),
         );
         let err = sign(&pem, &claims(&AppId::Number(1), 0)).unwrap_err();
         assert!(matches!(err, JwtError::NotAnRsaKey));

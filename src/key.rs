@@ -1,32 +1,50 @@
-//! Where an app's private key comes from, read only when a JWT must be signed.
+//! Where an app's private key comes from, read only when a JWT must be signed:
+//! a file, an environment variable, or a command's stdout.
 //!
 //! A key file must not be readable or writable by group or others (the rule
-//! ssh applies to its keys): a key others can read is a leaked key.
+//! ssh applies to its keys): a key others can read is a leaked key. A command
+//! runs without a shell, with a deadline; its output is never repeated.
 
+use crate::config::KeySource;
 use crate::secret::Secret;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// PEM files are a few kilobytes; refuse to slurp something huge by mistake.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
 
 #[derive(Debug)]
 pub enum KeyError {
-    Read { path: PathBuf, source: io::Error },
-    Permissions { path: PathBuf, mode: u32 },
-    TooLarge { path: PathBuf },
+    Read {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Permissions {
+        path: PathBuf,
+        mode: u32,
+    },
+    TooLarge {
+        path: PathBuf,
+    },
+    EnvUnset {
+        name: String,
+    },
+    /// The command failed; `detail` says how, never what it printed.
+    Command {
+        program: String,
+        detail: String,
+    },
 }
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::Read { path, source } => {
-                write!(
-                    f,
-                    "cannot read private key file {}: {source}",
-                    path.display()
-                )
+                write!(f, "cannot read private key file {}: {source}", path.display())
             }
             KeyError::Permissions { path, mode } => write!(
                 f,
@@ -34,33 +52,104 @@ impl fmt::Display for KeyError {
                 path.display()
             ),
             KeyError::TooLarge { path } => {
-                write!(
-                    f,
-                    "private key file {} is larger than 64 KiB: is it the right file",
-                    path.display()
-                )
+                write!(f, "private key file {} is larger than 64 KiB: is it the right file", path.display())
+            }
+            KeyError::EnvUnset { name } => {
+                write!(f, "private_key_env names ${name}, which is not set or empty in git's environment")
+            }
+            KeyError::Command { program, detail } => {
+                write!(f, "private_key_command {program:?} {detail} (run it by hand to see its messages)")
             }
         }
     }
 }
 
+/// Reads the PEM from `source`. `var` looks up an environment variable;
+/// a command gets at most `timeout`.
+pub fn load(
+    source: &KeySource,
+    var: fn(&str) -> Option<String>,
+    timeout: Duration,
+) -> Result<Secret<Vec<u8>>, KeyError> {
+    match source {
+        KeySource::Path(path) => read_key_file(path),
+        KeySource::Env(name) => var(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| Secret::new(v.into_bytes()))
+            .ok_or_else(|| KeyError::EnvUnset { name: name.clone() }),
+        KeySource::Command(argv) => run_key_command(argv, timeout),
+    }
+}
+
+/// Runs `argv` (no shell) and returns its stdout. stdin is closed and stderr
+/// discarded: neither git's request nor the command's chatter may carry the key.
+fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>, KeyError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let fail = |detail: String| KeyError::Command { program: program.clone(), detail };
+    let mut child = Command::new(&program)
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start: {e}")))?;
+    let Some(mut stdout) = child.stdout.take() else {
+        return Err(fail("has no stdout".into()));
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut pem = Vec::with_capacity(4096);
+        let result = (&mut stdout).take(MAX_KEY_BYTES + 1).read_to_end(&mut pem).map(|_| pem);
+        let _ = tx.send(result);
+    });
+    let deadline = Instant::now() + timeout;
+    let stop = |child: &mut std::process::Child, detail: String| {
+        let _ = child.kill();
+        let _ = child.wait();
+        fail(detail)
+    };
+    let pem = match rx.recv_timeout(timeout) {
+        Ok(Ok(pem)) => Secret::new(pem),
+        Ok(Err(e)) => return Err(stop(&mut child, format!("could not be read: {e}"))),
+        Err(_) => {
+            let secs = timeout.as_secs();
+            return Err(stop(&mut child, format!("gave no key within {secs} s and was stopped")));
+        }
+    };
+    // stdout is closed; the exit follows at once unless the command misbehaves.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            Ok(None) => {
+                let secs = timeout.as_secs();
+                return Err(stop(&mut child, format!("did not exit within {secs} s and was stopped")));
+            }
+            Err(e) => return Err(fail(format!("could not be waited for: {e}"))),
+        }
+    };
+    if !status.success() {
+        return Err(fail(format!("failed ({status})")));
+    }
+    if pem.expose().len() as u64 > MAX_KEY_BYTES {
+        return Err(fail("printed more than 64 KiB".into()));
+    }
+    if pem.expose().iter().all(u8::is_ascii_whitespace) {
+        return Err(fail("printed nothing".into()));
+    }
+    Ok(pem)
+}
+
 /// Reads a PEM key file after checking that only its owner can use it.
 pub fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
-    let read_err = |source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| KeyError::Read { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
     check_permissions(path, &meta)?;
     let mut pem = Vec::with_capacity(4096);
-    file.take(MAX_KEY_BYTES + 1)
-        .read_to_end(&mut pem)
-        .map_err(read_err)?;
+    file.take(MAX_KEY_BYTES + 1).read_to_end(&mut pem).map_err(read_err)?;
     if pem.len() as u64 > MAX_KEY_BYTES {
-        return Err(KeyError::TooLarge {
-            path: path.to_path_buf(),
-        });
+        return Err(KeyError::TooLarge { path: path.to_path_buf() });
     }
     Ok(Secret::new(pem))
 }
@@ -70,10 +159,7 @@ fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), KeyErr
     use std::os::unix::fs::PermissionsExt;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyError::Permissions {
-            path: path.to_path_buf(),
-            mode,
-        });
+        return Err(KeyError::Permissions { path: path.to_path_buf(), mode });
     }
     Ok(())
 }
@@ -117,11 +203,53 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    fn no_vars(_: &str) -> Option<String> {
+        None
+    }
+
+    fn pem_var(name: &str) -> Option<String> {
+        (name == "PEM").then(|| "-----BEGIN PRIVATE KEY-----".to_string())
+    }
+
+    #[test]
+    fn an_environment_variable_gives_the_pem_text() {
+        let pem = load(&KeySource::Env("PEM".into()), pem_var, Duration::from_secs(1)).unwrap();
+        assert_eq!(pem.expose(), b"-----BEGIN PRIVATE KEY-----");
+        let err = load(&KeySource::Env("MISSING".into()), no_vars, Duration::from_secs(1)).unwrap_err();
+        assert!(err.to_string().contains("$MISSING"));
+    }
+
+    #[test]
+    fn a_command_gives_its_stdout_and_its_failure_names_it_without_its_output() {
+        let argv = |v: &[&str]| KeySource::Command(v.iter().map(|s| s.to_string()).collect());
+        let pem = load(&argv(&["printf", "PEM-TEXT"]), no_vars, Duration::from_secs(10)).unwrap();
+        assert_eq!(pem.expose(), b"PEM-TEXT");
+        let err = load(
+            &argv(&["sh", "-c", "echo SECRET-OUT; echo SECRET-ERR >&2; exit 3"]),
+            no_vars,
+            Duration::from_secs(10),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("\"sh\"") && err.contains("3"), "{err}");
+        assert!(!err.contains("SECRET"), "{err}");
+        let err =
+            load(&argv(&["/nonexistent/vault"]), no_vars, Duration::from_secs(10)).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/vault") && err.contains("cannot start"), "{err}");
+    }
+
+    #[test]
+    fn a_command_that_hangs_is_stopped_at_the_deadline() {
+        let argv = KeySource::Command(vec!["sleep".into(), "30".into()]);
+        let started = Instant::now();
+        let err = load(&argv, no_vars, Duration::from_millis(300)).unwrap_err().to_string();
+        assert!(err.contains("stopped"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
     #[test]
     fn a_missing_key_names_the_path() {
-        let err = read_key_file(Path::new("/nonexistent/k.pem"))
-            .unwrap_err()
-            .to_string();
+        let err = read_key_file(Path::new("/nonexistent/k.pem")).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/k.pem"), "{err}");
     }
 }

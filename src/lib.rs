@@ -32,6 +32,8 @@ pub struct Environment {
     pub user_config_dir: Option<PathBuf>,
     pub defaults: Defaults,
     pub proxy: ProxySettings,
+    /// Looks up one environment variable (for `private_key_env`).
+    pub var: Option<fn(&str) -> Option<String>>,
 }
 
 /// Runs the program for `args` (without the program name).
@@ -48,12 +50,7 @@ pub fn run(
         Command::Help => write_out(&mut stdout, cli::HELP.as_bytes()),
         Command::Version => write_out(
             &mut stdout,
-            concat!(
-                "git-credential-github-app ",
-                env!("CARGO_PKG_VERSION"),
-                "\n"
-            )
-            .as_bytes(),
+            concat!("git-credential-github-app ", env!("CARGO_PKG_VERSION"), "\n").as_bytes(),
         ),
         Command::Protocol(op) => {
             let location = config::locate(
@@ -69,6 +66,7 @@ pub fn run(
                 config: config.as_ref(),
                 now,
                 proxy: &env.proxy,
+                var: env.var.unwrap_or(|_| None),
                 diag: stderr,
             };
             helper::run(op, stdin, stdout, &mut ctx)
@@ -77,7 +75,5 @@ pub fn run(
 }
 
 fn write_out(out: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(Error::Output)
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(Error::Output)
 }

@@ -12,30 +12,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 fn main() -> ExitCode {
     let args: Vec<_> = env::args_os().skip(1).collect();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let environment = Environment {
         config_file: env::var_os(CONFIG_ENV),
         user_config_dir: dirs::config_dir(),
-        defaults: Defaults {
-            home: dirs::home_dir(),
-            user_cache_dir: dirs::cache_dir(),
-        },
+        defaults: Defaults { home: dirs::home_dir(), user_cache_dir: dirs::cache_dir() },
         proxy: ProxySettings {
             url: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
             no_proxy: first_var(&["no_proxy", "NO_PROXY"]),
         },
+        var: Some(|name| env::var(name).ok()),
     };
     let mut stderr = io::stderr().lock();
-    match run(
-        &args,
-        &environment,
-        now,
-        io::stdin().lock(),
-        io::stdout().lock(),
-        &mut stderr,
-    ) {
+    match run(&args, &environment, now, io::stdin().lock(), io::stdout().lock(), &mut stderr) {
         Ok(()) => ExitCode::SUCCESS,
         // git closed our stdout: nobody is listening, nothing to report.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -47,7 +36,5 @@ fn main() -> ExitCode {
 }
 
 fn first_var(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|n| env::var(n).ok().filter(|v| !v.is_empty()))
+    names.iter().find_map(|n| env::var(n).ok().filter(|v| !v.is_empty()))
 }

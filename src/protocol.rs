@@ -133,10 +133,7 @@ pub fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> 
     let bytes = render_credential(credential).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!(
-                "refusing to print a {} containing a line break or NUL",
-                e.key
-            ),
+            format!("refusing to print a {} containing a line break or NUL", e.key),
         )
     })?;
     output.write_all(&bytes)?;
@@ -225,14 +222,7 @@ mod tests {
     fn the_credential_is_exactly_three_lines() {
         let token = Secret::new("ghs_abc".to_string());
         let mut out = Vec::new();
-        write_credential(
-            &mut out,
-            &Credential {
-                password: &token,
-                expires_at: 1700000000,
-            },
-        )
-        .unwrap();
+        write_credential(&mut out, &Credential { password: &token, expires_at: 1700000000 }).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "username=x-access-token\npassword=ghs_abc\npassword_expiry_utc=1700000000\n"
@@ -244,13 +234,7 @@ mod tests {
         for bad in ["a\nhost=evil", "a\rb", "a\0b", ""] {
             let token = Secret::new(bad.to_string());
             let mut out = Vec::new();
-            let result = write_credential(
-                &mut out,
-                &Credential {
-                    password: &token,
-                    expires_at: 1,
-                },
-            );
+            let result = write_credential(&mut out, &Credential { password: &token, expires_at: 1 });
             assert!(result.is_err());
             assert!(out.is_empty());
         }

@@ -3,7 +3,7 @@
 //!
 //! Pure: takes the validated [`Config`] and the request's fields.
 
-use crate::config::{App, Config};
+use crate::config::{App, Config, TokenScope};
 use std::fmt;
 
 /// Lower-cases a host and drops the default https port, as git sends the
@@ -38,10 +38,7 @@ pub fn parse_repo_path(path: &str) -> Option<RepoRef> {
     if owner.is_empty() || repo.is_empty() || repo.contains('/') {
         return None;
     }
-    Some(RepoRef {
-        owner: owner.to_ascii_lowercase(),
-        repo: repo.to_ascii_lowercase(),
-    })
+    Some(RepoRef { owner: owner.to_ascii_lowercase(), repo: repo.to_ascii_lowercase() })
 }
 
 /// One `repos` entry: `OWNER/REPO` where `*` matches any run of characters
@@ -63,13 +60,11 @@ pub enum Specificity {
 
 impl Pattern {
     pub fn parse(text: &str) -> Result<Pattern, String> {
-        let (owner, repo) = text
-            .split_once('/')
-            .ok_or_else(|| format!("repos pattern {text:?} is not OWNER/REPO"))?;
+        let (owner, repo) =
+            text.split_once('/').ok_or_else(|| format!("repos pattern {text:?} is not OWNER/REPO"))?;
         let valid = |s: &str| {
             !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '*'))
         };
         if !valid(owner) || !valid(repo) {
             return Err(format!(
@@ -141,10 +136,7 @@ impl fmt::Display for NotMine {
             NotMine::Protocol(None) => f.write_str("the request names no protocol"),
             NotMine::NoHost => f.write_str("the request names no host"),
             NotMine::Username(u) => {
-                write!(
-                    f,
-                    "username {u:?} is not x-access-token, so another helper answers"
-                )
+                write!(f, "username {u:?} is not x-access-token, so another helper answers")
             }
             NotMine::NoAppForHost(h) => write!(f, "no [[app]] is configured for host {h}"),
             NotMine::NotARepository(p) => write!(f, "path {p:?} is not OWNER/REPO"),
@@ -200,13 +192,16 @@ pub fn route<'c>(config: &'c Config, target: Target<'_>) -> Decision<'c> {
         return Decision::NotMine(NotMine::NoAppForHost(host));
     }
     let Some(path) = target.path else {
+        // Without the path only an app that needs no repository can answer:
+        // the only one for the host, with a configured installation_id and an
+        // installation-wide token.
         let first = for_host.next();
         return match (first, for_host.next()) {
-            (Some(app), None) => Decision::Serve {
-                app,
-                repo: None,
-                pattern: None,
-            },
+            (Some(app), None)
+                if app.installation_id.is_some() && app.token_scope == TokenScope::Installation =>
+            {
+                Decision::Serve { app, repo: None, pattern: None }
+            }
             _ => Decision::NeedsPath { host },
         };
     };
@@ -222,11 +217,7 @@ pub fn route<'c>(config: &'c Config, target: Target<'_>) -> Decision<'c> {
         }
     }
     match best {
-        Some((app, pattern)) => Decision::Serve {
-            app,
-            repo: Some(repo),
-            pattern: Some(pattern),
-        },
+        Some((app, pattern)) => Decision::Serve { app, repo: Some(repo), pattern: Some(pattern) },
         None => Decision::NotMine(NotMine::NoPatternMatched { host, repo }),
     }
 }
@@ -238,21 +229,11 @@ mod tests {
     use std::path::Path;
 
     fn config(toml: &str) -> Config {
-        parse_config(
-            toml,
-            Path::new("/cfg/config.toml"),
-            &crate::config::Defaults::for_tests(),
-        )
-        .unwrap()
+        parse_config(toml, Path::new("/cfg/config.toml"), &crate::config::Defaults::for_tests()).unwrap()
     }
 
     fn https<'a>(host: &'a str, path: Option<&'a str>) -> Target<'a> {
-        Target {
-            protocol: Some("https"),
-            host: Some(host),
-            path,
-            username: None,
-        }
+        Target { protocol: Some("https"), host: Some(host), path, username: None }
     }
 
     fn served_app_id(d: Decision<'_>) -> Option<u64> {
@@ -290,10 +271,7 @@ mod tests {
 
     #[test]
     fn paths_lose_slashes_and_the_git_suffix_and_are_lower_cased() {
-        let want = Some(RepoRef {
-            owner: "acme".into(),
-            repo: "web".into(),
-        });
+        let want = Some(RepoRef { owner: "acme".into(), repo: "web".into() });
         assert_eq!(parse_repo_path("acme/web.git"), want);
         assert_eq!(parse_repo_path("/Acme/Web/"), want);
         assert_eq!(parse_repo_path("acme/web"), want);
@@ -326,18 +304,9 @@ mod tests {
     #[test]
     fn the_most_specific_pattern_wins_whatever_the_order() {
         let c = config(TWO_APPS);
-        assert_eq!(
-            served_app_id(route(&c, https("github.com", Some("acme/deploy.git")))),
-            Some(22)
-        );
-        assert_eq!(
-            served_app_id(route(&c, https("github.com", Some("acme/web")))),
-            Some(11)
-        );
-        assert_eq!(
-            served_app_id(route(&c, https("github.com", Some("other/web")))),
-            Some(33)
-        );
+        assert_eq!(served_app_id(route(&c, https("github.com", Some("acme/deploy.git")))), Some(22));
+        assert_eq!(served_app_id(route(&c, https("github.com", Some("acme/web")))), Some(11));
+        assert_eq!(served_app_id(route(&c, https("github.com", Some("other/web")))), Some(33));
     }
 
     #[test]
@@ -361,58 +330,30 @@ mod tests {
             installation_id = 3
             "#,
         );
-        assert_eq!(
-            served_app_id(route(&c, https("github.com", Some("acme/web")))),
-            Some(2)
-        );
+        assert_eq!(served_app_id(route(&c, https("github.com", Some("acme/web")))), Some(2));
     }
 
     #[test]
     fn matching_ignores_case_of_host_and_path() {
         let c = config(TWO_APPS);
-        assert_eq!(
-            served_app_id(route(&c, https("GITHUB.com:443", Some("ACME/Deploy.git")))),
-            Some(22)
-        );
+        assert_eq!(served_app_id(route(&c, https("GITHUB.com:443", Some("ACME/Deploy.git")))), Some(22));
     }
 
     #[test]
     fn only_https_is_served() {
         let c = config(TWO_APPS);
-        let t = Target {
-            protocol: Some("http"),
-            ..https("github.com", Some("acme/web"))
-        };
-        assert!(matches!(
-            route(&c, t),
-            Decision::NotMine(NotMine::Protocol(_))
-        ));
-        let t = Target {
-            protocol: Some("cert"),
-            host: Some(""),
-            ..Default::default()
-        };
-        assert!(matches!(
-            route(&c, t),
-            Decision::NotMine(NotMine::Protocol(_))
-        ));
+        let t = Target { protocol: Some("http"), ..https("github.com", Some("acme/web")) };
+        assert!(matches!(route(&c, t), Decision::NotMine(NotMine::Protocol(_))));
+        let t = Target { protocol: Some("cert"), host: Some(""), ..Default::default() };
+        assert!(matches!(route(&c, t), Decision::NotMine(NotMine::Protocol(_))));
     }
 
     #[test]
     fn another_username_is_not_mine_but_x_access_token_is() {
         let c = config(TWO_APPS);
-        let t = Target {
-            username: Some("alice"),
-            ..https("github.com", Some("acme/web"))
-        };
-        assert!(matches!(
-            route(&c, t),
-            Decision::NotMine(NotMine::Username(_))
-        ));
-        let t = Target {
-            username: Some("x-access-token"),
-            ..https("github.com", Some("acme/web"))
-        };
+        let t = Target { username: Some("alice"), ..https("github.com", Some("acme/web")) };
+        assert!(matches!(route(&c, t), Decision::NotMine(NotMine::Username(_))));
+        let t = Target { username: Some("x-access-token"), ..https("github.com", Some("acme/web")) };
         assert_eq!(served_app_id(route(&c, t)), Some(11));
     }
 
@@ -428,10 +369,7 @@ mod tests {
     #[test]
     fn without_a_path_one_app_for_the_host_serves_and_several_need_the_path() {
         let several = config(TWO_APPS);
-        assert!(matches!(
-            route(&several, https("github.com", None)),
-            Decision::NeedsPath { .. }
-        ));
+        assert!(matches!(route(&several, https("github.com", None)), Decision::NeedsPath { .. }));
         let one = config(
             r#"
             [[app]]
@@ -441,10 +379,17 @@ mod tests {
             installation_id = 7
             "#,
         );
-        assert_eq!(
-            served_app_id(route(&one, https("github.com", None))),
-            Some(7)
+        assert_eq!(served_app_id(route(&one, https("github.com", None))), Some(7));
+    }
+
+    #[test]
+    fn without_a_path_an_app_that_must_discover_or_scope_needs_the_path() {
+        let discover = config("[[app]]\napp_id = 1\nprivate_key_path = \"/k\"\n");
+        assert!(matches!(route(&discover, https("github.com", None)), Decision::NeedsPath { .. }));
+        let scoped = config(
+            "[[app]]\napp_id = 1\nprivate_key_path = \"/k\"\ninstallation_id = 3\ntoken_scope = \"repository\"\n",
         );
+        assert!(matches!(route(&scoped, https("github.com", None)), Decision::NeedsPath { .. }));
     }
 
     #[test]
