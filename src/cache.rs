@@ -291,6 +291,31 @@ impl Cache {
         Ok(removed)
     }
 
+    fn clock_path(&self, api_url: &str) -> PathBuf {
+        self.dir.join(format!("clock-{}.json", hash_hex(&[&api_url.to_string()])))
+    }
+
+    /// The offset (GitHub's clock minus ours, in seconds) learnt from an
+    /// earlier clock-skew error for `api_url`; 0 when none was learnt.
+    pub fn clock_offset(&self, api_url: &str) -> i64 {
+        #[derive(Deserialize)]
+        struct Stored {
+            offset_secs: i64,
+        }
+        fs::read(self.clock_path(api_url))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
+            .map_or(0, |s| s.offset_secs)
+    }
+
+    /// Remembers the clock offset for `api_url` so later mints sign with GitHub's time.
+    pub fn set_clock_offset(&self, api_url: &str, offset_secs: i64) -> Result<(), CacheError> {
+        self.replace(
+            &self.clock_path(api_url),
+            &serde_json::json!({ "api_url": api_url, "offset_secs": offset_secs }),
+        )
+    }
+
     /// Every readable token entry in the directory.
     pub fn entries(&self) -> Vec<Entry> {
         let Ok(dir) = fs::read_dir(&self.dir) else {

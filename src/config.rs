@@ -11,11 +11,13 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_CONFIG";
 const APP_DIR: &str = "git-credential-github-app";
 const DEFAULT_MIN_LIFETIME: u64 = 600;
+const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
 /// Where the config file is, and whether the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +157,8 @@ pub struct Config {
     pub path: PathBuf,
     pub cache_dir: PathBuf,
     pub min_token_lifetime_secs: u64,
+    /// The most one `get` may take, retries and lock waits included.
+    pub timeout: Duration,
     pub apps: Vec<App>,
 }
 
@@ -163,6 +167,7 @@ pub struct Config {
 struct RawConfig {
     cache_dir: Option<String>,
     min_token_lifetime_secs: Option<u64>,
+    timeout_secs: Option<u64>,
     #[serde(default)]
     app: Vec<RawApp>,
 }
@@ -248,6 +253,11 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
             .map(|d| d.join(APP_DIR))
             .ok_or_else(|| invalid("no user cache directory is known: set cache_dir".into()))?,
     };
+
+    let timeout_secs = raw.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(1..=3600).contains(&timeout_secs) {
+        return Err(invalid(format!("timeout_secs = {timeout_secs}: give 1 to 3600 seconds")));
+    }
 
     let mut apps = Vec::with_capacity(raw.app.len());
     for (i, app) in raw.app.into_iter().enumerate() {
@@ -338,6 +348,7 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
         path: path.to_path_buf(),
         cache_dir,
         min_token_lifetime_secs: raw.min_token_lifetime_secs.unwrap_or(DEFAULT_MIN_LIFETIME),
+        timeout: Duration::from_secs(timeout_secs),
         apps,
     })
 }
@@ -421,6 +432,11 @@ mod tests {
         assert_eq!(app.token_scope, TokenScope::Installation);
         assert!(app.permissions.is_empty());
         assert_eq!(c.min_token_lifetime_secs, 600);
+        assert_eq!(c.timeout, Duration::from_secs(30));
+        assert!(
+            parse(&format!("timeout_secs = 0\n{MINIMAL}")).unwrap_err().to_string().contains("timeout_secs")
+        );
+        assert_eq!(parse(&format!("timeout_secs = 5\n{MINIMAL}")).unwrap().timeout, Duration::from_secs(5));
         assert_eq!(c.cache_dir, PathBuf::from("/home/ci/.cache/git-credential-github-app"));
     }
 

@@ -1,38 +1,44 @@
 //! The GitHub REST client: one `ureq` agent per API URL, the calls the helper
-//! makes, and errors that name the endpoint, the status and GitHub's message.
+//! makes, and the retry policy around them. Errors name the endpoint, the
+//! status and GitHub's message, plus what to do about it.
+//!
+//! Policy (docs/troubleshooting.md): at most 3 attempts per call; connection
+//! failures and 5xx are retried after ~250 ms then ~500 ms (with jitter); a
+//! 403/429 carrying `Retry-After` of at most 10 s is retried after that wait;
+//! a primary rate limit (`x-ratelimit-remaining: 0`) or a longer wait is not.
+//! Nothing outlives the caller's deadline.
 
 use crate::config::Access;
+use crate::network::{Route, Trust};
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const USER_AGENT: &str = concat!("git-credential-github-app/", env!("CARGO_PKG_VERSION"));
 const API_VERSION: &str = "2022-11-28";
 /// GitHub's answers here are well under a kilobyte; a captive portal's page is not.
 const MAX_BODY: u64 = 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Proxy settings read from the environment by `main`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProxySettings {
-    /// `https_proxy`, `HTTPS_PROXY`, `all_proxy` or `ALL_PROXY`, in that order.
-    pub url: Option<String>,
-    /// `no_proxy` / `NO_PROXY`.
-    pub no_proxy: Option<String>,
-}
+pub const MAX_ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest `Retry-After` we wait out; longer ones fail at once with the wait in the message.
+pub const MAX_RETRY_AFTER: u64 = 10;
 
 /// How to reach one API URL.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     pub api_url: String,
-    /// PEM roots replacing the system trust store.
-    pub ca_file: Option<PathBuf>,
-    pub proxy: ProxySettings,
+    pub route: Route,
+    /// No call outlives this instant, retries included.
+    pub deadline: Instant,
+    /// The whole budget, for messages.
     pub timeout: Duration,
+    /// Local unix seconds, to compare with GitHub's `Date` header.
+    pub now: u64,
 }
 
 /// A failed API call, described for the person who has to fix it.
@@ -41,7 +47,22 @@ pub enum ApiError {
     /// The request never got an HTTP answer (DNS, connect, TLS, timeout).
     Transport { endpoint: String, detail: String },
     /// GitHub answered with an error status.
-    Status { endpoint: String, status: u16, message: String },
+    Status {
+        endpoint: String,
+        status: u16,
+        message: String,
+        /// GitHub's clock (`Date` header), unix seconds.
+        server_date: Option<u64>,
+        hint: Option<String>,
+    },
+    /// A rate limit we do not wait out.
+    RateLimited {
+        endpoint: String,
+        status: u16,
+        message: String,
+        resets_at: Option<u64>,
+        retry_after: Option<u64>,
+    },
     /// A 2xx answer we cannot use (not JSON, fields missing, unusable token).
     Malformed { endpoint: String, detail: String },
     /// Client set-up failed (bad `ca_file`, bad proxy URL).
@@ -52,8 +73,20 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Transport { endpoint, detail } => write!(f, "{endpoint} failed: {detail}"),
-            ApiError::Status { endpoint, status, message } => {
-                write!(f, "{endpoint} answered HTTP {status}: {message}")
+            ApiError::Status { endpoint, status, message, hint, .. } => {
+                write!(f, "{endpoint} answered HTTP {status} ({message})")?;
+                match hint {
+                    Some(hint) => write!(f, ": {hint}"),
+                    None => Ok(()),
+                }
+            }
+            ApiError::RateLimited { endpoint, status, message, resets_at, retry_after } => {
+                write!(f, "{endpoint} answered HTTP {status} ({message}): rate limited")?;
+                match (resets_at, retry_after) {
+                    (_, Some(secs)) => write!(f, "; GitHub asks to wait {secs} s before retrying"),
+                    (Some(at), None) => write!(f, "; the limit resets at {}", format_utc(*at)),
+                    (None, None) => Ok(()),
+                }
             }
             ApiError::Malformed { endpoint, detail } => {
                 write!(f, "{endpoint} gave an answer that is not GitHub's: {detail}")
@@ -79,28 +112,37 @@ impl MintRequest {
     }
 }
 
-/// An installation access token and when it expires (unix seconds).
+/// An installation access token and when it expires (local unix seconds).
 #[derive(Debug, Clone)]
 pub struct InstallationToken {
     pub token: Secret<String>,
     pub expires_at: u64,
 }
 
+/// One HTTP answer, before it is judged.
+struct Answer {
+    status: u16,
+    body: String,
+    date: Option<u64>,
+    retry_after: Option<u64>,
+    ratelimit_remaining: Option<u64>,
+    ratelimit_reset: Option<u64>,
+}
+
 pub struct Client {
     agent: ureq::Agent,
     options: ClientOptions,
-    trust: String,
 }
 
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Client, ApiError> {
-        let (roots, trust) = match &options.ca_file {
-            Some(path) => (read_roots(path)?, format!("ca_file {}", path.display())),
-            None => (ureq::tls::RootCerts::PlatformVerifier, "the system trust store".to_string()),
+        let roots = match &options.route.trust {
+            Trust::CaFile { path, origin } => read_roots(path, origin)?,
+            Trust::System => ureq::tls::RootCerts::PlatformVerifier,
         };
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
-        let proxy = match &options.proxy.url {
-            Some(url) => Some(build_proxy(url, options.proxy.no_proxy.as_deref())?),
+        let proxy = match &options.route.proxy {
+            Some(p) => Some(build_proxy(&p.url, p.no_proxy.as_deref(), p.origin)?),
             None => None,
         };
         let agent = ureq::Agent::config_builder()
@@ -109,15 +151,15 @@ impl Client {
             .tls_config(tls)
             .proxy(proxy)
             .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(options.timeout))
             .max_redirects(0)
             .build()
             .new_agent();
-        Ok(Client { agent, options, trust })
+        Ok(Client { agent, options })
     }
 
     /// `POST /app/installations/{id}/access_tokens`, authenticated with the app JWT,
-    /// narrowed by `narrow` when it asks for anything.
+    /// narrowed by `narrow` when it asks for anything. The expiry is converted
+    /// to the local clock when GitHub's `Date` shows the clocks differ.
     pub fn mint(
         &self,
         installation_id: u64,
@@ -126,8 +168,16 @@ impl Client {
     ) -> Result<InstallationToken, ApiError> {
         let path = format!("/app/installations/{installation_id}/access_tokens");
         let body = (!narrow.is_empty()).then(|| serde_json::to_string(narrow).unwrap_or_default());
-        let (endpoint, body) = self.call("POST", &path, jwt, body.as_deref())?;
-        parse_token(&body).map_err(|detail| ApiError::Malformed { endpoint, detail })
+        let (endpoint, answer) = self.call("POST", &path, jwt, body.as_deref())?;
+        let mut token =
+            parse_token(&answer.body).map_err(|detail| ApiError::Malformed { endpoint, detail })?;
+        if let Some(date) = answer.date {
+            let skew = i128::from(date) - i128::from(self.options.now);
+            if skew.abs() > 30 {
+                token.expires_at = u64::try_from(i128::from(token.expires_at) - skew).unwrap_or(0);
+            }
+        }
+        Ok(token)
     }
 
     /// The installation of this app that serves `owner` (or `owner/repo`):
@@ -148,54 +198,130 @@ impl Client {
             id: u64,
         }
         match self.call("GET", &path, jwt, None) {
-            Ok((endpoint, body)) => serde_json::from_str::<Found>(&body)
+            Ok((endpoint, answer)) => serde_json::from_str::<Found>(&answer.body)
                 .map(|f| Some(f.id))
-                .map_err(|_| ApiError::Malformed { endpoint, detail: describe_non_json(&body) }),
+                .map_err(|_| ApiError::Malformed { endpoint, detail: describe_non_json(&answer.body) }),
             Err(ApiError::Status { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// One API call authenticated with `bearer` (the app JWT or an installation
-    /// token); a non-2xx answer becomes [`ApiError::Status`].
-    /// Returns the endpoint's description and the body of the 2xx answer.
+    /// token), with the retry policy of this module. Returns the endpoint's
+    /// description and the 2xx answer; anything else is an [`ApiError`].
     fn call(
         &self,
         method: &str,
         path: &str,
         bearer: &Secret<String>,
         body: Option<&str>,
-    ) -> Result<(String, String), ApiError> {
-        let endpoint = self.endpoint(method, path);
+    ) -> Result<(String, Answer), ApiError> {
+        let endpoint = format!("{method} {}{path}", self.options.api_url);
         let url = format!("{}{path}", self.options.api_url);
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .header("Authorization", format!("Bearer {}", bearer.expose()));
-        let result = match body {
-            Some(json) => request
-                .header("Content-Type", "application/json")
-                .body(json.to_string())
-                .map_err(|e| ApiError::Setup(format!("cannot build {endpoint}: {e}")))
-                .map(|r| self.agent.run(r)),
-            None => request
-                .body(())
-                .map_err(|e| ApiError::Setup(format!("cannot build {endpoint}: {e}")))
-                .map(|r| self.agent.run(r)),
-        }?;
-        let response = result.map_err(|e| self.transport(&endpoint, e))?;
-        let status = response.status().as_u16();
-        let text = read_body(response).map_err(|e| self.transport(&endpoint, e))?;
-        if !(200..300).contains(&status) {
-            return Err(ApiError::Status { endpoint, status, message: github_message(&text) });
+        let mut attempt = 1;
+        loop {
+            let remaining = self.options.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.out_of_time(&endpoint));
+            }
+            let outcome = self.send(method, &url, bearer, body, remaining);
+            let wait = match &outcome {
+                Err(error) if is_retryable(error) => Some(backoff(attempt)),
+                Ok(a) if a.status >= 500 => Some(backoff(attempt)),
+                Ok(a) if is_rate_limited(a) && a.ratelimit_remaining != Some(0) => {
+                    a.retry_after.filter(|&s| s <= MAX_RETRY_AFTER).map(Duration::from_secs)
+                }
+                _ => None,
+            };
+            if let Some(wait) = wait
+                && attempt < MAX_ATTEMPTS
+                && Instant::now() + wait < self.options.deadline
+            {
+                std::thread::sleep(wait);
+                attempt += 1;
+                continue;
+            }
+            let answer = outcome.map_err(|e| self.transport(&endpoint, e))?;
+            if (200..300).contains(&answer.status) {
+                return Ok((endpoint, answer));
+            }
+            let message = github_message(&answer.body);
+            if is_rate_limited(&answer) {
+                return Err(ApiError::RateLimited {
+                    endpoint,
+                    status: answer.status,
+                    message,
+                    resets_at: answer.ratelimit_reset,
+                    retry_after: answer.retry_after.filter(|_| answer.ratelimit_remaining != Some(0)),
+                });
+            }
+            let hint = hint(method, path, answer.status, &message);
+            return Err(ApiError::Status {
+                endpoint,
+                status: answer.status,
+                message,
+                server_date: answer.date,
+                hint,
+            });
         }
-        Ok((endpoint, text))
     }
 
-    fn endpoint(&self, method: &str, path: &str) -> String {
-        format!("{method} {}{path}", self.options.api_url)
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        bearer: &Secret<String>,
+        body: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Answer, ureq::Error> {
+        let authorization = format!("Bearer {}", bearer.expose());
+        let response = match method {
+            "POST" => {
+                let request = self
+                    .agent
+                    .post(url)
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .header("Accept", "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", API_VERSION)
+                    .header("Authorization", &authorization);
+                match body {
+                    Some(json) => request.header("Content-Type", "application/json").send(json)?,
+                    None => request.send_empty()?,
+                }
+            }
+            _ => {
+                let request = match method {
+                    "DELETE" => self.agent.delete(url),
+                    _ => self.agent.get(url),
+                };
+                request
+                    .config()
+                    .timeout_global(Some(timeout))
+                    .build()
+                    .header("Accept", "application/vnd.github+json")
+                    .header("X-GitHub-Api-Version", API_VERSION)
+                    .header("Authorization", &authorization)
+                    .call()?
+            }
+        };
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
+        let status = response.status().as_u16();
+        let date = header("date").and_then(|d| parse_http_date(&d));
+        let (retry_after, ratelimit_remaining, ratelimit_reset) =
+            (number("retry-after"), number("x-ratelimit-remaining"), number("x-ratelimit-reset"));
+        let body = read_body(response)?;
+        Ok(Answer { status, body, date, retry_after, ratelimit_remaining, ratelimit_reset })
+    }
+
+    fn out_of_time(&self, endpoint: &str) -> ApiError {
+        ApiError::Transport {
+            endpoint: endpoint.to_string(),
+            detail: format!("gave up after {} s (timeout_secs)", self.options.timeout.as_secs()),
+        }
     }
 
     fn transport(&self, endpoint: &str, error: ureq::Error) -> ApiError {
@@ -205,35 +331,86 @@ impl Client {
             .strip_prefix("https://")
             .and_then(|rest| rest.split('/').next())
             .unwrap_or(&self.options.api_url);
+        let trust = &self.options.route.trust;
+        let via = match &self.options.route.proxy {
+            Some(p) => format!(" through proxy {} ({})", redact_userinfo(&p.url), p.origin),
+            None => String::new(),
+        };
         let detail = match error {
             ureq::Error::Timeout(_) => {
-                format!("no answer within {} s", self.options.timeout.as_secs())
+                return self.out_of_time(endpoint);
             }
-            ureq::Error::Tls(e) => {
-                format!("TLS failure with {host} (trusting {}): {e}", self.trust)
-            }
-            ureq::Error::Rustls(e) => {
-                format!("TLS failure with {host} (trusting {}): {e}", self.trust)
-            }
+            ureq::Error::Tls(e) => format!("TLS failure with {host} (trusting {trust}): {e}"),
+            ureq::Error::Rustls(e) => format!("TLS failure with {host} (trusting {trust}): {e}"),
             ureq::Error::Io(e) if is_tls_io(&e) => {
-                format!("TLS failure with {host} (trusting {}): {e}", self.trust)
+                format!("TLS failure with {host} (trusting {trust}): {}", one_line(&e.to_string()))
             }
-            ureq::Error::HostNotFound => format!("cannot resolve {host}"),
-            ureq::Error::ConnectionFailed => format!("cannot connect to {host}"),
-            ureq::Error::Io(e) => format!("cannot reach {host}: {}", one_line(&e.to_string())),
-            other => format!("cannot reach {host}: {}", one_line(&other.to_string())),
+            ureq::Error::HostNotFound => format!("cannot resolve {host}{via}"),
+            ureq::Error::ConnectionFailed => format!("cannot connect to {host}{via}"),
+            ureq::Error::Io(e) => format!("cannot reach {host}{via}: {}", one_line(&e.to_string())),
+            other => format!("cannot reach {host}{via}: {}", one_line(&other.to_string())),
         };
         ApiError::Transport { endpoint: endpoint.to_string(), detail }
     }
 }
 
-fn is_tls_io(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>() || inner.to_string().contains("certificate"))
+fn is_rate_limited(answer: &Answer) -> bool {
+    (answer.status == 429 || answer.status == 403)
+        && (answer.ratelimit_remaining == Some(0) || answer.retry_after.is_some() || answer.status == 429)
 }
 
-fn read_roots(path: &PathBuf) -> Result<ureq::tls::RootCerts, ApiError> {
+/// Connection-level failures worth another try; TLS and set-up errors are not.
+fn is_retryable(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Io(e) => !is_tls_io(e),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Protocol(_) => true,
+        _ => false,
+    }
+}
+
+/// ~250 ms, then ~500 ms, each ±25 % at random, so many runners hitting
+/// the same hiccup do not retry in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let mut byte = [0u8; 1];
+    let random =
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte).map_or(128, |()| byte[0]);
+    base * 3 / 4 + base / 2 * u32::from(random) / 255
+}
+
+/// What to do about an error status, where the status alone says it.
+fn hint(method: &str, path: &str, status: u16, message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let mint = method == "POST" && path.ends_with("/access_tokens");
+    match status {
+        401 if lower.contains("integration not found") => Some(
+            "no GitHub App has this app_id on this API URL: check app_id (App ID or client ID) and api_url".into(),
+        ),
+        401 if lower.contains("could not be decoded") || lower.contains("signature") => Some(
+            "the private key does not belong to this app (a regenerated or another app's key?)".into(),
+        ),
+        401 if lower.contains("'iat'") || lower.contains("'exp'") => {
+            Some("GitHub refused the JWT's times: check this machine's clock".into())
+        }
+        404 if mint => Some(
+            "the app has no such installation: check installation_id, or whether the app was uninstalled".into(),
+        ),
+        422 if mint => Some(
+            "the installation was not granted that repository or permission: check repos, token_scope and permissions"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+fn is_tls_io(e: &std::io::Error) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("certificate") || text.contains("tls") || text.contains("handshake")
+}
+
+fn read_roots(path: &Path, origin: &str) -> Result<ureq::tls::RootCerts, ApiError> {
     let pem = std::fs::read(path)
-        .map_err(|e| ApiError::Setup(format!("cannot read ca_file {}: {e}", path.display())))?;
+        .map_err(|e| ApiError::Setup(format!("cannot read {origin} {}: {e}", path.display())))?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -241,13 +418,13 @@ fn read_roots(path: &PathBuf) -> Result<ureq::tls::RootCerts, ApiError> {
         })
         .collect();
     if certs.is_empty() {
-        return Err(ApiError::Setup(format!("ca_file {} holds no PEM certificate", path.display())));
+        return Err(ApiError::Setup(format!("{origin} {} holds no PEM certificate", path.display())));
     }
     Ok(ureq::tls::RootCerts::Specific(Arc::new(certs)))
 }
 
-fn build_proxy(url: &str, no_proxy: Option<&str>) -> Result<ureq::Proxy, ApiError> {
-    let bad = |_| ApiError::Setup(format!("proxy URL {:?} is not valid", redact_userinfo(url)));
+fn build_proxy(url: &str, no_proxy: Option<&str>, origin: &str) -> Result<ureq::Proxy, ApiError> {
+    let bad = |_| ApiError::Setup(format!("proxy URL {:?} from {origin} is not valid", redact_userinfo(url)));
     let parsed = ureq::Proxy::new(url).map_err(bad)?;
     let mut builder = ureq::Proxy::builder(parsed.protocol()).host(parsed.host()).port(parsed.port());
     if let Some(user) = parsed.username() {
@@ -265,9 +442,7 @@ fn build_proxy(url: &str, no_proxy: Option<&str>) -> Result<ureq::Proxy, ApiErro
 /// A proxy URL may carry `user:password@`: never repeat that part.
 fn redact_userinfo(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
         _ => url.to_string(),
     }
 }
@@ -363,6 +538,48 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The inverse of [`days_from_civil`]: (year, month, day) of a day count.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `2026-11-24 03:00:00 UTC`, for messages.
+pub fn format_utc(unix: u64) -> String {
+    let secs = i64::try_from(unix).unwrap_or(i64::MAX);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", t / 3600, t % 3600 / 60, t % 60)
+}
+
+/// An HTTP `Date` (IMF-fixdate, `Tue, 24 Nov 2026 02:15:11 GMT`) to unix seconds.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    let mut parts = s.split_whitespace();
+    let (_weekday, day, month, year, time, zone) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if zone != "GMT" || parts.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year) = (day.parse::<i64>().ok()?, year.parse::<i64>().ok()?);
+    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=31).contains(&day) || !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&sec)
+    {
+        return None;
+    }
+    u64::try_from(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + sec).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +625,45 @@ mod tests {
         assert_eq!(github_message(r#"{"message":"a\nb"}"#), "a b");
         assert!(github_message("").contains("empty"));
         assert!(github_message("<!DOCTYPE html>").contains("HTML"));
+    }
+
+    #[test]
+    fn http_dates_convert_to_unix_seconds_and_back() {
+        assert_eq!(parse_http_date("Mon, 11 Jul 2016 22:14:10 GMT"), Some(1_468_275_250));
+        assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(parse_http_date("Mon, 11 Jul 2016 22:14:10 CET"), None);
+        assert_eq!(parse_http_date("garbage"), None);
+        assert_eq!(format_utc(1_468_275_250), "2016-07-11 22:14:10 UTC");
+        assert_eq!(format_utc(1_709_208_000), "2024-02-29 12:00:00 UTC");
+    }
+
+    #[test]
+    fn backoff_starts_near_250_ms_and_doubles() {
+        for _ in 0..20 {
+            let first = backoff(1);
+            assert!(first >= Duration::from_millis(187) && first <= Duration::from_millis(313), "{first:?}");
+            let second = backoff(2);
+            assert!(
+                second >= Duration::from_millis(375) && second <= Duration::from_millis(625),
+                "{second:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn actionable_statuses_get_a_hint() {
+        let mint = "/app/installations/1/access_tokens";
+        assert!(hint("POST", mint, 401, "Integration not found").unwrap().contains("app_id"));
+        assert!(
+            hint("POST", mint, 401, "A JSON web token could not be decoded").unwrap().contains("private key")
+        );
+        assert!(hint("POST", mint, 404, "Not Found").unwrap().contains("installation_id"));
+        assert!(
+            hint("POST", mint, 422, "There is at least one repository that does not exist")
+                .unwrap()
+                .contains("granted")
+        );
+        assert_eq!(hint("GET", "/app", 500, "oops"), None);
     }
 
     #[test]

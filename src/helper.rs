@@ -9,16 +9,15 @@
 use crate::cache::{Cache, EntryKey, is_fresh};
 use crate::config::{App, Config, TokenScope};
 use crate::error::Error;
-use crate::github::{ApiError, Client, ClientOptions, InstallationToken, MintRequest, ProxySettings};
+use crate::github::{ApiError, Client, ClientOptions, InstallationToken, MintRequest};
+use crate::network::{self, NetworkEnv};
 use crate::protocol::{self, Credential, Operation, Request};
 use crate::routing::{Decision, NotMine, Pattern, RepoRef, Target, route};
 use crate::secret::Secret;
 use crate::{jwt, key};
 use std::io::{Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long one `get` may take in all, lock wait and network included.
-pub const DEADLINE: Duration = Duration::from_secs(30);
 /// How long a "not installed there" answer is remembered, so a helper chain
 /// falls through to the next helper without asking GitHub again.
 pub const NOT_INSTALLED_TTL: u64 = 10 * 60;
@@ -29,7 +28,11 @@ pub struct Context<'a> {
     pub config: Option<&'a Config>,
     /// Unix seconds.
     pub now: u64,
-    pub proxy: &'a ProxySettings,
+    /// When this operation must be done (its start plus `timeout_secs`).
+    pub deadline: Instant,
+    /// `timeout_secs`, for messages.
+    pub timeout: Duration,
+    pub network: &'a NetworkEnv,
     /// Looks up an environment variable (for `private_key_env`).
     pub var: fn(&str) -> Option<String>,
     /// Diagnostics for the user (git's stderr).
@@ -154,7 +157,8 @@ pub fn get(request: &Request, ctx: &mut Context<'_>) -> Result<Option<Installati
         return Ok(Some(token));
     }
 
-    let lock = match cache.ensure_dir().and_then(|()| cache.lock(&plan.key, DEADLINE)) {
+    let wait = ctx.deadline.saturating_duration_since(Instant::now());
+    let lock = match cache.ensure_dir().and_then(|()| cache.lock(&plan.key, wait)) {
         Ok(lock) => Some(lock),
         Err(e) => {
             let _ = writeln!(ctx.diag, "git-credential-github-app: warning: {e}; minting without the cache");
@@ -165,7 +169,7 @@ pub fn get(request: &Request, ctx: &mut Context<'_>) -> Result<Option<Installati
     if let Some(token) = cache.and_then(fresh) {
         return Ok(Some(token));
     }
-    let Some((installation_id, token)) = mint(&plan, cache, ctx)? else {
+    let Some((installation_id, token)) = Minter::new(plan.app, cache, ctx)?.mint(&plan)? else {
         return Ok(None);
     };
     if let Some(cache) = cache
@@ -176,11 +180,14 @@ pub fn get(request: &Request, ctx: &mut Context<'_>) -> Result<Option<Installati
     Ok(Some(token))
 }
 
-/// Signs the app JWT once, on first use: the key is read only if a call needs it.
+/// Signs the app JWT on first use, so the key is read only if a call needs
+/// it; signs again after a clock correction.
 struct Signer<'a> {
     app: &'a App,
-    now: u64,
+    /// GitHub's clock: local now plus the learnt offset.
+    now: i64,
     var: fn(&str) -> Option<String>,
+    deadline: Instant,
     jwt: Option<Secret<String>>,
 }
 
@@ -195,9 +202,10 @@ impl Signer<'_> {
 
     fn sign(&self) -> Result<Secret<String>, Error> {
         let app = self.app;
-        let pem = key::load(&app.key, self.var, DEADLINE)
-            .map_err(|error| Error::Key { app: app.label(), error })?;
-        let claims = jwt::claims(&app.app_id, i64::try_from(self.now).unwrap_or(i64::MAX));
+        let timeout = self.deadline.saturating_duration_since(Instant::now());
+        let pem =
+            key::load(&app.key, self.var, timeout).map_err(|error| Error::Key { app: app.label(), error })?;
+        let claims = jwt::claims(&app.app_id, self.now);
         jwt::sign(&pem, &claims).map_err(|error| Error::Jwt {
             app: app.label(),
             source: app.key.to_string(),
@@ -206,74 +214,102 @@ impl Signer<'_> {
     }
 }
 
-/// Mints the token `plan` calls for: `None` when discovery finds the app is
-/// not installed for the repository's owner.
-fn mint(
-    plan: &Plan<'_>,
-    cache: Option<&Cache>,
-    ctx: &Context<'_>,
-) -> Result<Option<(u64, InstallationToken)>, Error> {
-    let app = plan.app;
-    let api = |error| Error::Api { app: app.label(), error };
-    let client = Client::new(ClientOptions {
-        api_url: app.api_url.clone(),
-        ca_file: app.ca_file.clone(),
-        proxy: ctx.proxy.clone(),
-        timeout: DEADLINE,
-    })
-    .map_err(api)?;
-    let mut signer = Signer { app, now: ctx.now, var: ctx.var, jwt: None };
-    let discovery = Discovery { app, client: &client, cache, now: ctx.now };
-
-    let (installation_id, remembered) = match (app.installation_id, &plan.repo) {
-        (Some(id), _) => (id, false),
-        (None, Some(repo)) => match discovery.find(repo, &mut signer, false)? {
-            Some(found) => found,
-            None => return Ok(None),
-        },
-        (None, None) => return Ok(None),
-    };
-    match client.mint(installation_id, signer.jwt()?, &plan.narrow) {
-        Ok(token) => Ok(Some((installation_id, token))),
-        // A remembered installation can be gone (app reinstalled): ask once more.
-        Err(ApiError::Status { status: 404, .. }) if remembered => {
-            let Some(repo) = &plan.repo else {
-                return Ok(None);
-            };
-            match discovery.find(repo, &mut signer, true)? {
-                Some((id, _)) => {
-                    client.mint(id, signer.jwt()?, &plan.narrow).map(|token| Some((id, token))).map_err(api)
-                }
-                None => Ok(None),
-            }
-        }
-        Err(error) => Err(api(error)),
-    }
-}
-
-/// Installation discovery for apps without `installation_id`, remembered in the cache dir.
-struct Discovery<'a> {
+/// Everything one mint needs: the client for the app's API URL, the signer,
+/// and the cache (when usable) for installations and the clock offset.
+struct Minter<'a> {
     app: &'a App,
-    client: &'a Client,
+    client: Client,
+    signer: Signer<'a>,
     cache: Option<&'a Cache>,
     now: u64,
+    clock_corrected: bool,
 }
 
-impl Discovery<'_> {
+impl<'a> Minter<'a> {
+    fn new(app: &'a App, cache: Option<&'a Cache>, ctx: &Context<'_>) -> Result<Minter<'a>, Error> {
+        let route = network::resolve(app.ca_file.as_deref(), ctx.network, || {
+            network::read_git_http_config(&app.api_url)
+        });
+        let client = Client::new(ClientOptions {
+            api_url: app.api_url.clone(),
+            route,
+            deadline: ctx.deadline,
+            timeout: ctx.timeout,
+            now: ctx.now,
+        })
+        .map_err(|error| Error::Api { app: app.label(), error })?;
+        let offset = cache.map_or(0, |c| c.clock_offset(&app.api_url));
+        let now = i64::try_from(ctx.now).unwrap_or(i64::MAX).saturating_add(offset);
+        let signer = Signer { app, now, var: ctx.var, deadline: ctx.deadline, jwt: None };
+        Ok(Minter { app, client, signer, cache, now: ctx.now, clock_corrected: false })
+    }
+
+    fn api(&self, error: ApiError) -> Error {
+        Error::Api { app: self.app.label(), error }
+    }
+
+    /// Runs a JWT-authenticated call. When GitHub answers 401 and its `Date`
+    /// shows our clock is more than 30 s off, signs again on GitHub's time,
+    /// retries once, and remembers the offset for later mints.
+    fn with_jwt<T>(
+        &mut self,
+        call: impl Fn(&Client, &Secret<String>) -> Result<T, ApiError>,
+    ) -> Result<T, Error> {
+        let first = call(&self.client, self.signer.jwt()?);
+        let Err(ApiError::Status { status: 401, server_date: Some(date), .. }) = &first else {
+            return first.map_err(|e| self.api(e));
+        };
+        let offset = i64::try_from(*date).unwrap_or(i64::MAX) - i64::try_from(self.now).unwrap_or(i64::MAX);
+        let signed_at = self.signer.now - i64::try_from(self.now).unwrap_or(i64::MAX);
+        if self.clock_corrected || (offset - signed_at).abs() <= 30 {
+            return first.map_err(|e| self.api(e));
+        }
+        self.clock_corrected = true;
+        self.signer.now = i64::try_from(*date).unwrap_or(i64::MAX);
+        self.signer.jwt = None;
+        if let Some(cache) = self.cache {
+            // Only an optimisation: without it the next mint corrects itself again.
+            let _ = cache.set_clock_offset(&self.app.api_url, offset);
+        }
+        call(&self.client, self.signer.jwt()?).map_err(|e| self.api(e))
+    }
+
+    /// Mints the token `plan` calls for: `None` when discovery finds the app is
+    /// not installed for the repository's owner.
+    fn mint(&mut self, plan: &Plan<'_>) -> Result<Option<(u64, InstallationToken)>, Error> {
+        let (installation_id, remembered) = match (self.app.installation_id, &plan.repo) {
+            (Some(id), _) => (id, false),
+            (None, Some(repo)) => match self.find(repo, false)? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        };
+        let narrow = &plan.narrow;
+        let first = self.with_jwt(|client, jwt| client.mint(installation_id, jwt, narrow));
+        match (first, &plan.repo) {
+            // A remembered installation can be gone (app reinstalled): ask once more.
+            (Err(Error::Api { error: ApiError::Status { status: 404, .. }, .. }), Some(repo))
+                if remembered =>
+            {
+                let Some((id, _)) = self.find(repo, true)? else {
+                    return Ok(None);
+                };
+                self.with_jwt(|client, jwt| client.mint(id, jwt, narrow)).map(|token| Some((id, token)))
+            }
+            (result, _) => result.map(|token| Some((installation_id, token))),
+        }
+    }
+
     /// The installation serving `repo`'s owner and whether it came from memory;
     /// `None` when the app is not installed there (remembered for a while).
-    fn find(
-        &self,
-        repo: &RepoRef,
-        signer: &mut Signer<'_>,
-        forget: bool,
-    ) -> Result<Option<(u64, bool)>, Error> {
-        let (api_url, app_id) = (&self.app.api_url, self.app.app_id.to_string());
+    fn find(&mut self, repo: &RepoRef, forget: bool) -> Result<Option<(u64, bool)>, Error> {
+        let (api_url, app_id) = (self.app.api_url.clone(), self.app.app_id.to_string());
         let full = repo.to_string();
         if let Some(cache) = self.cache
             && !forget
         {
-            let known = cache.installations(api_url, &app_id);
+            let known = cache.installations(&api_url, &app_id);
             if known.missing.get(&full).is_some_and(|&until| until > self.now) {
                 return Ok(None);
             }
@@ -281,22 +317,23 @@ impl Discovery<'_> {
                 return Ok(Some((id, true)));
             }
         }
-        let api = |error| Error::Api { app: self.app.label(), error };
         let found =
-            self.client.find_installation(&repo.owner, Some(&repo.repo), signer.jwt()?).map_err(api)?;
+            self.with_jwt(|client, jwt| client.find_installation(&repo.owner, Some(&repo.repo), jwt))?;
         if let Some(cache) = self.cache {
-            let until = self.now + NOT_INSTALLED_TTL;
+            let now = self.now;
+            let timeout = self.signer.deadline.saturating_duration_since(Instant::now());
             // Memory is an optimisation: failing to write it costs a lookup next time.
-            let _ = cache.update_installations(api_url, &app_id, DEADLINE, |known| match found {
-                Some(id) => {
-                    known.found.insert(repo.owner.clone(), id);
-                    known.missing.retain(|_, &mut t| t > self.now);
-                    known.missing.remove(&full);
-                }
-                None => {
-                    known.found.remove(&repo.owner);
-                    known.missing.retain(|_, &mut t| t > self.now);
-                    known.missing.insert(full.clone(), until);
+            let _ = cache.update_installations(&api_url, &app_id, timeout, |known| {
+                known.missing.retain(|_, &mut until| until > now);
+                match found {
+                    Some(id) => {
+                        known.found.insert(repo.owner.clone(), id);
+                        known.missing.remove(&full);
+                    }
+                    None => {
+                        known.found.remove(&repo.owner);
+                        known.missing.insert(full.clone(), now + NOT_INSTALLED_TTL);
+                    }
                 }
             });
         }
@@ -316,6 +353,7 @@ pub fn erase(request: &Request, ctx: &mut Context<'_>) -> Result<(), Error> {
         Decision::Serve { .. } | Decision::NeedsPath { .. } => {}
         Decision::NotMine(_) => return Ok(()),
     }
-    Cache::new(&config.cache_dir).remove_token(password, DEADLINE)?;
+    let wait = ctx.deadline.saturating_duration_since(Instant::now());
+    Cache::new(&config.cache_dir).remove_token(password, wait)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod github;
 pub mod helper;
 pub mod jwt;
 pub mod key;
+pub mod network;
 pub mod protocol;
 pub mod routing;
 pub mod secret;
@@ -18,10 +19,11 @@ pub mod secret;
 use crate::cli::Command;
 use crate::config::Defaults;
 use crate::error::Error;
-use crate::github::ProxySettings;
+use crate::network::NetworkEnv;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// Everything `main` reads from the process environment.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +33,7 @@ pub struct Environment {
     /// `dirs::config_dir()`.
     pub user_config_dir: Option<PathBuf>,
     pub defaults: Defaults,
-    pub proxy: ProxySettings,
+    pub network: NetworkEnv,
     /// Looks up one environment variable (for `private_key_env`).
     pub var: Option<fn(&str) -> Option<String>>,
 }
@@ -41,6 +43,7 @@ pub fn run(
     args: &[OsString],
     env: &Environment,
     now: u64,
+    started: Instant,
     stdin: impl Read,
     mut stdout: impl Write,
     stderr: &mut dyn Write,
@@ -62,10 +65,13 @@ pub fn run(
                 Some(location) => config::load(location, &env.defaults)?,
                 None => None,
             };
+            let timeout = config.as_ref().map_or(Duration::from_secs(30), |c| c.timeout);
             let mut ctx = helper::Context {
                 config: config.as_ref(),
                 now,
-                proxy: &env.proxy,
+                deadline: started + timeout,
+                timeout,
+                network: &env.network,
                 var: env.var.unwrap_or(|_| None),
                 diag: stderr,
             };

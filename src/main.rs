@@ -3,28 +3,31 @@
 
 use git_credential_github_app::config::{CONFIG_ENV, Defaults};
 use git_credential_github_app::error::Error;
-use git_credential_github_app::github::ProxySettings;
+use git_credential_github_app::network::NetworkEnv;
 use git_credential_github_app::{Environment, run};
 use std::env;
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 fn main() -> ExitCode {
     let args: Vec<_> = env::args_os().skip(1).collect();
+    let started = Instant::now();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let environment = Environment {
         config_file: env::var_os(CONFIG_ENV),
         user_config_dir: dirs::config_dir(),
         defaults: Defaults { home: dirs::home_dir(), user_cache_dir: dirs::cache_dir() },
-        proxy: ProxySettings {
-            url: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
+        network: NetworkEnv {
+            proxy: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
             no_proxy: first_var(&["no_proxy", "NO_PROXY"]),
+            git_ssl_cainfo: env::var_os("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(Into::into),
+            use_git_config: true,
         },
         var: Some(|name| env::var(name).ok()),
     };
     let mut stderr = io::stderr().lock();
-    match run(&args, &environment, now, io::stdin().lock(), io::stdout().lock(), &mut stderr) {
+    match run(&args, &environment, now, started, io::stdin().lock(), io::stdout().lock(), &mut stderr) {
         Ok(()) => ExitCode::SUCCESS,
         // git closed our stdout: nobody is listening, nothing to report.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

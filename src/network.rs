@@ -1,0 +1,193 @@
+//! Where API calls go and whom they trust: the proxy and the root
+//! certificates for one API URL, from the config, the environment and, on the
+//! mint path only, git's own `http.*` settings for that URL (the helper runs
+//! inside git, so a proxy or CA set up for git should work for us too).
+//!
+//! Precedence, highest first:
+//! - proxy: `https_proxy`/`HTTPS_PROXY`/`all_proxy`/`ALL_PROXY`, then git's `http.proxy`;
+//!   `no_proxy`/`NO_PROXY` applies to both;
+//! - trust: the app's `ca_file`, then `GIT_SSL_CAINFO`, then git's `http.sslCAInfo`,
+//!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Network settings `main` reads from the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkEnv {
+    /// The first of `https_proxy`, `HTTPS_PROXY`, `all_proxy`, `ALL_PROXY` that is set.
+    pub proxy: Option<String>,
+    /// `no_proxy` or `NO_PROXY`.
+    pub no_proxy: Option<String>,
+    /// `GIT_SSL_CAINFO`.
+    pub git_ssl_cainfo: Option<PathBuf>,
+    /// Whether to ask `git config` for `http.*` settings (off in unit tests).
+    pub use_git_config: bool,
+}
+
+/// The roots a connection trusts, and where that choice came from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// PEM certificates from a file; `origin` names the setting that chose it.
+    CaFile { path: PathBuf, origin: &'static str },
+    /// The operating system's store (with `SSL_CERT_FILE`/`SSL_CERT_DIR` on Linux).
+    System,
+}
+
+impl std::fmt::Display for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trust::CaFile { path, origin } => write!(f, "{origin} {}", path.display()),
+            Trust::System => f.write_str("the system trust store"),
+        }
+    }
+}
+
+/// A proxy and where it was configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxy {
+    pub url: String,
+    pub no_proxy: Option<String>,
+    pub origin: &'static str,
+}
+
+/// How to reach one API URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub proxy: Option<Proxy>,
+    pub trust: Trust,
+}
+
+/// git's `http.*` settings that apply to one URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitHttpConfig {
+    pub proxy: Option<String>,
+    pub ssl_ca_info: Option<PathBuf>,
+}
+
+/// Decides proxy and trust for an API URL; `git` is asked only when the
+/// environment and the config leave something open.
+pub fn resolve(ca_file: Option<&Path>, env: &NetworkEnv, git: impl FnOnce() -> GitHttpConfig) -> Route {
+    let need_git =
+        env.use_git_config && (env.proxy.is_none() || (ca_file.is_none() && env.git_ssl_cainfo.is_none()));
+    let from_git = if need_git { git() } else { GitHttpConfig::default() };
+    let proxy = match (&env.proxy, from_git.proxy) {
+        (Some(url), _) => {
+            Some(Proxy { url: url.clone(), no_proxy: env.no_proxy.clone(), origin: "environment" })
+        }
+        (None, Some(url)) => Some(Proxy {
+            url: with_scheme(&url),
+            no_proxy: env.no_proxy.clone(),
+            origin: "git config http.proxy",
+        }),
+        (None, None) => None,
+    };
+    let trust = if let Some(path) = ca_file {
+        Trust::CaFile { path: path.to_path_buf(), origin: "ca_file" }
+    } else if let Some(path) = &env.git_ssl_cainfo {
+        Trust::CaFile { path: path.clone(), origin: "GIT_SSL_CAINFO" }
+    } else if let Some(path) = from_git.ssl_ca_info {
+        Trust::CaFile { path, origin: "git config http.sslCAInfo" }
+    } else {
+        Trust::System
+    };
+    Route { proxy, trust }
+}
+
+/// git, like curl, takes `host:port` for an http proxy.
+fn with_scheme(url: &str) -> String {
+    if url.contains("://") { url.to_string() } else { format!("http://{url}") }
+}
+
+/// Runs `git config --null --get-urlmatch http <url>`; any failure means "nothing set".
+pub fn read_git_http_config(url: &str) -> GitHttpConfig {
+    let output = Command::new("git")
+        .args(["config", "--null", "--get-urlmatch", "http", url])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => parse_git_http_config(&String::from_utf8_lossy(&out.stdout)),
+        _ => GitHttpConfig::default(),
+    }
+}
+
+/// Parses `--null` output: `key\nvalue\0` records.
+pub fn parse_git_http_config(output: &str) -> GitHttpConfig {
+    let mut config = GitHttpConfig::default();
+    for record in output.split('\0') {
+        let Some((key, value)) = record.split_once('\n') else {
+            continue;
+        };
+        let value = value.trim();
+        match key.to_ascii_lowercase().as_str() {
+            "http.proxy" => config.proxy = (!value.is_empty()).then(|| value.to_string()),
+            "http.sslcainfo" => config.ssl_ca_info = (!value.is_empty()).then(|| PathBuf::from(value)),
+            _ => {}
+        }
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> NetworkEnv {
+        NetworkEnv { use_git_config: true, ..Default::default() }
+    }
+
+    fn git_sets_both() -> GitHttpConfig {
+        GitHttpConfig { proxy: Some("proxy.corp:3128".into()), ssl_ca_info: Some("/git/ca.pem".into()) }
+    }
+
+    #[test]
+    fn git_settings_apply_when_the_environment_and_config_leave_them_open() {
+        let route = resolve(None, &env(), git_sets_both);
+        let proxy = route.proxy.unwrap();
+        assert_eq!(proxy.url, "http://proxy.corp:3128");
+        assert_eq!(proxy.origin, "git config http.proxy");
+        assert_eq!(
+            route.trust,
+            Trust::CaFile { path: "/git/ca.pem".into(), origin: "git config http.sslCAInfo" }
+        );
+    }
+
+    #[test]
+    fn the_environment_wins_over_git_config() {
+        let e = NetworkEnv {
+            proxy: Some("http://envproxy:8080".into()),
+            git_ssl_cainfo: Some("/env/ca.pem".into()),
+            ..env()
+        };
+        let route = resolve(None, &e, || panic!("git need not be asked"));
+        assert_eq!(route.proxy.unwrap().url, "http://envproxy:8080");
+        assert_eq!(route.trust, Trust::CaFile { path: "/env/ca.pem".into(), origin: "GIT_SSL_CAINFO" });
+    }
+
+    #[test]
+    fn ca_file_wins_over_everything_and_the_system_store_is_the_fallback() {
+        let route = resolve(Some(Path::new("/app/ca.pem")), &env(), git_sets_both);
+        assert_eq!(route.trust, Trust::CaFile { path: "/app/ca.pem".into(), origin: "ca_file" });
+        let route = resolve(None, &env(), GitHttpConfig::default);
+        assert_eq!(route.trust, Trust::System);
+        assert_eq!(route.proxy, None);
+    }
+
+    #[test]
+    fn git_is_not_asked_when_disabled() {
+        let e = NetworkEnv { use_git_config: false, ..Default::default() };
+        let route = resolve(None, &e, || panic!("git must not be asked"));
+        assert_eq!(route.trust, Trust::System);
+    }
+
+    #[test]
+    fn null_separated_git_output_is_parsed() {
+        let parsed = parse_git_http_config(
+            "http.proxy\nhttp://p:1\0http.sslcainfo\n/x/ca.pem\0http.sslverify\ntrue\0",
+        );
+        assert_eq!(parsed.proxy.as_deref(), Some("http://p:1"));
+        assert_eq!(parsed.ssl_ca_info, Some(PathBuf::from("/x/ca.pem")));
+        assert_eq!(parse_git_http_config(""), GitHttpConfig::default());
+    }
+}
