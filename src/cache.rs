@@ -139,6 +139,35 @@ impl Cache {
         &self.dir
     }
 
+    /// The file name of `key`'s entry, for `cache list`.
+    pub fn entry_name(key: &EntryKey) -> String {
+        format!("{}.json", key.stem())
+    }
+
+    /// Deletes every token, remembered installation and clock offset; lock
+    /// files stay (deleting one under a waiting process would split the lock).
+    pub fn clear(&self) -> Result<usize, CacheError> {
+        let dir = match fs::read_dir(&self.dir) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => return Err(CacheError::Dir { path: self.dir.clone(), source }),
+        };
+        let mut removed = 0;
+        for entry in dir.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = ["token-", "installations-", "clock-"].iter().any(|p| name.starts_with(p))
+                && name.ends_with(".json");
+            if ours || (name.starts_with('.') && name.contains(".json.tmp")) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(source) => return Err(CacheError::Write { path: entry.path(), source }),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn entry_path(&self, key: &EntryKey) -> PathBuf {
         self.dir.join(format!("{}.json", key.stem()))
     }

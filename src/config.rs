@@ -129,6 +129,8 @@ impl Access {
 pub struct App {
     /// 1-based position in the file, for messages.
     pub position: usize,
+    /// A unique label for messages and `explain`.
+    pub name: Option<String>,
     pub app_id: AppId,
     pub key: KeySource,
     /// Lower-case, without `:443`.
@@ -145,9 +147,13 @@ pub struct App {
 }
 
 impl App {
-    /// How messages name this app: `app 123456 (#2 in the config)`.
+    /// How messages name this app: `app 123456 (#2 in the config)`, or
+    /// `app "ci-bot" (123456, #2 in the config)` when it has a name.
     pub fn label(&self) -> String {
-        format!("app {} (#{} in the config)", self.app_id, self.position)
+        match &self.name {
+            Some(name) => format!("app {name:?} ({}, #{} in the config)", self.app_id, self.position),
+            None => format!("app {} (#{} in the config)", self.app_id, self.position),
+        }
     }
 }
 
@@ -175,6 +181,7 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawApp {
+    name: Option<String>,
     app_id: AppId,
     private_key_path: Option<String>,
     private_key_env: Option<String>,
@@ -330,8 +337,17 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
             Some(f) => Some(resolve(f).map_err(|m| at(format!("ca_file: {m}")))?),
             None => None,
         };
+        if let Some(name) = &app.name {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                return Err(at(format!("name {name:?} must be printable and not empty")));
+            }
+            if let Some(other) = apps.iter().find(|a: &&App| a.name.as_ref() == Some(name)) {
+                return Err(at(format!("name {name:?} is already used by [[app]] #{}", other.position)));
+            }
+        }
         apps.push(App {
             position,
+            name: app.name,
             app_id: app.app_id,
             key,
             host,
@@ -531,6 +547,16 @@ mod tests {
         assert_eq!(default_api_url("octocorp.ghe.com"), "https://api.octocorp.ghe.com");
         assert_eq!(default_api_url("ghe.example.com"), "https://ghe.example.com/api/v3");
         assert_eq!(default_api_url("a.b.ghe.com"), "https://a.b.ghe.com/api/v3");
+    }
+
+    #[test]
+    fn app_names_are_optional_and_unique() {
+        let c = parse(&format!("{MINIMAL}name = \"ci-bot\"\n")).unwrap();
+        assert_eq!(c.apps[0].name.as_deref(), Some("ci-bot"));
+        assert!(c.apps[0].label().contains("ci-bot"));
+        let twice = format!("{MINIMAL}name = \"x\"\n{MINIMAL}name = \"x\"\n");
+        let err = parse(&twice).unwrap_err().to_string();
+        assert!(err.contains("already used by [[app]] #1"), "{err}");
     }
 
     #[test]

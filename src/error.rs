@@ -31,6 +31,17 @@ pub enum Error {
         error: ApiError,
     },
     Cache(CacheError),
+    /// An operator command needs a config file and there is none.
+    NoConfig(std::path::PathBuf),
+    /// `token`/`revoke` for something no app serves; says why.
+    NotServed(String),
+    /// A command ran and some of its checks or steps failed (already reported).
+    Failed(String),
+    /// A `git config` command failed.
+    Git {
+        command: String,
+        detail: String,
+    },
     /// Reading git's request failed.
     Input(io::Error),
     /// Writing the answer failed (a broken pipe is not reported).
@@ -48,6 +59,14 @@ impl fmt::Display for Error {
             }
             Error::Api { app, error } => write!(f, "{app}: {error}"),
             Error::Cache(e) => e.fmt(f),
+            Error::NoConfig(path) => write!(
+                f,
+                "no config file at {}: create it (see docs/configuration.md) or pass --config PATH",
+                path.display()
+            ),
+            Error::NotServed(why) => write!(f, "no app serves {why}"),
+            Error::Failed(what) => f.write_str(what),
+            Error::Git { command, detail } => write!(f, "{command} failed: {detail}"),
             Error::Input(e) => write!(f, "cannot read git's request on stdin: {e}"),
             Error::Output(e) => write!(f, "cannot write the answer on stdout: {e}"),
         }

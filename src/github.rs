@@ -9,6 +9,7 @@
 //! Nothing outlives the caller's deadline.
 
 use crate::config::Access;
+use crate::diag::Diag;
 use crate::network::{Route, Trust};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -127,15 +128,38 @@ struct Answer {
     retry_after: Option<u64>,
     ratelimit_remaining: Option<u64>,
     ratelimit_reset: Option<u64>,
+    /// The `rel="next"` URL of a paginated answer.
+    next: Option<String>,
 }
 
-pub struct Client {
+pub struct Client<'a> {
     agent: ureq::Agent,
     options: ClientOptions,
+    diag: &'a Diag<'a>,
 }
 
-impl Client {
-    pub fn new(options: ClientOptions) -> Result<Client, ApiError> {
+/// An app as `GET /app` describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppInfo {
+    pub slug: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One entry of `GET /app/installations`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstallationInfo {
+    pub id: u64,
+    pub account: Option<Account>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub login: String,
+}
+
+impl<'a> Client<'a> {
+    pub fn new(options: ClientOptions, diag: &'a Diag<'a>) -> Result<Client<'a>, ApiError> {
         let roots = match &options.route.trust {
             Trust::CaFile { path, origin } => read_roots(path, origin)?,
             Trust::System => ureq::tls::RootCerts::PlatformVerifier,
@@ -154,7 +178,47 @@ impl Client {
             .max_redirects(0)
             .build()
             .new_agent();
-        Ok(Client { agent, options })
+        Ok(Client { agent, options, diag })
+    }
+
+    pub fn diag(&self) -> &'a Diag<'a> {
+        self.diag
+    }
+
+    /// `GET /app`: proves the JWT is accepted. Returns the app and GitHub's clock.
+    pub fn app(&self, jwt: &Secret<String>) -> Result<(AppInfo, Option<u64>), ApiError> {
+        let (endpoint, answer) = self.call("GET", "/app", jwt, None)?;
+        let info = serde_json::from_str(&answer.body)
+            .map_err(|_| ApiError::Malformed { endpoint, detail: describe_non_json(&answer.body) })?;
+        Ok((info, answer.date))
+    }
+
+    /// `GET /app/installations`, every page (following `Link: rel="next"`
+    /// only within this API URL, so the JWT never goes elsewhere).
+    pub fn installations(&self, jwt: &Secret<String>) -> Result<Vec<InstallationInfo>, ApiError> {
+        let mut all = Vec::new();
+        let mut path = "/app/installations?per_page=100".to_string();
+        for _ in 0..100 {
+            let (endpoint, answer) = self.call("GET", &path, jwt, None)?;
+            let page: Vec<InstallationInfo> = serde_json::from_str(&answer.body)
+                .map_err(|_| ApiError::Malformed { endpoint, detail: describe_non_json(&answer.body) })?;
+            all.extend(page);
+            match answer.next.as_deref().and_then(|url| url.strip_prefix(&self.options.api_url)) {
+                Some(next) if next.starts_with('/') => path = next.to_string(),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
+    /// `DELETE /installation/token`, authenticated with the token itself.
+    /// `Ok(false)` when GitHub says the token was already invalid (401).
+    pub fn revoke(&self, token: &Secret<String>) -> Result<bool, ApiError> {
+        match self.call("DELETE", "/installation/token", token, None) {
+            Ok(_) => Ok(true),
+            Err(ApiError::Status { status: 401, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /app/installations/{id}/access_tokens`, authenticated with the app JWT,
@@ -224,7 +288,16 @@ impl Client {
             if remaining.is_zero() {
                 return Err(self.out_of_time(&endpoint));
             }
+            let started = Instant::now();
             let outcome = self.send(method, &url, bearer, body, remaining);
+            self.diag.trace(|| {
+                let result = match &outcome {
+                    Ok(a) => a.status.to_string(),
+                    Err(e) => format!("failed ({})", one_line(&e.to_string())),
+                };
+                let ms = started.elapsed().as_millis();
+                format!("http: {method} {path} -> {result} in {ms} ms (attempt {attempt})")
+            });
             let wait = match &outcome {
                 Err(error) if is_retryable(error) => Some(backoff(attempt)),
                 Ok(a) if a.status >= 500 => Some(backoff(attempt)),
@@ -237,6 +310,7 @@ impl Client {
                 && attempt < MAX_ATTEMPTS
                 && Instant::now() + wait < self.options.deadline
             {
+                self.diag.trace(|| format!("http: retrying in {} ms", wait.as_millis()));
                 std::thread::sleep(wait);
                 attempt += 1;
                 continue;
@@ -313,8 +387,9 @@ impl Client {
         let date = header("date").and_then(|d| parse_http_date(&d));
         let (retry_after, ratelimit_remaining, ratelimit_reset) =
             (number("retry-after"), number("x-ratelimit-remaining"), number("x-ratelimit-reset"));
+        let next = header("link").and_then(|l| next_link(&l));
         let body = read_body(response)?;
-        Ok(Answer { status, body, date, retry_after, ratelimit_remaining, ratelimit_reset })
+        Ok(Answer { status, body, date, retry_after, ratelimit_remaining, ratelimit_reset, next })
     }
 
     fn out_of_time(&self, endpoint: &str) -> ApiError {
@@ -352,6 +427,16 @@ impl Client {
         };
         ApiError::Transport { endpoint: endpoint.to_string(), detail }
     }
+}
+
+/// The `rel="next"` target of a `Link` header.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next =
+            params.split(';').any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next");
+        is_next.then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
 }
 
 fn is_rate_limited(answer: &Answer) -> bool {
@@ -635,6 +720,13 @@ mod tests {
         assert_eq!(parse_http_date("garbage"), None);
         assert_eq!(format_utc(1_468_275_250), "2016-07-11 22:14:10 UTC");
         assert_eq!(format_utc(1_709_208_000), "2024-02-29 12:00:00 UTC");
+    }
+
+    #[test]
+    fn the_next_page_comes_from_the_link_header() {
+        let link = r#"<https://api.github.com/app/installations?page=2>; rel="next", <https://api.github.com/app/installations?page=5>; rel="last""#;
+        assert_eq!(next_link(link).as_deref(), Some("https://api.github.com/app/installations?page=2"));
+        assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 
 use crate::cache::{Cache, EntryKey, is_fresh};
 use crate::config::{App, Config, TokenScope};
+use crate::diag::Diag;
 use crate::error::Error;
-use crate::github::{ApiError, Client, ClientOptions, InstallationToken, MintRequest};
+use crate::github::{ApiError, Client, ClientOptions, InstallationToken, MintRequest, format_utc};
 use crate::network::{self, NetworkEnv};
 use crate::protocol::{self, Credential, Operation, Request};
 use crate::routing::{Decision, NotMine, Pattern, RepoRef, Target, route};
@@ -35,8 +36,8 @@ pub struct Context<'a> {
     pub network: &'a NetworkEnv,
     /// Looks up an environment variable (for `private_key_env`).
     pub var: fn(&str) -> Option<String>,
-    /// Diagnostics for the user (git's stderr).
-    pub diag: &'a mut dyn Write,
+    /// Warnings, hints and trace lines (git's stderr).
+    pub diag: &'a Diag<'a>,
 }
 
 /// Runs one protocol operation: reads git's request from `input`, answers on `output`.
@@ -44,7 +45,7 @@ pub fn run(
     op: Option<Operation>,
     input: impl Read,
     output: impl Write,
-    ctx: &mut Context<'_>,
+    ctx: &Context<'_>,
 ) -> Result<(), Error> {
     let request = protocol::read_request(input).map_err(Error::Input)?;
     match op {
@@ -130,52 +131,81 @@ pub fn use_http_path_hint(host: &str) -> String {
 }
 
 /// The token for `request`, or `None` when it is not ours to answer.
-pub fn get(request: &Request, ctx: &mut Context<'_>) -> Result<Option<InstallationToken>, Error> {
+pub fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<InstallationToken>, Error> {
     let Some(config) = ctx.config else {
+        ctx.diag.trace(|| "no config file: serving nothing".into());
         return Ok(None);
     };
     if request.malformed {
+        ctx.diag.trace(|| "request is not UTF-8: not mine".into());
         return Ok(None);
     }
-    let plan = match plan(config, target(request)) {
-        Planned::Serve(plan) => plan,
-        Planned::NotMine(_) => return Ok(None),
-        Planned::NeedsPath { host } => {
-            let _ = writeln!(ctx.diag, "{}", use_http_path_hint(&host));
-            return Ok(None);
+    match plan(config, target(request)) {
+        Planned::Serve(plan) => serve(&plan, config, ctx),
+        Planned::NotMine(why) => {
+            ctx.diag.trace(|| format!("not mine: {why}"));
+            Ok(None)
         }
-    };
+        Planned::NeedsPath { host } => {
+            ctx.diag.say(use_http_path_hint(&host));
+            Ok(None)
+        }
+    }
+}
+
+/// The token for a planned request: from the cache when fresh, else minted
+/// under the entry's lock. `None` when discovery finds no installation.
+pub fn serve(
+    plan: &Plan<'_>,
+    config: &Config,
+    ctx: &Context<'_>,
+) -> Result<Option<InstallationToken>, Error> {
+    ctx.diag.trace(|| {
+        let via = plan.pattern.map_or("the only app for the host (no path)".to_string(), |p| {
+            format!("pattern {:?}", p.as_str())
+        });
+        format!("route: {} via {via}; scope {}", plan.app.label(), plan.key.scope)
+    });
     let cache = Cache::new(&config.cache_dir);
     let now = ctx.now;
     let fresh = |cache: &Cache| {
-        cache
-            .read(&plan.key)
-            .filter(|e| is_fresh(e.expires_at, now, config.min_token_lifetime_secs))
-            .map(|e| InstallationToken { token: e.token, expires_at: e.expires_at })
+        let entry = cache.read(&plan.key);
+        let usable = entry.filter(|e| is_fresh(e.expires_at, now, config.min_token_lifetime_secs));
+        usable.map(|e| InstallationToken { token: e.token, expires_at: e.expires_at })
     };
     if let Some(token) = fresh(&cache) {
+        ctx.diag.trace(|| format!("cache: hit, token expires {}", format_utc(token.expires_at)));
         return Ok(Some(token));
     }
+    ctx.diag.trace(|| "cache: miss (no entry, or less than min_token_lifetime_secs left)".into());
 
-    let wait = ctx.deadline.saturating_duration_since(Instant::now());
+    let waiting = Instant::now();
+    let wait = ctx.deadline.saturating_duration_since(waiting);
     let lock = match cache.ensure_dir().and_then(|()| cache.lock(&plan.key, wait)) {
-        Ok(lock) => Some(lock),
+        Ok(lock) => {
+            ctx.diag.trace(|| format!("lock: held after {} ms", waiting.elapsed().as_millis()));
+            Some(lock)
+        }
         Err(e) => {
-            let _ = writeln!(ctx.diag, "git-credential-github-app: warning: {e}; minting without the cache");
+            ctx.diag.say(format_args!("warning: {e}; minting without the cache"));
             None
         }
     };
     let cache = lock.as_ref().map(|_| &cache);
     if let Some(token) = cache.and_then(fresh) {
+        ctx.diag.trace(|| "cache: another process minted while we waited".into());
         return Ok(Some(token));
     }
-    let Some((installation_id, token)) = Minter::new(plan.app, cache, ctx)?.mint(&plan)? else {
+    let Some((installation_id, token)) = Minter::new(plan.app, cache, ctx)?.mint(plan)? else {
         return Ok(None);
     };
+    ctx.diag.trace(|| {
+        format!("minted for installation {installation_id}, expires {}", format_utc(token.expires_at))
+    });
     if let Some(cache) = cache
         && let Err(e) = cache.write(&plan.key, installation_id, &token)
     {
-        let _ = writeln!(ctx.diag, "git-credential-github-app: warning: {e}; the token is not cached");
+        ctx.diag.say(format_args!("warning: {e}; the token is not cached"));
     }
     Ok(Some(token))
 }
@@ -216,9 +246,9 @@ impl Signer<'_> {
 
 /// Everything one mint needs: the client for the app's API URL, the signer,
 /// and the cache (when usable) for installations and the clock offset.
-struct Minter<'a> {
+pub struct Minter<'a> {
     app: &'a App,
-    client: Client,
+    client: Client<'a>,
     signer: Signer<'a>,
     cache: Option<&'a Cache>,
     now: u64,
@@ -226,17 +256,20 @@ struct Minter<'a> {
 }
 
 impl<'a> Minter<'a> {
-    fn new(app: &'a App, cache: Option<&'a Cache>, ctx: &Context<'_>) -> Result<Minter<'a>, Error> {
+    pub fn new(app: &'a App, cache: Option<&'a Cache>, ctx: &Context<'a>) -> Result<Minter<'a>, Error> {
         let route = network::resolve(app.ca_file.as_deref(), ctx.network, || {
             network::read_git_http_config(&app.api_url)
         });
-        let client = Client::new(ClientOptions {
-            api_url: app.api_url.clone(),
-            route,
-            deadline: ctx.deadline,
-            timeout: ctx.timeout,
-            now: ctx.now,
-        })
+        let client = Client::new(
+            ClientOptions {
+                api_url: app.api_url.clone(),
+                route,
+                deadline: ctx.deadline,
+                timeout: ctx.timeout,
+                now: ctx.now,
+            },
+            ctx.diag,
+        )
         .map_err(|error| Error::Api { app: app.label(), error })?;
         let offset = cache.map_or(0, |c| c.clock_offset(&app.api_url));
         let now = i64::try_from(ctx.now).unwrap_or(i64::MAX).saturating_add(offset);
@@ -251,9 +284,9 @@ impl<'a> Minter<'a> {
     /// Runs a JWT-authenticated call. When GitHub answers 401 and its `Date`
     /// shows our clock is more than 30 s off, signs again on GitHub's time,
     /// retries once, and remembers the offset for later mints.
-    fn with_jwt<T>(
+    pub fn with_jwt<T>(
         &mut self,
-        call: impl Fn(&Client, &Secret<String>) -> Result<T, ApiError>,
+        call: impl Fn(&Client<'a>, &Secret<String>) -> Result<T, ApiError>,
     ) -> Result<T, Error> {
         let first = call(&self.client, self.signer.jwt()?);
         let Err(ApiError::Status { status: 401, server_date: Some(date), .. }) = &first else {
@@ -265,6 +298,9 @@ impl<'a> Minter<'a> {
             return first.map_err(|e| self.api(e));
         }
         self.clock_corrected = true;
+        self.client
+            .diag()
+            .trace(|| format!("clock: GitHub's Date is {offset} s from ours; signing again on its time"));
         self.signer.now = i64::try_from(*date).unwrap_or(i64::MAX);
         self.signer.jwt = None;
         if let Some(cache) = self.cache {
@@ -342,7 +378,7 @@ impl<'a> Minter<'a> {
 }
 
 /// Drops the cached token git reports as rejected, so the next `get` mints afresh.
-pub fn erase(request: &Request, ctx: &mut Context<'_>) -> Result<(), Error> {
+pub fn erase(request: &Request, ctx: &Context<'_>) -> Result<(), Error> {
     let (Some(config), Some(password)) = (ctx.config, &request.password) else {
         return Ok(());
     };

@@ -2,18 +2,19 @@
 //! here and nowhere else; errors are printed once, as one line.
 
 use git_credential_github_app::config::{CONFIG_ENV, Defaults};
+use git_credential_github_app::diag::{Diag, TRACE_ENV};
 use git_credential_github_app::error::Error;
 use git_credential_github_app::network::NetworkEnv;
-use git_credential_github_app::{Environment, run};
+use git_credential_github_app::{Environment, Stdio, run};
 use std::env;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 fn main() -> ExitCode {
-    let args: Vec<_> = env::args_os().skip(1).collect();
     let started = Instant::now();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let args: Vec<_> = env::args_os().skip(1).collect();
     let environment = Environment {
         config_file: env::var_os(CONFIG_ENV),
         user_config_dir: dirs::config_dir(),
@@ -25,9 +26,13 @@ fn main() -> ExitCode {
             use_git_config: true,
         },
         var: Some(|name| env::var(name).ok()),
+        trace: Diag::trace_enabled(env::var(TRACE_ENV).ok().as_deref()),
+        exe: env::current_exe().ok(),
+        cwd: env::current_dir().ok(),
     };
     let mut stderr = io::stderr().lock();
-    match run(&args, &environment, now, started, io::stdin().lock(), io::stdout().lock(), &mut stderr) {
+    let stdio = Stdio { stdin: io::stdin().lock(), stdout: io::stdout().lock(), stderr: &mut stderr };
+    match run(&args, &environment, now, started, stdio) {
         Ok(()) => ExitCode::SUCCESS,
         // git closed our stdout: nobody is listening, nothing to report.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

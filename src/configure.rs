@@ -1,0 +1,261 @@
+//! `configure` / `unconfigure`: point git at this helper for every configured
+//! host, through `git config` only (never by editing files).
+//!
+//! For each host, `credential.https://HOST.helper` ends with an empty value
+//! (which clears helpers collected so far, such as a generic `store` or `gh`
+//! helper, for that host) followed by this binary; `useHttpPath` is set so git
+//! sends the repository path. Planning is pure: it takes what git config holds
+//! now and returns the `git config` commands that bring it to the goal, so a
+//! second run plans nothing. `unconfigure` removes exactly what was added and
+//! restores a `useHttpPath` it overwrote (remembered in a marker variable).
+
+use crate::cli::Scope;
+use std::path::Path;
+
+const BINARY: &str = "git-credential-github-app";
+
+/// What git config holds now for one host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostState {
+    pub helpers: Vec<String>,
+    pub use_http_path: Option<String>,
+    /// The `useHttpPath` value `configure` replaced (`""` if there was none).
+    pub replaced_use_http_path: Option<String>,
+}
+
+pub fn helper_key(host: &str) -> String {
+    format!("credential.https://{host}.helper")
+}
+
+pub fn use_http_path_key(host: &str) -> String {
+    format!("credential.https://{host}.useHttpPath")
+}
+
+pub fn marker_key(host: &str) -> String {
+    format!("{BINARY}.https://{host}.replacedUseHttpPath")
+}
+
+/// The helper string git runs: this binary's absolute path, plus `--config`.
+pub fn helper_value(exe: &Path, config: Option<&Path>) -> String {
+    let mut value = shell_quote(&exe.to_string_lossy());
+    if let Some(config) = config {
+        value.push_str(" --config ");
+        value.push_str(&shell_quote(&config.to_string_lossy()));
+    }
+    value
+}
+
+/// git runs helper strings through the shell: quote what the shell would split.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | ':' | '=' | '@' | '+' | ',')
+        });
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
+}
+
+/// Whether a helper string runs some install of this binary.
+fn is_ours(value: &str) -> bool {
+    let value = value.trim_start();
+    let program = match value.strip_prefix('\'') {
+        Some(quoted) => quoted.split('\'').next().unwrap_or(""),
+        None => value.split(' ').next().unwrap_or(""),
+    };
+    Path::new(program).file_name().is_some_and(|name| name == BINARY)
+}
+
+/// `helpers` without our entries and the empty entry placed right before each.
+fn without_ours(helpers: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::with_capacity(helpers.len());
+    for value in helpers {
+        if is_ours(value) {
+            if kept.last().is_some_and(|v| v.is_empty()) {
+                kept.pop();
+            }
+        } else {
+            kept.push(value.clone());
+        }
+    }
+    kept
+}
+
+pub fn scope_args(scope: &Scope) -> Vec<String> {
+    match scope {
+        Scope::Global => vec!["--global".into()],
+        Scope::System => vec!["--system".into()],
+        Scope::File(path) => vec!["--file".into(), path.to_string_lossy().into_owned()],
+    }
+}
+
+/// The `git config` argument lists that replace the values of a multi-valued key.
+fn rewrite(scope: &[String], key: &str, from: &[String], to: &[String]) -> Vec<Vec<String>> {
+    if from == to {
+        return Vec::new();
+    }
+    let mut commands = Vec::new();
+    if !from.is_empty() {
+        commands.push(args(scope, &["--unset-all", key]));
+    }
+    for value in to {
+        commands.push(args(scope, &["--add", key, value]));
+    }
+    commands
+}
+
+fn args(scope: &[String], rest: &[&str]) -> Vec<String> {
+    let mut all = vec!["config".to_string()];
+    all.extend(scope.iter().cloned());
+    all.extend(rest.iter().map(|s| s.to_string()));
+    all
+}
+
+/// The commands that configure `host`; empty when it already is.
+pub fn plan_configure(scope: &Scope, host: &str, value: &str, state: &HostState) -> Vec<Vec<String>> {
+    let scope = scope_args(scope);
+    let mut goal = without_ours(&state.helpers);
+    goal.push(String::new());
+    goal.push(value.to_string());
+    let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
+    if state.use_http_path.as_deref() != Some("true") {
+        let previous = state.use_http_path.clone().unwrap_or_default();
+        commands.push(args(&scope, &[&marker_key(host), &previous]));
+        commands.push(args(&scope, &[&use_http_path_key(host), "true"]));
+    }
+    commands
+}
+
+/// The commands that undo [`plan_configure`] for `host`.
+pub fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> Vec<Vec<String>> {
+    let scope = scope_args(scope);
+    let goal = without_ours(&state.helpers);
+    let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
+    if let Some(previous) = &state.replaced_use_http_path {
+        if previous.is_empty() {
+            commands.push(args(&scope, &["--unset-all", &use_http_path_key(host)]));
+        } else {
+            commands.push(args(&scope, &[&use_http_path_key(host), previous]));
+        }
+        commands.push(args(&scope, &["--unset-all", &marker_key(host)]));
+    }
+    commands
+}
+
+/// A command as a person would type it.
+pub fn display(command: &[String]) -> String {
+    let mut line = String::from("git");
+    for word in command {
+        line.push(' ');
+        line.push_str(&shell_quote(word));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: &str = "/usr/local/bin/git-credential-github-app --config /etc/gh.toml";
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Applies planned commands to a state, as git would.
+    fn apply(host: &str, state: &mut HostState, commands: &[Vec<String>]) {
+        for c in commands {
+            let skip = if c[1] == "--file" { 3 } else { 2 };
+            let rest = &c[skip..];
+            match rest.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                ["--unset-all", key] if *key == helper_key(host) => state.helpers.clear(),
+                ["--unset-all", key] if *key == use_http_path_key(host) => state.use_http_path = None,
+                ["--unset-all", key] if *key == marker_key(host) => state.replaced_use_http_path = None,
+                ["--add", key, value] if *key == helper_key(host) => state.helpers.push(value.to_string()),
+                [key, value] if *key == use_http_path_key(host) => {
+                    state.use_http_path = Some(value.to_string())
+                }
+                [key, value] if *key == marker_key(host) => {
+                    state.replaced_use_http_path = Some(value.to_string())
+                }
+                other => panic!("unexpected command {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn configure_appends_an_empty_entry_and_ours_and_sets_use_http_path() {
+        let state = HostState::default();
+        let commands = plan_configure(&Scope::Global, "github.com", OURS, &state);
+        let lines: Vec<String> = commands.iter().map(|c| display(c)).collect();
+        assert_eq!(
+            lines,
+            [
+                "git config --global --add credential.https://github.com.helper ''",
+                "git config --global --add credential.https://github.com.helper '/usr/local/bin/git-credential-github-app --config /etc/gh.toml'",
+                "git config --global git-credential-github-app.https://github.com.replacedUseHttpPath ''",
+                "git config --global credential.https://github.com.useHttpPath true",
+            ]
+        );
+    }
+
+    #[test]
+    fn configuring_twice_changes_nothing_the_second_time() {
+        let mut state = HostState { helpers: strings(&["store"]), ..Default::default() };
+        let first = plan_configure(&Scope::Global, "h", OURS, &state);
+        apply("h", &mut state, &first);
+        assert_eq!(state.helpers, strings(&["store", "", OURS]));
+        assert!(plan_configure(&Scope::Global, "h", OURS, &state).is_empty());
+    }
+
+    #[test]
+    fn reconfiguring_with_another_path_replaces_our_entry() {
+        let mut state = HostState {
+            helpers: strings(&["", "/old/git-credential-github-app"]),
+            use_http_path: Some("true".into()),
+            ..Default::default()
+        };
+        let commands = plan_configure(&Scope::Global, "h", OURS, &state);
+        apply("h", &mut state, &commands);
+        assert_eq!(state.helpers, strings(&["", OURS]));
+    }
+
+    #[test]
+    fn unconfigure_restores_exactly_what_was_there() {
+        for before in [
+            HostState::default(),
+            HostState { helpers: strings(&["store", "cache --timeout 60"]), ..Default::default() },
+            HostState {
+                helpers: strings(&["", "manager"]),
+                use_http_path: Some("false".into()),
+                ..Default::default()
+            },
+            HostState { helpers: strings(&[]), use_http_path: Some("true".into()), ..Default::default() },
+        ] {
+            let mut state = before.clone();
+            let commands = plan_configure(&Scope::File("/g".into()), "h", OURS, &state);
+            apply("h", &mut state, &commands);
+            assert_ne!(state, before);
+            let commands = plan_unconfigure(&Scope::File("/g".into()), "h", &state);
+            apply("h", &mut state, &commands);
+            assert_eq!(state, before);
+            assert!(plan_unconfigure(&Scope::File("/g".into()), "h", &state).is_empty());
+        }
+    }
+
+    #[test]
+    fn helper_values_are_quoted_for_the_shell() {
+        assert_eq!(
+            helper_value(Path::new("/usr/bin/git-credential-github-app"), None),
+            "/usr/bin/git-credential-github-app"
+        );
+        assert_eq!(
+            helper_value(
+                Path::new("/opt/my tools/git-credential-github-app"),
+                Some(Path::new("/etc/it's.toml"))
+            ),
+            "'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
+        );
+        assert!(is_ours("'/opt/my tools/git-credential-github-app' --config x"));
+        assert!(!is_ours("store"));
+        assert!(!is_ours(""));
+    }
+}
