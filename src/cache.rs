@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -90,6 +90,7 @@ pub fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
 pub enum CacheError {
     Dir { path: PathBuf, source: io::Error },
     NotADirectory { path: PathBuf },
+    Owner { path: PathBuf, uid: u32 },
     Lock { path: PathBuf, source: io::Error },
     LockTimeout { path: PathBuf, waited: Duration },
     Write { path: PathBuf, source: io::Error },
@@ -104,6 +105,11 @@ impl fmt::Display for CacheError {
             CacheError::NotADirectory { path } => write!(
                 f,
                 "cache directory {} is a symlink or not a directory: refusing to use it",
+                path.display()
+            ),
+            CacheError::Owner { path, uid } => write!(
+                f,
+                "cache directory {} belongs to uid {uid}, not to this user: refusing to use it",
                 path.display()
             ),
             CacheError::Lock { path, source } => {
@@ -128,11 +134,30 @@ pub struct EntryLock {
 #[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
+    /// The uid that must own the directory; `None` where it cannot be known.
+    owner: Option<u32>,
 }
 
 impl Cache {
-    pub fn new(dir: impl Into<PathBuf>) -> Cache {
-        Cache { dir: dir.into() }
+    pub fn new(dir: impl Into<PathBuf>, owner: Option<u32>) -> Cache {
+        Cache { dir: dir.into(), owner }
+    }
+
+    /// Refuses a directory someone else could have prepared: a symlink, a
+    /// non-directory, one owned by another user, or one others may write to.
+    /// One `lstat`, so it stays on the cached path.
+    fn check_dir(&self) -> Result<fs::Metadata, CacheError> {
+        let meta = fs::symlink_metadata(&self.dir)
+            .map_err(|source| CacheError::Dir { path: self.dir.clone(), source })?;
+        if !meta.is_dir() {
+            return Err(CacheError::NotADirectory { path: self.dir.clone() });
+        }
+        if let Some(owner) = self.owner
+            && meta.uid() != owner
+        {
+            return Err(CacheError::Owner { path: self.dir.clone(), uid: meta.uid() });
+        }
+        Ok(meta)
     }
 
     pub fn dir(&self) -> &Path {
@@ -175,6 +200,7 @@ impl Cache {
     /// The entry for `key`, or `None` when absent, unreadable, corrupt, or
     /// written for another key: all of those are misses.
     pub fn read(&self, key: &EntryKey) -> Option<Entry> {
+        self.check_dir().ok()?;
         let entry = read_entry(&self.entry_path(key))?;
         (entry.key == *key).then_some(entry)
     }
@@ -190,10 +216,8 @@ impl Cache {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(err(e)),
         }
-        let meta = fs::symlink_metadata(&self.dir).map_err(err)?;
-        if !meta.is_dir() {
-            return Err(CacheError::NotADirectory { path: self.dir.clone() });
-        }
+        let meta = self.check_dir()?;
+        // Ours, but opened up by hand: tighten it back.
         if meta.permissions().mode() & 0o077 != 0 {
             fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
         }
@@ -347,6 +371,9 @@ impl Cache {
 
     /// Every readable token entry in the directory.
     pub fn entries(&self) -> Vec<Entry> {
+        if self.check_dir().is_err() {
+            return Vec::new();
+        }
         let Ok(dir) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -416,7 +443,7 @@ mod tests {
     #[test]
     fn a_written_entry_reads_back_and_files_are_private() {
         let tmp = TempDir::new("roundtrip");
-        let cache = Cache::new(tmp.0.join("sub"));
+        let cache = Cache::new(tmp.0.join("sub"), None);
         cache.ensure_dir().unwrap();
         cache.write(&key("installation"), 2, &token("ghs_one", 5000)).unwrap();
         let entry = cache.read(&key("installation")).unwrap();
@@ -433,7 +460,7 @@ mod tests {
     #[test]
     fn a_corrupt_entry_is_a_miss_and_is_replaced_by_the_next_write() {
         let tmp = TempDir::new("corrupt");
-        let cache = Cache::new(&tmp.0);
+        let cache = Cache::new(&tmp.0, None);
         cache.ensure_dir().unwrap();
         fs::write(cache.entry_path(&key("installation")), b"{\"version\":1,\"tok").unwrap();
         assert!(cache.read(&key("installation")).is_none());
@@ -444,7 +471,7 @@ mod tests {
     #[test]
     fn removing_a_token_deletes_only_the_entries_holding_it() {
         let tmp = TempDir::new("remove");
-        let cache = Cache::new(&tmp.0);
+        let cache = Cache::new(&tmp.0, None);
         cache.ensure_dir().unwrap();
         cache.write(&key("a"), 2, &token("ghs_a", 9)).unwrap();
         cache.write(&key("b"), 2, &token("ghs_b", 9)).unwrap();
@@ -457,7 +484,7 @@ mod tests {
     #[test]
     fn a_second_lock_waits_until_the_first_is_released() {
         let tmp = TempDir::new("lock");
-        let cache = Cache::new(&tmp.0);
+        let cache = Cache::new(&tmp.0, None);
         cache.ensure_dir().unwrap();
         let held = cache.lock(&key("x"), Duration::from_secs(5)).unwrap();
         let err = cache.lock(&key("x"), Duration::from_millis(50)).unwrap_err();
@@ -469,7 +496,7 @@ mod tests {
     #[test]
     fn remembered_installations_accumulate_across_updates() {
         let tmp = TempDir::new("installations");
-        let cache = Cache::new(&tmp.0);
+        let cache = Cache::new(&tmp.0, None);
         cache.ensure_dir().unwrap();
         let t = Duration::from_secs(5);
         assert_eq!(cache.installations("https://api", "1"), Installations::default());
@@ -490,11 +517,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_dir_owned_by_another_user_is_refused_and_its_entries_ignored() {
+        let tmp = TempDir::new("owner");
+        let mine = Cache::new(&tmp.0, None);
+        mine.ensure_dir().unwrap();
+        mine.write(&key("k"), 2, &token("ghs_planted", u64::MAX)).unwrap();
+        let uid = fs::metadata(&tmp.0).unwrap().uid();
+        let theirs = Cache::new(&tmp.0, Some(uid.wrapping_add(1)));
+        assert!(theirs.read(&key("k")).is_none());
+        assert!(theirs.entries().is_empty());
+        assert!(matches!(theirs.ensure_dir().unwrap_err(), CacheError::Owner { .. }));
+        assert!(Cache::new(&tmp.0, Some(uid)).read(&key("k")).is_some());
+    }
+
+    #[test]
     fn a_symlinked_cache_dir_is_refused() {
         let tmp = TempDir::new("symlink");
         fs::create_dir_all(tmp.0.join("real")).unwrap();
         std::os::unix::fs::symlink(tmp.0.join("real"), tmp.0.join("link")).unwrap();
-        let err = Cache::new(tmp.0.join("link")).ensure_dir().unwrap_err();
+        let err = Cache::new(tmp.0.join("link"), None).ensure_dir().unwrap_err();
         assert!(matches!(err, CacheError::NotADirectory { .. }));
     }
 }

@@ -185,7 +185,7 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, lines: &mut
         )),
     }
     lines.push(format!("api:          {}", app.api_url));
-    let cache = Cache::new(&config.cache_dir);
+    let cache = ctx.cache(config);
     let installation = match (app.installation_id, &plan.repo) {
         (Some(id), _) => format!("{id} (configured)"),
         (None, Some(repo)) => {
@@ -230,7 +230,7 @@ fn app_name(app: &App) -> String {
 /// `cache list`: one line per cached token, never the token.
 pub fn cache_list(ctx: &Context<'_>, location: &Path, out: &mut dyn Write) -> Result<(), Error> {
     let config = require_config(ctx.config, location)?;
-    let cache = Cache::new(&config.cache_dir);
+    let cache = ctx.cache(config);
     let mut entries = cache.entries();
     entries.sort_by(|a, b| {
         (&a.key.api_url, &a.key.app_id, &a.key.installation).cmp(&(
@@ -272,7 +272,7 @@ fn describe_entry(entry: &Entry, config: &Config, now: u64) -> String {
 /// `cache clear`: deletes every token and remembered fact.
 pub fn cache_clear(ctx: &Context<'_>, location: &Path, out: &mut dyn Write) -> Result<(), Error> {
     let config = require_config(ctx.config, location)?;
-    let cache = Cache::new(&config.cache_dir);
+    let cache = ctx.cache(config);
     let removed = cache.clear().map_err(Error::Cache)?;
     writeln!(out, "cache: deleted {removed} file(s) from {}", cache.dir().display()).map_err(out_err)
 }
@@ -287,7 +287,7 @@ pub fn revoke(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let config = require_config(ctx.config, location)?;
-    let cache = Cache::new(&config.cache_dir);
+    let cache = ctx.cache(config);
     let entries = match arg {
         None => cache.entries(),
         Some(arg) => {

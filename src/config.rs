@@ -559,6 +559,68 @@ mod tests {
         assert!(err.contains("already used by [[app]] #1"), "{err}");
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// TOML-ish text built from the config's own keys and TOML syntax,
+        /// so the loader's deeper paths are reached, not just the parser's.
+        fn toml_like() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                Just("app_id"),
+                Just("private_key_path"),
+                Just("private_key_env"),
+                Just("private_key_command"),
+                Just("host"),
+                Just("api_url"),
+                Just("repos"),
+                Just("installation_id"),
+                Just("ca_file"),
+                Just("token_scope"),
+                Just("permissions"),
+                Just("name"),
+                Just("cache_dir"),
+                Just("min_token_lifetime_secs"),
+                Just("timeout_secs"),
+                Just("bogus")
+            ];
+            let value = prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                "[ -~]{0,20}".prop_map(|s| format!("{s:?}")),
+                Just("[\"acme/*\", \"*/web\"]".to_string()),
+                Just("{ contents = \"read\" }".to_string()),
+                Just("true".to_string()),
+                Just("\"~/k.pem\"".to_string()),
+                "[ -~]{0,12}",
+            ];
+            let line = prop_oneof![
+                (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+                Just("[[app]]".to_string()),
+                Just("[app]".to_string()),
+                "[ -~]{0,30}",
+            ];
+            proptest::collection::vec(line, 0..16).prop_map(|lines| lines.join("\n"))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn arbitrary_toml_never_panics_and_errors_name_the_file(text in toml_like()) {
+                if let Err(e) = parse(&text) {
+                    let message = e.to_string();
+                    prop_assert!(message.contains("/etc/gh/config.toml"), "{}", message);
+                    prop_assert!(!message.contains('\n'), "{}", message);
+                }
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics_the_loader(text in "\\PC{0,200}") {
+                let _ = parse(&text);
+            }
+        }
+    }
+
     #[test]
     fn an_empty_config_serves_nothing() {
         assert!(parse("").unwrap().apps.is_empty());

@@ -488,7 +488,14 @@ fn hint(method: &str, path: &str, status: u16, message: &str) -> Option<String> 
     }
 }
 
+/// Whether an I/O error is TLS refusing the peer (not worth a retry), as
+/// opposed to a connection that broke (rustls words an early EOF as "peer
+/// closed connection without sending TLS close_notify").
 fn is_tls_io(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    if matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe) {
+        return false;
+    }
     let text = e.to_string().to_ascii_lowercase();
     text.contains("certificate") || text.contains("tls") || text.contains("handshake")
 }

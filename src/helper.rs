@@ -36,8 +36,17 @@ pub struct Context<'a> {
     pub network: &'a NetworkEnv,
     /// Looks up an environment variable (for `private_key_env`).
     pub var: fn(&str) -> Option<String>,
+    /// This process's user, which must own the cache directory.
+    pub uid: Option<u32>,
     /// Warnings, hints and trace lines (git's stderr).
     pub diag: &'a Diag<'a>,
+}
+
+impl Context<'_> {
+    /// The cache of `config`, which must belong to this user.
+    pub fn cache(&self, config: &Config) -> Cache {
+        Cache::new(&config.cache_dir, self.uid)
+    }
 }
 
 /// Runs one protocol operation: reads git's request from `input`, answers on `output`.
@@ -166,7 +175,7 @@ pub fn serve(
         });
         format!("route: {} via {via}; scope {}", plan.app.label(), plan.key.scope)
     });
-    let cache = Cache::new(&config.cache_dir);
+    let cache = ctx.cache(config);
     let now = ctx.now;
     let fresh = |cache: &Cache| {
         let entry = cache.read(&plan.key);
@@ -390,6 +399,6 @@ pub fn erase(request: &Request, ctx: &Context<'_>) -> Result<(), Error> {
         Decision::NotMine(_) => return Ok(()),
     }
     let wait = ctx.deadline.saturating_duration_since(Instant::now());
-    Cache::new(&config.cache_dir).remove_token(password, wait)?;
+    ctx.cache(config).remove_token(password, wait)?;
     Ok(())
 }

@@ -46,6 +46,8 @@ pub struct Environment {
     pub exe: Option<PathBuf>,
     /// The working directory, to make a relative `--config` absolute for `configure`.
     pub cwd: Option<PathBuf>,
+    /// This process's user id, where it can be known (Linux: the owner of `/proc/self`).
+    pub uid: Option<u32>,
 }
 
 /// The process's standard streams.
@@ -94,6 +96,7 @@ pub fn run<R: Read, W: Write>(
         timeout,
         network: &env.network,
         var: env.var.unwrap_or(|_| None),
+        uid: env.uid,
         diag: &diag,
     };
     let no_location = PathBuf::from("<user config dir>/git-credential-github-app/config.toml");

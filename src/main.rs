@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         trace: Diag::trace_enabled(env::var(TRACE_ENV).ok().as_deref()),
         exe: env::current_exe().ok(),
         cwd: env::current_dir().ok(),
+        uid: own_uid(),
     };
     let mut stderr = io::stderr().lock();
     let stdio = Stdio { stdin: io::stdin().lock(), stdout: io::stdout().lock(), stderr: &mut stderr };
@@ -41,6 +42,13 @@ fn main() -> ExitCode {
             ExitCode::from(if matches!(e, Error::Usage(_)) { 2 } else { 1 })
         }
     }
+}
+
+/// `/proc/self` belongs to the process's user (Linux); elsewhere the cache
+/// directory's owner is not checked.
+fn own_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 fn first_var(names: &[&str]) -> Option<String> {

@@ -240,6 +240,61 @@ mod tests {
         }
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values git could send or we could be handed: anything printable plus the separators.
+        fn value() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![any::<char>(), Just('='), Just('\n'), Just('\r'), Just('\0')],
+                0..64,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic_the_reader(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+                let _ = parse_request(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_lines_of_keys_never_panic_the_reader(lines in proptest::collection::vec((prop_oneof![
+                Just("protocol"), Just("host"), Just("path"), Just("username"), Just("password"), Just("wwwauth[]")
+            ], value()), 0..12)) {
+                let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+                let _ = parse_request(text.as_bytes());
+            }
+
+            #[test]
+            fn a_written_credential_reads_back_as_written(password in "[!-~]{1,600}", expires_at in any::<u64>()) {
+                let token = Secret::new(password.clone());
+                let bytes = render_credential(&Credential { password: &token, expires_at }).unwrap();
+                let read = parse_request(&bytes);
+                prop_assert_eq!(read.username.as_deref(), Some("x-access-token"));
+                prop_assert_eq!(read.password.map(|p| p.expose().clone()), Some(password));
+                let text = String::from_utf8(bytes).unwrap();
+                prop_assert_eq!(text.lines().count(), 3);
+                let expiry = format!("password_expiry_utc={expires_at}");
+                prop_assert_eq!(text.lines().nth(2), Some(expiry.as_str()));
+            }
+
+            #[test]
+            fn no_written_value_ever_holds_a_line_break_or_nul(password in value(), expires_at in any::<u64>()) {
+                let token = Secret::new(password);
+                if let Ok(bytes) = render_credential(&Credential { password: &token, expires_at }) {
+                    for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                        prop_assert!(!line.contains(&b'\r') && !line.contains(&0));
+                    }
+                    prop_assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 3);
+                }
+            }
+        }
+    }
+
     #[test]
     fn operations_are_recognised_by_name_only() {
         assert_eq!(Operation::parse("get"), Some(Operation::Get));

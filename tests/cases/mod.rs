@@ -1,0 +1,4 @@
+//! Integration cases grouped by capability; all run in the one `integration` test binary.
+
+mod commands;
+mod network;
