@@ -531,6 +531,53 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_and_readers_never_see_a_torn_or_empty_entry() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let tmp = TempDir::new("torn");
+        let cache = Arc::new(Cache::new(&tmp.0, None));
+        cache.ensure_dir().unwrap();
+        let k = key("installation");
+        cache.write(&k, 2, &token("ghs_initial", 1)).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                let (cache, k, done, reads) = (cache.clone(), k.clone(), done.clone(), reads.clone());
+                std::thread::spawn(move || {
+                    while !done.load(Ordering::Relaxed) {
+                        let bytes = fs::read(cache.entry_path(&k)).unwrap();
+                        assert!(serde_json::from_slice::<StoredEntry>(&bytes).is_ok(), "torn: {} bytes", bytes.len());
+                        assert!(cache.read(&k).is_some());
+                        reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        let writers: Vec<_> = (0..3)
+            .map(|w| {
+                let (cache, k) = (cache.clone(), k.clone());
+                std::thread::spawn(move || {
+                    for i in 0..200u64 {
+                        let _lock = cache.lock(&k, Duration::from_secs(30)).unwrap();
+                        // Lengths vary so a torn write would show as a short or mixed file.
+                        let value = format!("ghs_{w}_{i}_{}", "x".repeat((i as usize * 37) % 600));
+                        cache.write(&k, 2, &token(&value, i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert!(reads.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
     fn a_symlinked_cache_dir_is_refused() {
         let tmp = TempDir::new("symlink");
         fs::create_dir_all(tmp.0.join("real")).unwrap();

@@ -124,7 +124,8 @@ pub fn token(
         Planned::NotMine(why) => return Err(Error::NotServed(format!("{}: {why}", target.describe()))),
         Planned::NeedsPath { host } => {
             return Err(Error::NotServed(format!(
-                "several apps (or a discovered or repository-scoped one) serve {host}: name the repository, e.g. token OWNER/REPO"
+                "{} without a repository: several apps serve {host}, or its app discovers installations or scopes tokens per repository; name one, e.g. token OWNER/REPO",
+                target.describe()
             )));
         }
     };

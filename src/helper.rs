@@ -135,7 +135,7 @@ pub fn plan<'c>(config: &'c Config, target: Target<'_>) -> Planned<'c> {
 /// The one-line hint printed when git sent no path but one is needed.
 pub fn use_http_path_hint(host: &str) -> String {
     format!(
-        "git-credential-github-app: cannot choose an app for {host} without the repository path: run `git config --global credential.https://{host}.useHttpPath true`"
+        "cannot choose an app for {host} without the repository path: run `git config --global credential.https://{host}.useHttpPath true`"
     )
 }
 

@@ -82,9 +82,16 @@ pub fn run<R: Read, W: Write>(
         }
         _ => {}
     }
+    // An operation we do not know, and `store`, need no config: they must stay
+    // silent even when the config is broken, as git calls every helper for them.
+    let needs_config = !matches!(command, Command::Protocol(None | Some(protocol::Operation::Store)));
+    let location = location.map(|l| match (&env.cwd, l.path.is_absolute()) {
+        (Some(cwd), false) => Location { path: cwd.join(&l.path), explicit: l.explicit },
+        _ => l,
+    });
     let config = match &location {
-        Some(location) => config::load(location, &env.defaults)?,
-        None => None,
+        Some(location) if needs_config => config::load(location, &env.defaults)?,
+        _ => None,
     };
     let timeout = config.as_ref().map_or(Duration::from_secs(30), |c| c.timeout);
     let sink = std::cell::RefCell::new(stderr);

@@ -900,6 +900,7 @@ fn a_path_less_request_with_two_apps_for_the_host_asks_for_use_http_path() {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].starts_with(PREFIX) && lines[0].contains("useHttpPath"), "{out}");
+    assert_eq!(lines[0].matches(PREFIX).count(), 1, "{out}");
     assert_eq!(s.fake.requests().len(), 0);
 }
 
@@ -1409,5 +1410,6 @@ fn a_path_less_request_for_an_app_that_discovers_its_installation_asks_for_use_h
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert!(lines[0].starts_with(PREFIX) && lines[0].contains("useHttpPath"), "{out}");
+    assert_eq!(lines[0].matches(PREFIX).count(), 1, "{out}");
     assert_eq!(s.fake.requests().len(), 0);
 }

@@ -320,18 +320,32 @@ fn an_unknown_command_with_arguments_is_a_usage_error_but_an_unknown_single_word
     assert!(w.fake.requests().is_empty());
 }
 
+#[test]
+fn an_unknown_operation_is_ignored_even_when_the_config_cannot_be_read() {
+    let env = TestEnv::new();
+    let missing = env.root().join("no-such-config.toml");
+    let broken = env.write_config("no_such_key = 1\n");
+    for cfg in [&missing, &broken] {
+        let mut cmd = env.helper(["--config"]);
+        cmd.arg(cfg).arg("frobnicate");
+        let out = run_with_stdin(cmd, b"protocol=https\nhost=github.com\n");
+        assert_eq!(code(&out), Some(0), "{out}");
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""), "{out}");
+    }
+}
+
 // ---- configure / unconfigure ----
 
 #[test]
 fn configure_writes_an_empty_entry_then_this_binary_and_use_http_path_to_the_global_config() {
     let w = world();
-    w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
     let global = w.env.global_config();
-    let cfg = w.env.root().join("helper-config.toml");
 
     // A relative --config becomes absolute in the helper string.
-    let mut cmd = w.env.helper(["--config", "helper-config.toml", "configure"]);
-    cmd.current_dir(w.env.root());
+    let relative = cfg.file_name().unwrap().to_str().unwrap();
+    let mut cmd = w.env.helper(["--config", relative, "configure"]);
+    cmd.current_dir(cfg.parent().unwrap());
     let out = run(cmd);
     out.assert_success();
     assert!(out.stdout.contains(&w.helper_key()), "{out}");
@@ -419,6 +433,36 @@ fn configure_file_writes_to_that_file_and_leaves_the_global_config_alone() {
     let out = w.run(&cfg, &["unconfigure", "--file", target.to_str().unwrap()]);
     out.assert_success();
     assert!(w.config_map(&target).is_empty(), "{:?}", w.config_map(&target));
+}
+
+#[test]
+fn configure_system_sets_up_every_host_of_the_config_in_the_system_file() {
+    let mut w = world();
+    let system = w.env.root().join("system.gitconfig");
+    w.env.set_env("GIT_CONFIG_SYSTEM", system.to_str().unwrap());
+    let other = "ghe.example.com";
+    let toml = format!(
+        "{}[[app]]\napp_id = 1\nprivate_key_path = {}\nhost = {}\nrepos = [\"acme/*\"]\n",
+        w.app(&format!("installation_id = {INSTALLATION_ID}")),
+        qp(&w.key),
+        q(other)
+    );
+    let cfg = w.env.write_config(&toml);
+
+    let out = w.run(&cfg, &["configure", "--system"]);
+    out.assert_success();
+    let helper = w.expected_helper(&cfg);
+    for host in [w.host(), other.to_string()] {
+        let key = format!("credential.https://{host}.helper");
+        assert_eq!(w.get_all(&system, &key), ["".to_string(), helper.clone()], "{out}");
+        assert_eq!(w.get_all(&system, &format!("credential.https://{host}.useHttpPath")), ["true"]);
+    }
+    assert_eq!(fs::read(w.env.global_config()).unwrap(), b"", "the global config was touched");
+
+    let out = w.run(&cfg, &["configure", "--system"]);
+    assert_eq!(out.stdout.matches("already configured").count(), 2, "{out}");
+    w.run(&cfg, &["unconfigure", "--system"]).assert_success();
+    assert!(w.config_map(&system).is_empty(), "{:?}", w.config_map(&system));
 }
 
 #[test]
@@ -531,6 +575,30 @@ fn token_for_a_repository_no_pattern_matches_fails_and_says_why() {
 }
 
 #[test]
+fn token_for_an_owner_the_app_is_not_installed_for_fails_and_names_the_owner() {
+    let w = world();
+    let cfg = w.config("");
+    let line = w.failed(&w.run(&cfg, &["token", "nobody/repo"]));
+    assert!(line.contains("nobody"), "{line}");
+    assert!(line.contains("not installed"), "{line}");
+    assert_eq!(w.fake.mint_count(), 0);
+}
+
+#[test]
+fn token_without_a_target_fails_when_several_apps_serve_the_host() {
+    let w = world();
+    let toml = format!(
+        "{}{}",
+        w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")),
+        w.app(&format!("installation_id = {WIDGETS_INSTALLATION_ID}\nrepos = [\"widgets/*\"]"))
+    );
+    let cfg = w.env.write_config(&toml);
+    let line = w.failed(&w.run(&cfg, &["token"]));
+    assert!(line.contains(&w.host()) && line.contains("OWNER/REPO"), "{line}");
+    assert!(w.fake.requests().is_empty());
+}
+
+#[test]
 fn token_without_a_target_is_served_by_the_only_app_with_an_installation_for_the_host() {
     let w = world();
     let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
@@ -619,17 +687,21 @@ fn explain_says_why_a_url_is_not_served() {
     let w = world();
     let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]"));
     let host = w.host();
-    for (url, why) in [
-        (format!("http://{host}/acme/web"), "protocol".to_string()),
-        ("https://unknown.example/acme/web".to_string(), "unknown.example".to_string()),
-        (format!("https://{host}/other/repo"), "pattern".to_string()),
-        (format!("https://someone@{host}/acme/web"), "username".to_string()),
+    // Each reason names what it is about, on the line that gives it.
+    for (url, subject, why) in [
+        (format!("http://{host}/acme/web"), "http", "protocol"),
+        ("https://unknown.example/acme/web".to_string(), "unknown.example", "host"),
+        (format!("https://{host}/other/repo"), "other/repo", "pattern"),
+        (format!("https://someone@{host}/acme/web"), "someone", "username"),
     ] {
         let out = w.run(&cfg, &["explain", &url]);
-        let text = format!("{}{}", out.stdout, out.stderr);
         assert!(!out.timed_out && out.status.is_some(), "{out}");
-        assert!(text.contains(&why), "explain {url} does not say {why:?}:\n{out}");
-        assert!(!out.stdout.contains("served:       yes"), "{out}");
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            text.lines().any(|l| l.contains(subject) && l.contains(why)),
+            "explain {url} does not say why ({subject:?}, {why:?}):\n{out}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("served:") && l.contains("yes")), "{out}");
         w.assert_output_has_no_secrets(&out);
     }
     assert!(w.fake.requests().is_empty());
@@ -700,6 +772,44 @@ fn doctor_fails_for_a_key_file_readable_by_others_with_a_chmod_hint() {
     assert!(w.fake.requests().is_empty(), "nothing is sent without a usable key:\n{out}");
 }
 
+#[test]
+fn doctor_follows_every_page_of_installations() {
+    let w = world();
+    for n in 0..105 {
+        w.fake.add_installation(10_000 + n, APP_ID, &format!("org{n}"), None);
+    }
+    let cfg = w.config(&format!("installation_id = {}", 10_104));
+    let out = w.run(&cfg, &["doctor"]);
+    out.assert_success();
+    let all = checks(&out.stdout);
+    assert!(check(&all, "installations", &out).1.contains("107"), "{out}");
+    assert!(all.iter().any(|(ok, text)| *ok && text.contains("10104")), "{out}");
+    assert_eq!(w.fake.count("GET", "/app/installations"), 2, "{out}");
+}
+
+#[test]
+fn doctor_reports_a_clock_that_is_off_from_githubs() {
+    let w = world();
+    w.fake.set_clock_offset(-300);
+    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let out = w.run(&cfg, &["doctor"]);
+    assert_eq!(code(&out), Some(1), "{out}");
+    w.assert_output_has_no_secrets(&out);
+    let all = checks(&out.stdout);
+    assert!(check(&all, "JWT", &out).0, "the JWT is signed again on GitHub's time:\n{out}");
+    let clock = check(&all, "clock", &out);
+    assert!(!clock.0 && clock.1.contains("300"), "{out}");
+}
+
+#[test]
+fn doctor_with_an_invalid_config_fails_naming_the_key_and_the_file() {
+    let w = world();
+    let cfg = w.config("installation = 5");
+    let line = w.failed(&w.run(&cfg, &["doctor"]));
+    assert!(line.contains("installation") && line.contains(cfg.to_str().unwrap()), "{line}");
+    assert!(w.fake.requests().is_empty());
+}
+
 // ---- cache list / clear ----
 
 #[test]
@@ -727,9 +837,11 @@ fn cache_list_shows_each_token_without_the_token_and_cache_clear_deletes_them() 
     out.assert_success();
     w.assert_output_has_no_secrets(&out);
     assert!(w.cache_entries(&cfg).is_empty());
+    let lookups = w.fake.count("GET", "/repos/");
     let again = w.served(&w.get(&cfg, "acme/web"));
     assert_ne!(again, acme);
     assert_eq!(w.fake.mint_count(), 3, "the get after cache clear did not mint");
+    assert_eq!(w.fake.count("GET", "/repos/"), lookups + 1, "the remembered installation was kept");
 }
 
 // ---- revoke ----
@@ -747,6 +859,9 @@ fn revoke_deletes_the_token_at_github_and_from_the_cache() {
     assert_eq!(w.fake.count("DELETE", "/api/v3/installation/token"), 1, "{out}");
     let issued = w.fake.issued_tokens();
     assert!(issued.iter().find(|t| t.token == token).unwrap().revoked, "{out}");
+    let delete = w.fake.requests().into_iter().find(|r| r.method == "DELETE").unwrap();
+    let auth = delete.header("authorization").unwrap_or("");
+    assert!(auth.ends_with(&format!(" {token}")), "DELETE is not authenticated with the token");
     assert!(w.cache_entries(&cfg).is_empty());
 
     // Nothing cached: nothing to do, no request.
@@ -757,6 +872,20 @@ fn revoke_deletes_the_token_at_github_and_from_the_cache() {
     // The next get mints afresh.
     let fresh = w.served(&w.get(&cfg, "acme/web"));
     assert_ne!(fresh, token);
+}
+
+#[test]
+fn revoke_deletes_a_token_github_no_longer_knows_and_succeeds() {
+    let w = world();
+    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let token = w.served(&w.get(&cfg, "acme/web"));
+    w.fake.revoke_token(&token);
+
+    let out = w.run(&cfg, &["revoke"]);
+    out.assert_success();
+    w.assert_output_has_no_secrets(&out);
+    assert_eq!(w.fake.count("DELETE", "/installation/token"), 1, "{out}");
+    assert!(w.cache_entries(&cfg).is_empty(), "{out}");
 }
 
 #[test]
