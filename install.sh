@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs git-credential-github-app with `cargo install --locked` and points git
+# at it for every host in your config. Safe to run again: it changes only what
+# is missing and says what it changed.
+#
+#   ./install.sh [--no-configure] [--root DIR] [--config PATH] [--system | --file PATH]
+set -euo pipefail
+
+usage() {
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+configure=1
+root=""
+config_args=()
+scope_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-configure) configure=0 ;;
+        --root) root="${2:?--root needs a directory}"; shift ;;
+        --config) config_args=(--config "${2:?--config needs a path}"); shift ;;
+        --system) scope_args=(--system) ;;
+        --file) scope_args=(--file "${2:?--file needs a path}"); shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "install.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+cd "$(dirname "$0")"
+command -v cargo >/dev/null || { echo "install.sh: cargo is needed (https://rustup.rs)" >&2; exit 1; }
+command -v git >/dev/null || { echo "install.sh: git is needed" >&2; exit 1; }
+
+root="${root:-${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}}"
+echo "install.sh: building and installing into $root/bin"
+cargo install --locked --quiet --path . --root "$root" --force
+bin="$root/bin/git-credential-github-app"
+echo "install.sh: installed $("$bin" --version) at $bin"
+
+case ":$PATH:" in
+    *":$root/bin:"*) ;;
+    *) echo "install.sh: $root/bin is not on PATH; add it, e.g.: export PATH=\"$root/bin:\$PATH\"" ;;
+esac
+
+if [ "$configure" = 0 ]; then
+    echo "install.sh: --no-configure: not touching git config. To set git up later:"
+    echo "  $bin ${config_args[*]} configure"
+    echo "or by hand, for each host in your config (github.com here):"
+    echo "  git config --global --add credential.https://github.com.helper ''"
+    echo "  git config --global --add credential.https://github.com.helper '$bin'"
+    echo "  git config --global credential.https://github.com.useHttpPath true"
+    exit 0
+fi
+
+if "$bin" "${config_args[@]}" configure "${scope_args[@]}" --dry-run >/dev/null 2>&1; then
+    "$bin" "${config_args[@]}" configure "${scope_args[@]}"
+else
+    echo "install.sh: no usable config yet, so git is not configured:"
+    "$bin" "${config_args[@]}" configure "${scope_args[@]}" --dry-run 2>&1 | sed 's/^/  /' || true
+    echo "install.sh: write the config (see docs/configuration.md), then run: $bin ${config_args[*]} configure"
+fi
