@@ -44,7 +44,7 @@ esac
 
 if [ "$configure" = 0 ]; then
     echo "install.sh: --no-configure: not touching git config. To set git up later:"
-    echo "  $bin ${config_args[*]} configure"
+    echo "  $(printf '%q ' "$bin" "${config_args[@]}")configure"
     echo "or by hand, for each host in your config (github.com here):"
     echo "  git config --global --add credential.https://github.com.helper ''"
     echo "  git config --global --add credential.https://github.com.helper '$bin'"
@@ -57,5 +57,5 @@ if "$bin" "${config_args[@]}" configure "${scope_args[@]}" --dry-run >/dev/null 
 else
     echo "install.sh: no usable config yet, so git is not configured:"
     "$bin" "${config_args[@]}" configure "${scope_args[@]}" --dry-run 2>&1 | sed 's/^/  /' || true
-    echo "install.sh: write the config (see docs/configuration.md), then run: $bin ${config_args[*]} configure"
+    echo "install.sh: write the config (see docs/configuration.md), then run: $(printf '%q ' "$bin" "${config_args[@]}")configure"
 fi
