@@ -100,7 +100,7 @@ impl fmt::Display for CacheError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CacheError::Dir { path, source } => {
-                write!(f, "cannot create cache directory {}: {source}", path.display())
+                write!(f, "cannot use cache directory {}: {source}", path.display())
             }
             CacheError::NotADirectory { path } => write!(
                 f,
@@ -144,8 +144,8 @@ impl Cache {
     }
 
     /// Refuses a directory someone else could have prepared: a symlink, a
-    /// non-directory, one owned by another user, or one others may write to.
-    /// One `lstat`, so it stays on the cached path.
+    /// non-directory, or one owned by another user. One `lstat`, so it stays
+    /// on the cached path.
     fn check_dir(&self) -> Result<fs::Metadata, CacheError> {
         let meta = fs::symlink_metadata(&self.dir)
             .map_err(|source| CacheError::Dir { path: self.dir.clone(), source })?;
@@ -160,6 +160,13 @@ impl Cache {
         Ok(meta)
     }
 
+    /// Whether what the directory holds can be believed: [`Cache::check_dir`]
+    /// passes and no one else may write to it (it could hold planted files;
+    /// the next mint tightens a directory of ours with `ensure_dir`).
+    fn trusted(&self) -> bool {
+        self.check_dir().is_ok_and(|meta| meta.permissions().mode() & 0o022 == 0)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -172,11 +179,13 @@ impl Cache {
     /// Deletes every token, remembered installation and clock offset; lock
     /// files stay (deleting one under a waiting process would split the lock).
     pub fn clear(&self) -> Result<usize, CacheError> {
-        let dir = match fs::read_dir(&self.dir) {
-            Ok(dir) => dir,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(source) => return Err(CacheError::Dir { path: self.dir.clone(), source }),
-        };
+        match self.check_dir() {
+            Err(CacheError::Dir { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        let dir =
+            fs::read_dir(&self.dir).map_err(|source| CacheError::Dir { path: self.dir.clone(), source })?;
         let mut removed = 0;
         for entry in dir.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -200,7 +209,9 @@ impl Cache {
     /// The entry for `key`, or `None` when absent, unreadable, corrupt, or
     /// written for another key: all of those are misses.
     pub fn read(&self, key: &EntryKey) -> Option<Entry> {
-        self.check_dir().ok()?;
+        if !self.trusted() {
+            return None;
+        }
         let entry = read_entry(&self.entry_path(key))?;
         (entry.key == *key).then_some(entry)
     }
@@ -303,6 +314,9 @@ impl Cache {
 
     /// What discovery remembers for (API URL, app); empty when nothing is known.
     pub fn installations(&self, api_url: &str, app_id: &str) -> Installations {
+        if !self.trusted() {
+            return Installations::default();
+        }
         let path = self.dir.join(format!("{}.json", Self::installations_stem(api_url, app_id)));
         fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
     }
@@ -355,6 +369,9 @@ impl Cache {
         struct Stored {
             offset_secs: i64,
         }
+        if !self.trusted() {
+            return 0;
+        }
         fs::read(self.clock_path(api_url))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
@@ -371,7 +388,7 @@ impl Cache {
 
     /// Every readable token entry in the directory.
     pub fn entries(&self) -> Vec<Entry> {
-        if self.check_dir().is_err() {
+        if !self.trusted() {
             return Vec::new();
         }
         let Ok(dir) = fs::read_dir(&self.dir) else {
@@ -532,8 +549,8 @@ mod tests {
 
     #[test]
     fn concurrent_writers_and_readers_never_see_a_torn_or_empty_entry() {
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         let tmp = TempDir::new("torn");
         let cache = Arc::new(Cache::new(&tmp.0, None));
         cache.ensure_dir().unwrap();
@@ -547,7 +564,11 @@ mod tests {
                 std::thread::spawn(move || {
                     while !done.load(Ordering::Relaxed) {
                         let bytes = fs::read(cache.entry_path(&k)).unwrap();
-                        assert!(serde_json::from_slice::<StoredEntry>(&bytes).is_ok(), "torn: {} bytes", bytes.len());
+                        assert!(
+                            serde_json::from_slice::<StoredEntry>(&bytes).is_ok(),
+                            "torn: {} bytes",
+                            bytes.len()
+                        );
                         assert!(cache.read(&k).is_some());
                         reads.fetch_add(1, Ordering::Relaxed);
                     }
@@ -582,7 +603,11 @@ mod tests {
         let tmp = TempDir::new("symlink");
         fs::create_dir_all(tmp.0.join("real")).unwrap();
         std::os::unix::fs::symlink(tmp.0.join("real"), tmp.0.join("link")).unwrap();
-        let err = Cache::new(tmp.0.join("link"), None).ensure_dir().unwrap_err();
+        fs::write(tmp.0.join("real").join("token-planted.json"), "{}").unwrap();
+        let link = Cache::new(tmp.0.join("link"), None);
+        assert!(matches!(link.clear().unwrap_err(), CacheError::NotADirectory { .. }));
+        assert!(tmp.0.join("real").join("token-planted.json").exists());
+        let err = link.ensure_dir().unwrap_err();
         assert!(matches!(err, CacheError::NotADirectory { .. }));
     }
 }

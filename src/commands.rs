@@ -240,7 +240,11 @@ pub fn cache_list(ctx: &Context<'_>, location: &Path, out: &mut dyn Write) -> Re
             &b.key.installation,
         ))
     });
-    writeln!(out, "cache: {} ({} tokens)", cache.dir().display(), entries.len()).map_err(out_err)?;
+    let count = match entries.len() {
+        1 => "1 token".to_string(),
+        n => format!("{n} tokens"),
+    };
+    writeln!(out, "cache: {} ({count})", cache.dir().display()).map_err(out_err)?;
     for entry in entries {
         writeln!(out, "{}", describe_entry(&entry, config, ctx.now)).map_err(out_err)?;
     }

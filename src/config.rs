@@ -58,11 +58,34 @@ impl Defaults {
 }
 
 /// The App ID (a number) or client ID (`Iv23li...`): the JWT's `iss`, sent as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppId {
     Number(u64),
     ClientId(String),
+}
+
+impl<'de> Deserialize<'de> for AppId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<AppId, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AppId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the App ID (a positive integer) or the client ID (a string like \"Iv23li...\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AppId, E> {
+                u64::try_from(v)
+                    .map(AppId::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AppId, E> {
+                Ok(AppId::Number(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AppId, E> {
+                Ok(AppId::ClientId(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl fmt::Display for AppId {
@@ -477,6 +500,16 @@ mod tests {
         let c = parse(text).unwrap();
         assert_eq!(c.cache_dir, PathBuf::from("/home/ci/c"));
         assert_eq!(c.apps[0].key, KeySource::Path(PathBuf::from("/home/ci/k.pem")));
+    }
+
+    #[test]
+    fn an_app_id_of_the_wrong_type_says_what_is_expected() {
+        for bad in ["1.5", "-3", "true"] {
+            let err = parse(&format!("[[app]]\napp_id = {bad}\nprivate_key_path = \"k\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("App ID") && err.contains("line 2"), "{err}");
+        }
     }
 
     #[test]

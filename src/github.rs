@@ -582,7 +582,13 @@ fn describe_non_json(body: &str) -> String {
     } else if trimmed.starts_with('<') {
         "the body is HTML, not JSON (a proxy or captive portal in the way?)".to_string()
     } else {
-        format!("the body is not JSON: {:?}", truncate(&one_line(trimmed), 60))
+        let start = truncate(&one_line(trimmed), 60);
+        // Something that echoes requests could echo the JWT or a token back.
+        if ["eyJ", "ghs_", "ghu_", "gho_", "github_pat_", "Bearer"].iter().any(|s| start.contains(s)) {
+            "the body is not JSON (not quoted: it may echo a credential)".to_string()
+        } else {
+            format!("the body is not JSON: {start:?}")
+        }
     }
 }
 
@@ -717,6 +723,9 @@ mod tests {
         assert_eq!(github_message(r#"{"message":"a\nb"}"#), "a b");
         assert!(github_message("").contains("empty"));
         assert!(github_message("<!DOCTYPE html>").contains("HTML"));
+        assert_eq!(github_message("Bad Gateway"), r#"the body is not JSON: "Bad Gateway""#);
+        let echoed = github_message("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig");
+        assert!(!echoed.contains("eyJ") && echoed.contains("not quoted"), "{echoed}");
     }
 
     #[test]

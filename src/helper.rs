@@ -6,7 +6,7 @@
 //! the installation first when the config leaves it out. Everything the process
 //! provides (config, clock, environment, stderr) arrives in [`Context`].
 
-use crate::cache::{Cache, EntryKey, is_fresh};
+use crate::cache::{Cache, CacheError, EntryKey, is_fresh};
 use crate::config::{App, Config, TokenScope};
 use crate::diag::Diag;
 use crate::error::Error;
@@ -188,6 +188,11 @@ pub fn serve(
     }
     ctx.diag.trace(|| "cache: miss (no entry, or less than min_token_lifetime_secs left)".into());
 
+    if remembered_not_installed(plan, &cache, now) {
+        ctx.diag.trace(|| "discovery: remembered as not installed there: not mine".into());
+        return Ok(None);
+    }
+
     let waiting = Instant::now();
     let wait = ctx.deadline.saturating_duration_since(waiting);
     let lock = match cache.ensure_dir().and_then(|()| cache.lock(&plan.key, wait)) {
@@ -195,6 +200,8 @@ pub fn serve(
             ctx.diag.trace(|| format!("lock: held after {} ms", waiting.elapsed().as_millis()));
             Some(lock)
         }
+        // The holder is still minting and our time is up: minting now could only fail.
+        Err(e @ CacheError::LockTimeout { .. }) => return Err(Error::Cache(e)),
         Err(e) => {
             ctx.diag.say(format_args!("warning: {e}; minting without the cache"));
             None
@@ -217,6 +224,16 @@ pub fn serve(
         ctx.diag.say(format_args!("warning: {e}; the token is not cached"));
     }
     Ok(Some(token))
+}
+
+/// Whether discovery recently found the app not installed for the planned
+/// repository, so a helper chain falls through without a lock or a lookup.
+fn remembered_not_installed(plan: &Plan<'_>, cache: &Cache, now: u64) -> bool {
+    let (None, Some(repo)) = (plan.app.installation_id, &plan.repo) else {
+        return false;
+    };
+    let known = cache.installations(&plan.app.api_url, &plan.app.app_id.to_string());
+    known.missing.get(&repo.to_string()).is_some_and(|&until| until > now)
 }
 
 /// Signs the app JWT on first use, so the key is read only if a call needs
@@ -375,8 +392,9 @@ impl<'a> Minter<'a> {
                         known.found.insert(repo.owner.clone(), id);
                         known.missing.remove(&full);
                     }
+                    // Per repository: the owner's installation may still serve
+                    // other repositories (an installation on selected ones).
                     None => {
-                        known.found.remove(&repo.owner);
                         known.missing.insert(full.clone(), now + NOT_INSTALLED_TTL);
                     }
                 }

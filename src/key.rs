@@ -112,8 +112,8 @@ fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>
         Ok(Ok(pem)) => Secret::new(pem),
         Ok(Err(e)) => return Err(stop(&mut child, format!("could not be read: {e}"))),
         Err(_) => {
-            let secs = timeout.as_secs();
-            return Err(stop(&mut child, format!("gave no key within {secs} s and was stopped")));
+            let secs = timeout.as_secs_f64();
+            return Err(stop(&mut child, format!("gave no key within {secs:.1} s and was stopped")));
         }
     };
     // stdout is closed; the exit follows at once unless the command misbehaves.
@@ -122,8 +122,8 @@ fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
             Ok(None) => {
-                let secs = timeout.as_secs();
-                return Err(stop(&mut child, format!("did not exit within {secs} s and was stopped")));
+                let secs = timeout.as_secs_f64();
+                return Err(stop(&mut child, format!("did not exit within {secs:.1} s and was stopped")));
             }
             Err(e) => return Err(fail(format!("could not be waited for: {e}"))),
         }
