@@ -42,20 +42,26 @@ case ":$PATH:" in
     *) echo "install.sh: $root/bin is not on PATH; add it, e.g.: export PATH=\"$root/bin:\$PATH\"" ;;
 esac
 
-if [ "$configure" = 0 ]; then
-    echo "install.sh: --no-configure: not touching git config. To set git up later:"
-    echo "  $(printf '%q ' "$bin" "${config_args[@]}")configure"
-    echo "or by hand, for each host in your config (github.com here):"
+# The git config lines for set-up by hand (github.com shown; one set per host).
+print_lines() {
+    echo "To set git up, run: $(printf '%q ' "$bin" "${config_args[@]}")configure"
+    echo "or add these lines by hand, for each host in your config (github.com here):"
     echo "  git config --global --add credential.https://github.com.helper ''"
-    echo "  git config --global --add credential.https://github.com.helper '$bin'"
+    echo "  git config --global --add credential.https://github.com.helper $(printf '%q' "$(printf '%q ' "$bin" "${config_args[@]}" | sed 's/ $//')")"
     echo "  git config --global credential.https://github.com.useHttpPath true"
+}
+
+if [ "$configure" = 0 ]; then
+    echo "install.sh: --no-configure: git config left as it is."
+    print_lines
     exit 0
 fi
 
 if "$bin" "${config_args[@]}" configure "${scope_args[@]}" --dry-run >/dev/null 2>&1; then
     "$bin" "${config_args[@]}" configure "${scope_args[@]}"
 else
-    echo "install.sh: no usable config yet, so git is not configured:"
+    echo "install.sh: git is not configured yet:"
     "$bin" "${config_args[@]}" configure "${scope_args[@]}" --dry-run 2>&1 | sed 's/^/  /' || true
-    echo "install.sh: write the config (see docs/configuration.md), then run: $(printf '%q ' "$bin" "${config_args[@]}")configure"
+    echo "Write the config first (see docs/configuration.md)."
+    print_lines
 fi
