@@ -349,36 +349,27 @@ impl<'a> Client<'a> {
         timeout: Duration,
     ) -> Result<Answer, ureq::Error> {
         let authorization = format!("Bearer {}", bearer.expose());
-        let response = match method {
-            "POST" => {
-                let request = self
-                    .agent
-                    .post(url)
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .header("Accept", "application/vnd.github+json")
-                    .header("X-GitHub-Api-Version", API_VERSION)
-                    .header("Authorization", &authorization);
-                match body {
-                    Some(json) => request.header("Content-Type", "application/json").send(json)?,
-                    None => request.send_empty()?,
-                }
-            }
-            _ => {
-                let request = match method {
-                    "DELETE" => self.agent.delete(url),
-                    _ => self.agent.get(url),
-                };
-                request
-                    .config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .header("Accept", "application/vnd.github+json")
-                    .header("X-GitHub-Api-Version", API_VERSION)
-                    .header("Authorization", &authorization)
-                    .call()?
-            }
+        // The same headers and time budget for every method; only the body differs.
+        fn prepare<B>(
+            request: ureq::RequestBuilder<B>,
+            timeout: Duration,
+            auth: &str,
+        ) -> ureq::RequestBuilder<B> {
+            request
+                .config()
+                .timeout_global(Some(timeout))
+                .build()
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", API_VERSION)
+                .header("Authorization", auth)
+        }
+        let response = match (method, body) {
+            ("POST", Some(json)) => prepare(self.agent.post(url), timeout, &authorization)
+                .header("Content-Type", "application/json")
+                .send(json)?,
+            ("POST", None) => prepare(self.agent.post(url), timeout, &authorization).send_empty()?,
+            ("DELETE", _) => prepare(self.agent.delete(url), timeout, &authorization).call()?,
+            _ => prepare(self.agent.get(url), timeout, &authorization).call()?,
         };
         let header =
             |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);

@@ -157,18 +157,7 @@ impl World {
     /// sent, or panic text.
     #[track_caller]
     fn assert_no_secrets(&self, text: &str) {
-        for needle in ["BEGIN", "PRIVATE KEY", "eyJ", "ghs_", "panicked", "RUST_BACKTRACE"] {
-            assert!(!text.contains(needle), "{needle:?} in:\n{text}");
-        }
-        for issued in self.fake.issued_tokens() {
-            assert!(!text.contains(&issued.token), "a token in:\n{text}");
-        }
-        for r in self.fake.requests() {
-            if let Some(auth) = r.header("authorization") {
-                let secret = auth.split_once(' ').map_or(auth, |(_, v)| v);
-                assert!(!text.contains(secret), "credentials from a request in:\n{text}");
-            }
-        }
+        self.fake.assert_no_secrets(text);
     }
 
     /// Both streams of an output that must not carry a secret.

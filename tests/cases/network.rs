@@ -17,7 +17,10 @@ use serde_json::json;
 use crate::support::git_env::run_with_timeout;
 use crate::support::proxy::ConnectProxy;
 use crate::support::tls::TestTls;
-use crate::support::{FakeGitHub, Fault, Options, RunOutput, TestEnv, fixture_string, iso8601, unix_now};
+use crate::support::{
+    FakeGitHub, Fault, Options, RunOutput, TestEnv, assert_no_secret_markers, fixture_string, iso8601,
+    unix_now,
+};
 
 const APP_ID: u64 = 4242;
 const CLIENT_ID: &str = "Iv23liNetworkTests";
@@ -157,9 +160,7 @@ impl Helper {
         assert!(line.starts_with(PREFIX), "{out}");
         assert!(line.contains(&mint_path(self.installation_id)), "the endpoint path is named:\n{out}");
         assert!(line.contains(&format!("app {}", self.app_id)), "the app is named:\n{out}");
-        for secret in ["eyJ", "ghs_", "BEGIN"] {
-            assert!(!out.stderr.contains(secret), "stderr must not contain {secret:?}:\n{out}");
-        }
+        assert_no_secret_markers(&out.stderr);
         line.to_string()
     }
 }

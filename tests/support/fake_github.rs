@@ -255,6 +255,22 @@ pub struct FakeGitHub {
 }
 
 impl FakeGitHub {
+    /// Panics if `text` holds a PEM, a JWT, a token, anything this server was
+    /// sent as a credential, or panic text: what no helper output may carry.
+    #[track_caller]
+    pub fn assert_no_secrets(&self, text: &str) {
+        super::assert_no_secret_markers(text);
+        for issued in self.issued_tokens() {
+            assert!(!text.contains(&issued.token), "a token in:\n{text}");
+        }
+        for r in self.requests() {
+            if let Some(auth) = r.header("authorization") {
+                let secret = auth.split_once(' ').map_or(auth, |(_, v)| v);
+                assert!(!text.contains(secret), "credentials from a request in:\n{text}");
+            }
+        }
+    }
+
     pub fn start(options: Options) -> FakeGitHub {
         let dir = TempDir::new("fake-github");
         let repos_root = dir.path().join("repos");
