@@ -1,0 +1,842 @@
+//! The helper's benchmark: whole-process timings against the loopback fake GitHub (TLS, test
+//! CA), printed as one markdown report on stdout. Run it with `scripts/bench.sh`, which
+//! installs `hyperfine`, builds the release binary and then runs `cargo bench --bench bench`.
+//!
+//! Everything is measured from outside, as git sees it: a process started with git's request
+//! on stdin, timed to its exit. The rows:
+//! - cached `get` next to `git credential-store get` (a credential for the same host and path
+//!   in a store file) and `cat` of the same input (the floor: start a process, read, write);
+//! - a cold mint (`--prepare` deletes the cached tokens): config, key, JWT, `git config`
+//!   lookup, TLS to the fake, one POST, locked write;
+//! - 32 and 128 concurrent cold `get`s, with the mints the fake saw and the distinct tokens
+//!   the processes answered (both must be 1 per round);
+//! - peak RSS (`/usr/bin/time -f %M`) of a cached and of a minting `get`;
+//! - a cached `get` with 1, 100 and 1000 `[[app]]` entries (the served app last, every other
+//!   app on the same host with its own pattern, so routing scans them all), and with 1 and
+//!   1000 token entries in the cache directory.
+//!
+//! Every process runs in a hermetic environment (`TestEnv`: temp HOME and XDG dirs, empty
+//! global gitconfig, no system gitconfig, environment cleared except PATH), so nothing of the
+//! machine (`SSL_CERT_*`, `GIT_SSL_CAINFO`, a user's gitconfig) changes what is measured.
+//!
+//! hyperfine 1.15 has no `--input`, so every timed command is `sh -c 'CMD < request'`, run
+//! with `-N` (no shell of hyperfine's own, so no subtraction of a calibrated shell time: that
+//! correction is noisy at 1 ms and produced medians of 0.0 in trials). Every row therefore
+//! includes the same `sh` start, shown by its own row (`sh -c ': < request'`).
+//!
+//! Knobs (environment): `BENCH_HELPER` (binary to measure, default the one cargo built),
+//! `BENCH_RUNS` (300), `BENCH_WARMUP` (10), `BENCH_MINT_RUNS` (100), `BENCH_ROUNDS` (10),
+//! `BENCH_RSS_RUNS` (20), `BENCH_COMMAND` (the command line printed in the report),
+//! `BENCH_SETUP_ONLY` (set up, print the paths and a `hermetic` wrapper script, and keep the
+//! fake running until stdin closes: for profiling by hand). The whole run takes well under a
+//! minute once built.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{FakeGitHub, Options, TestEnv, fixture_string, run_with_stdin, write_file};
+
+const APP_ID: u64 = 4242;
+const INSTALLATION_ID: u64 = 777;
+const OWNER: &str = "acme";
+const REPO_PATH: &str = "acme/web.git";
+
+// Targets from the issue.
+const MINT_TARGET_MS: f64 = 10.0;
+const RSS_TARGET_KIB: u64 = 10 * 1024;
+const CONFIG_GROWTH_TARGET: f64 = 2.0;
+
+fn main() {
+    let settings = Settings::from_env();
+    let helper = std::env::var_os("BENCH_HELPER").map_or_else(support::git_env::helper_path, PathBuf::from);
+    assert!(helper.is_file(), "no helper binary at {}", helper.display());
+    for tool in ["hyperfine", "git", "sh", "cat"] {
+        assert!(which(tool).is_some(), "{tool} is not on PATH (scripts/bench.sh installs hyperfine)");
+    }
+    assert!(Path::new("/usr/bin/time").is_file(), "/usr/bin/time (GNU time) is needed for peak RSS");
+
+    let bench = Bench::new(helper, settings);
+    if std::env::var_os("BENCH_SETUP_ONLY").is_some() {
+        bench.hold();
+        return;
+    }
+    let report = bench.run();
+    print!("{report}");
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    runs: u32,
+    warmup: u32,
+    mint_runs: u32,
+    rounds: u32,
+    rss_runs: u32,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let get = |name: &str, default: u32| {
+            std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&v: &u32| v > 0).unwrap_or(default)
+        };
+        Settings {
+            runs: get("BENCH_RUNS", 300),
+            warmup: get("BENCH_WARMUP", 10),
+            mint_runs: get("BENCH_MINT_RUNS", 100),
+            rounds: get("BENCH_ROUNDS", 10),
+            rss_runs: get("BENCH_RSS_RUNS", 20),
+        }
+    }
+}
+
+/// The fake, the hermetic environment and the files every row uses.
+struct Bench {
+    settings: Settings,
+    helper: PathBuf,
+    fake: FakeGitHub,
+    env: TestEnv,
+    /// git's request for `get`, as git 2.47 sends it after a 401 with `useHttpPath`.
+    input: PathBuf,
+    /// The default cache dir (`$XDG_CACHE_HOME/git-credential-github-app`).
+    cache_dir: PathBuf,
+    /// `git credential-store --file` holding a credential for the same host and path.
+    store: PathBuf,
+    /// `--config` files with 1, 100, 1000 apps (default cache dir).
+    app_configs: Vec<(usize, PathBuf)>,
+    /// `--config` files whose cache dir holds 1 and 1000 token entries.
+    entry_configs: Vec<(usize, PathBuf, PathBuf)>,
+}
+
+/// hyperfine's statistics for one command, in milliseconds.
+#[derive(Debug, Clone)]
+struct Stat {
+    median: f64,
+    mean: f64,
+    stddev: f64,
+    min: f64,
+    max: f64,
+    runs: usize,
+}
+
+impl Stat {
+    fn of(times: &[f64]) -> Stat {
+        let n = times.len() as f64;
+        let mean = times.iter().sum::<f64>() / n;
+        let var = times.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        Stat {
+            median: median(times),
+            mean,
+            stddev: var.sqrt(),
+            min: times.iter().copied().fold(f64::INFINITY, f64::min),
+            max: times.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            runs: times.len(),
+        }
+    }
+}
+
+struct Row {
+    name: String,
+    command: String,
+    stat: Stat,
+    note: String,
+}
+
+struct Concurrency {
+    n: usize,
+    walls_ms: Vec<f64>,
+    mints: Vec<usize>,
+    distinct: Vec<usize>,
+    failures: usize,
+}
+
+impl Bench {
+    fn new(helper: PathBuf, settings: Settings) -> Bench {
+        let fake = FakeGitHub::start(Options::default());
+        fake.add_app(APP_ID, "Iv23liBench", "bench-app", &fixture_string("app-key.pub.pem"));
+        fake.add_installation(INSTALLATION_ID, APP_ID, OWNER, None);
+        let env = TestEnv::new();
+        let key = env.copy_key("app-key-pkcs1.pem");
+        let root = env.root().to_path_buf();
+        let host = fake.host();
+        let ca = fake.ca_pem_path().to_path_buf();
+
+        let served = served_app(&key, &host, &ca);
+        // The default location, as git runs the helper: no --config, no environment variable.
+        write_file(&env.xdg_config().join("git-credential-github-app").join("config.toml"), &served, 0o600);
+        let cache_dir = env.xdg_cache().join("git-credential-github-app");
+
+        let input = root.join("request.txt");
+        let request = format!(
+            "capability[]=authtype\ncapability[]=state\nprotocol=https\nhost={host}\npath={REPO_PATH}\nwwwauth[]=Basic realm=\"GitHub\"\n"
+        );
+        write_file(&input, request, 0o600);
+
+        let store = root.join("git-credentials");
+        // Same shape and length as a real installation token.
+        let stored_token = format!("ghs_{}", "A1b2C3d4E5f6G7h8I9j0".repeat(2).get(..36).unwrap_or_default());
+        write_file(&store, format!("https://x-access-token:{stored_token}@{host}/{REPO_PATH}\n"), 0o600);
+
+        let app_configs = [1usize, 100, 1000]
+            .into_iter()
+            .map(|n| {
+                let path = root.join(format!("config-{n}-apps.toml"));
+                let mut text = String::new();
+                for i in 1..n {
+                    // Same host, another owner: routing must look at each and reject it.
+                    let _ = write!(
+                        text,
+                        "[[app]]\napp_id = {}\nprivate_key_path = {}\nhost = {}\nrepos = [\"org-{i}/*\"]\ninstallation_id = {}\nca_file = {}\n\n",
+                        100_000 + i,
+                        toml_str(&key),
+                        toml_str(&host),
+                        500_000 + i,
+                        toml_str(&ca),
+                    );
+                }
+                text.push_str(&served);
+                write_file(&path, text, 0o600);
+                (n, path)
+            })
+            .collect();
+
+        let entry_configs = [1usize, 1000]
+            .into_iter()
+            .map(|n| {
+                let dir = root.join(format!("cache-{n}-entries"));
+                let path = root.join(format!("config-cache-{n}.toml"));
+                write_file(&path, format!("cache_dir = {}\n\n{served}", toml_str(&dir)), 0o600);
+                fs::create_dir_all(&dir).expect("creating cache dir");
+                support::set_mode(&dir, 0o700);
+                // Entries for other apps and installations; the helper's own is minted later.
+                let expires = support::unix_now() + 3600;
+                for i in 1..n {
+                    let name = format!(
+                        "token-{:032x}.json",
+                        (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                    );
+                    let body = serde_json::json!({
+                        "version": 1,
+                        "api_url": format!("https://ghe-{i}.example.com/api/v3"),
+                        "app_id": (100_000 + i).to_string(),
+                        "installation": (500_000 + i).to_string(),
+                        "scope": "installation",
+                        "installation_id": 500_000 + i,
+                        "token": format!("ghs_{i:036}"),
+                        "expires_at": expires,
+                    });
+                    write_file(&dir.join(name), body.to_string(), 0o600);
+                }
+                (n, path, dir)
+            })
+            .collect();
+
+        Bench { settings, helper, fake, env, input, cache_dir, store, app_configs, entry_configs }
+    }
+
+    fn run(&self) -> String {
+        let started = Instant::now();
+        let load_before = loadavg();
+        let s = self.settings;
+        let helper = sh_quote(&self.helper);
+        let input = sh_quote(&self.input);
+        let get = format!("{helper} get < {input}");
+
+        // 1. Cached get vs git credential-store vs cat.
+        self.prime(&[]);
+        let store_cmd = format!("git credential-store --file {} get < {input}", sh_quote(&self.store));
+        let cat_cmd = format!("cat < {input}");
+        let sh_cmd = format!(": < {input}");
+        let out = run_with_stdin(self.shell(&store_cmd), b"");
+        assert!(out.stdout.contains("password=ghs_"), "credential-store does not answer:\n{out}");
+        let (mut rows, _, _) = self.hyperfine_rows(
+            &[
+                ("cached `get`", get.clone(), true),
+                ("`git credential-store get`", store_cmd, false),
+                ("`cat` of the request (floor)", cat_cmd, false),
+                ("`sh` alone (in every row)", sh_cmd, false),
+            ],
+            s.warmup,
+            s.runs,
+            None,
+        );
+
+        // 2. Cold mint.
+        let clear = format!("rm -f {}/token-*.json", sh_quote(&self.cache_dir));
+        let (mut mint, minted, warmups) = self.hyperfine_rows(
+            &[("cold mint (empty cache)", get.clone(), false)],
+            3,
+            s.mint_runs,
+            Some(&clear),
+        );
+        let expected = (warmups + s.mint_runs) as usize;
+        mint[0].note = format!("{minted} mints for {expected} runs (incl. {warmups} warmup)");
+        assert_eq!(minted, expected, "every cold-mint run must mint exactly once");
+        rows.append(&mut mint);
+
+        // 3. Config size and cache size.
+        self.prime(&[]);
+        let config_rows: Vec<_> = self
+            .app_configs
+            .iter()
+            .map(|(n, path)| {
+                let name = format!("cached `get`, {n} `[[app]]`");
+                (name, format!("{helper} --config {} get < {input}", sh_quote(path)), true)
+            })
+            .collect();
+        let config_rows: Vec<(&str, String, bool)> =
+            config_rows.iter().map(|(n, c, cached)| (n.as_str(), c.clone(), *cached)).collect();
+        let (mut sized, _, _) = self.hyperfine_rows(&config_rows, s.warmup, s.runs, None);
+        let entry_paths: Vec<&Path> = self.entry_configs.iter().map(|(_, p, _)| p.as_path()).collect();
+        self.prime(&entry_paths);
+        for (n, _, dir) in &self.entry_configs {
+            let files = fs::read_dir(dir)
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .filter(|e| {
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            name.starts_with("token-") && name.ends_with(".json")
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
+            assert_eq!(files, *n, "cache dir {} should hold {n} token entries", dir.display());
+        }
+        let entry_rows: Vec<_> = self
+            .entry_configs
+            .iter()
+            .map(|(n, path, _)| {
+                let name = format!(
+                    "cached `get`, {n} token entr{} in the cache dir",
+                    if *n == 1 { "y" } else { "ies" }
+                );
+                (name, format!("{helper} --config {} get < {input}", sh_quote(path)), true)
+            })
+            .collect();
+        let entry_rows: Vec<(&str, String, bool)> =
+            entry_rows.iter().map(|(n, c, cached)| (n.as_str(), c.clone(), *cached)).collect();
+        sized.append(&mut self.hyperfine_rows(&entry_rows, s.warmup, s.runs, None).0);
+
+        // 4. Concurrent cold gets.
+        let concurrency: Vec<Concurrency> = [32usize, 128].iter().map(|&n| self.concurrent(n)).collect();
+
+        // 5. Peak RSS.
+        self.prime(&[]);
+        let rss_cached = self.peak_rss(&[self.helper.to_str().expect("utf-8 path"), "get"], false);
+        let rss_mint = self.peak_rss(&[self.helper.to_str().expect("utf-8 path"), "get"], true);
+        let store_path = self.store.to_str().expect("utf-8 path");
+        let rss_store = self.peak_rss(&["git", "credential-store", "--file", store_path, "get"], false);
+        let rss_cat = self.peak_rss(&["cat"], false);
+
+        let load = (load_before, loadavg());
+        self.report(
+            &rows,
+            &sized,
+            &concurrency,
+            [rss_cached, rss_mint, rss_store, rss_cat],
+            load,
+            started.elapsed(),
+        )
+    }
+
+    /// For profiling by hand: primes the caches, writes `<root>/hermetic` (runs its arguments
+    /// in the benchmark's environment), prints the paths as shell assignments, and keeps the
+    /// fake running until stdin closes.
+    fn hold(&self) {
+        self.prime(&[]);
+        let entry_paths: Vec<&Path> = self.entry_configs.iter().map(|(_, p, _)| p.as_path()).collect();
+        self.prime(&entry_paths);
+        let mut probe = Command::new("true");
+        self.env.apply(&mut probe);
+        let mut script = format!("#!/bin/sh\ncd {} || exit 1\nexec env -i", sh_quote(&self.env.work()));
+        for (k, v) in probe.get_envs() {
+            if let (Some(k), Some(v)) = (k.to_str(), v.and_then(|v| v.to_str())) {
+                let _ = write!(script, " {k}={}", sh_quote(Path::new(v)));
+            }
+        }
+        script.push_str(" \"$@\"\n");
+        let hermetic = self.env.root().join("hermetic");
+        write_file(&hermetic, script, 0o700);
+        println!("BENCH_HERMETIC={}", sh_quote(&hermetic));
+        println!("BENCH_HELPER={}", sh_quote(&self.helper));
+        println!("BENCH_INPUT={}", sh_quote(&self.input));
+        println!("BENCH_CACHE_DIR={}", sh_quote(&self.cache_dir));
+        println!("BENCH_STORE={}", sh_quote(&self.store));
+        for (n, path) in &self.app_configs {
+            println!("BENCH_CONFIG_{n}_APPS={}", sh_quote(path));
+        }
+        for (n, path, _) in &self.entry_configs {
+            println!("BENCH_CONFIG_CACHE_{n}={}", sh_quote(path));
+        }
+        println!("# the fake GitHub runs until stdin closes");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    }
+
+    /// A hermetic `sh -c SCRIPT`.
+    fn shell(&self, script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        self.env.apply(&mut cmd);
+        cmd.arg("-c").arg(script);
+        cmd
+    }
+
+    /// Makes sure the served entry is cached (default cache dir plus the given configs').
+    fn prime(&self, configs: &[&Path]) {
+        let request = fs::read(&self.input).expect("reading request");
+        let mut cmds = vec![self.helper_cmd(None)];
+        cmds.extend(configs.iter().map(|c| self.helper_cmd(Some(c))));
+        for cmd in cmds {
+            let out = run_with_stdin(cmd, &request);
+            out.assert_success();
+            assert!(out.stdout.contains("password=ghs_"), "the helper does not answer:\n{out}");
+        }
+    }
+
+    fn helper_cmd(&self, config: Option<&Path>) -> Command {
+        let mut cmd = Command::new(&self.helper);
+        self.env.apply(&mut cmd);
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.arg("get");
+        cmd
+    }
+
+    /// Times `commands` (name, shell command, must not mint) with hyperfine and returns their
+    /// statistics and the mints the fake saw during the timed runs. The runs are split over
+    /// `CHUNKS` hyperfine invocations with the command order rotated each time, and the raw
+    /// times pooled, so a burst of other load on the machine hits every row alike rather than
+    /// one row's consecutive runs. Each command is first run once to check it answers.
+    fn hyperfine_rows(
+        &self,
+        commands: &[(&str, String, bool)],
+        warmup: u32,
+        runs: u32,
+        prepare: Option<&str>,
+    ) -> (Vec<Row>, usize, u32) {
+        const CHUNKS: u32 = 10;
+        for (name, command, _) in commands {
+            if let Some(prepare) = prepare {
+                run_with_stdin(self.shell(prepare), b"").assert_success();
+            }
+            let out = run_with_stdin(self.shell(command), b"");
+            out.assert_success();
+            let answers = out.stdout.contains("password=")
+                || out.stdout.contains("protocol=")
+                || command.starts_with(": ");
+            assert!(answers, "{name}: no answer on stdout:\n{out}");
+        }
+        let json = self.env.root().join("hyperfine.json");
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); commands.len()];
+        let mints_before = self.fake.mint_count();
+        let chunks = CHUNKS.min(runs);
+        let mut warmups = 0;
+        for chunk in 0..chunks {
+            let chunk_runs = runs / chunks + u32::from(chunk < runs % chunks);
+            let chunk_warmup = if chunk == 0 { warmup } else { warmup.div_ceil(chunks) };
+            warmups += chunk_warmup;
+            let order: Vec<usize> =
+                (0..commands.len()).map(|i| (i + chunk as usize) % commands.len()).collect();
+            let mut cmd = Command::new("hyperfine");
+            self.env.apply(&mut cmd);
+            cmd.args(["-N", "--style", "basic", "--time-unit", "millisecond"])
+                .args(["--warmup", &chunk_warmup.to_string(), "--runs", &chunk_runs.to_string()])
+                .arg("--export-json")
+                .arg(&json);
+            if let Some(prepare) = prepare {
+                cmd.args(["--prepare", &sh_c(prepare)]);
+            }
+            for &i in &order {
+                let (name, command, _) = &commands[i];
+                cmd.args(["--command-name", name]).arg(sh_c(command));
+            }
+            // hyperfine's own progress goes to our stderr; stdout carries only the report.
+            let status = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(std::io::stderr()))
+                .stderr(Stdio::from(std::io::stderr()))
+                .status()
+                .expect("running hyperfine");
+            assert!(status.success(), "hyperfine failed: {status}");
+            let parsed: serde_json::Value =
+                serde_json::from_slice(&fs::read(&json).expect("reading hyperfine json"))
+                    .expect("hyperfine json");
+            let results = parsed["results"].as_array().expect("hyperfine results");
+            assert_eq!(results.len(), commands.len());
+            for (&i, r) in order.iter().zip(results) {
+                let raw = r["times"].as_array().expect("hyperfine times");
+                times[i].extend(raw.iter().filter_map(serde_json::Value::as_f64).map(|t| t * 1000.0));
+            }
+        }
+        let minted = self.fake.mint_count() - mints_before;
+        if commands.iter().all(|(_, _, cached)| *cached) {
+            assert_eq!(minted, 0, "a cached row minted: the cache was not used");
+        }
+        let rows = commands
+            .iter()
+            .zip(times)
+            .map(|((name, command, cached), t)| Row {
+                name: (*name).to_string(),
+                command: command.clone(),
+                stat: Stat::of(&t),
+                note: if *cached { "0 mints during the runs".into() } else { String::new() },
+            })
+            .collect();
+        (rows, minted, warmups)
+    }
+
+    /// `n` cold `get`s started together, `rounds` times (after one untimed round).
+    fn concurrent(&self, n: usize) -> Concurrency {
+        let mut result = Concurrency { n, walls_ms: vec![], mints: vec![], distinct: vec![], failures: 0 };
+        for round in 0..=self.settings.rounds {
+            self.clear_tokens();
+            let before = self.fake.mint_count();
+            let t0 = Instant::now();
+            let children: Vec<_> = (0..n)
+                .map(|_| {
+                    self.helper_cmd(None)
+                        .stdin(File::open(&self.input).expect("opening request"))
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .expect("spawning helper")
+                })
+                .collect();
+            let outputs: Vec<_> =
+                children.into_iter().map(|c| c.wait_with_output().expect("waiting")).collect();
+            let wall = t0.elapsed();
+            let mut tokens = BTreeSet::new();
+            let mut failures = 0;
+            for out in &outputs {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                match stdout.lines().find_map(|l| l.strip_prefix("password=")) {
+                    Some(token) if out.status.success() => {
+                        tokens.insert(token.to_string());
+                    }
+                    _ => {
+                        failures += 1;
+                        eprintln!(
+                            "concurrent get failed: {:?}\n{stdout}\n{}",
+                            out.status,
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                    }
+                }
+            }
+            if round == 0 {
+                continue; // warm-up: page cache, fake's first connection
+            }
+            result.walls_ms.push(wall.as_secs_f64() * 1000.0);
+            result.mints.push(self.fake.mint_count() - before);
+            result.distinct.push(tokens.len());
+            result.failures += failures;
+        }
+        result
+    }
+
+    fn clear_tokens(&self) {
+        if let Ok(dir) = fs::read_dir(&self.cache_dir) {
+            for e in dir.filter_map(Result::ok) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("token-") && name.ends_with(".json") {
+                    fs::remove_file(e.path()).expect("removing cached token");
+                }
+            }
+        }
+    }
+
+    /// Median max RSS in KiB over `rss_runs` runs of `argv` with the request on stdin.
+    fn peak_rss(&self, argv: &[&str], mint: bool) -> (u64, Vec<u64>) {
+        let mut samples = Vec::new();
+        for _ in 0..self.settings.rss_runs {
+            if mint {
+                self.clear_tokens();
+            }
+            let before = self.fake.mint_count();
+            let mut cmd = Command::new("/usr/bin/time");
+            self.env.apply(&mut cmd);
+            let out = cmd
+                .args(["-f", "%M"])
+                .args(argv)
+                .stdin(File::open(&self.input).expect("opening request"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .expect("running /usr/bin/time");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{argv:?} failed under /usr/bin/time: {stderr}");
+            if argv[0] == self.helper.to_str().unwrap_or_default() {
+                assert_eq!(
+                    self.fake.mint_count() - before,
+                    usize::from(mint),
+                    "{argv:?}: unexpected mint count"
+                );
+            }
+            let kib = stderr.lines().last().and_then(|l| l.trim().parse().ok()).expect("parsing %M");
+            samples.push(kib);
+        }
+        let mut sorted = samples.clone();
+        sorted.sort_unstable();
+        (sorted[sorted.len() / 2], samples)
+    }
+
+    fn report(
+        &self,
+        rows: &[Row],
+        sized: &[Row],
+        concurrency: &[Concurrency],
+        rss: [(u64, Vec<u64>); 4],
+        load: (String, String),
+        elapsed: Duration,
+    ) -> String {
+        let s = self.settings;
+        let mut r = String::new();
+        let command = std::env::var("BENCH_COMMAND").unwrap_or_else(|_| "cargo bench --bench bench".into());
+        let _ = writeln!(r, "# git-credential-github-app benchmark\n");
+        let _ = writeln!(r, "Command: `{command}`\n");
+        let _ = writeln!(r, "| machine | |\n| --- | --- |");
+        let _ =
+            writeln!(r, "| CPUs (nproc) | {} |", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        let _ = writeln!(r, "| CPU model | {} |", cpu_model());
+        let _ = writeln!(
+            r,
+            "| kernel | {} |",
+            first_line(&fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default())
+        );
+        let _ = writeln!(r, "| rustc | {} |", tool_version("rustc", "--version"));
+        let _ = writeln!(r, "| hyperfine | {} |", tool_version("hyperfine", "--version"));
+        let _ = writeln!(r, "| git | {} |", tool_version("git", "--version"));
+        let size = fs::metadata(&self.helper).map_or(0, |m| m.len());
+        let _ = writeln!(
+            r,
+            "| helper binary | `{}`, {} bytes ({:.2} MiB) |",
+            self.helper.display(),
+            size,
+            size as f64 / 1048576.0
+        );
+        let _ = writeln!(r, "| release profile | {} |", release_profile(&self.helper));
+        let _ = writeln!(r, "| load average (1/5/15 min) | {} at start, {} at end |", load.0, load.1);
+        let _ = writeln!(
+            r,
+            "\nhyperfine: `--warmup {} --runs {}` for cached rows, `--warmup 3 --runs {}` with `--prepare` for the mint, \
+             each split over 10 hyperfine invocations with the command order rotated and the times pooled; \
+             every command runs as `hyperfine -N \"sh -c 'CMD < request'\"` (hyperfine 1.15 has no `--input`), \
+             so every row includes one `sh` start (its own row shows how much) and nothing is subtracted. Times in ms.\n",
+            s.warmup, s.runs, s.mint_runs
+        );
+
+        let _ = writeln!(r, "## Single process\n");
+        let _ = writeln!(
+            r,
+            "| row | median | mean ± σ | min | max | runs | check |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+        );
+        for row in rows.iter().chain(sized) {
+            let st = &row.stat;
+            let _ = writeln!(
+                r,
+                "| {} | **{:.2}** | {:.2} ± {:.2} | {:.2} | {:.2} | {} | {} |",
+                row.name, st.median, st.mean, st.stddev, st.min, st.max, st.runs, row.note
+            );
+        }
+
+        let _ = writeln!(
+            r,
+            "\n## Concurrent cold `get`s (empty cache each round, {} rounds after 1 warm-up)\n",
+            s.rounds
+        );
+        let _ = writeln!(
+            r,
+            "| processes | wall median (ms) | wall per round (ms) | mints per round | distinct tokens per round | failed processes |\n| ---: | ---: | --- | --- | --- | ---: |"
+        );
+        for c in concurrency {
+            let walls: Vec<String> = c.walls_ms.iter().map(|w| format!("{w:.1}")).collect();
+            let _ = writeln!(
+                r,
+                "| {} | **{:.1}** | {} | {:?} | {:?} | {} |",
+                c.n,
+                median(&c.walls_ms),
+                walls.join(", "),
+                c.mints,
+                c.distinct,
+                c.failures
+            );
+        }
+        let _ = writeln!(
+            r,
+            "\nWall time runs from the first spawn to the last exit (spawned from the bench process, stdin from the request file).\n"
+        );
+
+        let [cached, minting, store, cat] = &rss;
+        let _ =
+            writeln!(r, "## Peak memory (max RSS, `/usr/bin/time -f %M`, median of {} runs)\n", s.rss_runs);
+        let _ =
+            writeln!(r, "| process | median KiB | median MiB | samples (KiB) |\n| --- | ---: | ---: | --- |");
+        for (name, (m, samples)) in [
+            ("cached `get`", cached),
+            ("minting `get`", minting),
+            ("`git credential-store get`", store),
+            ("`cat`", cat),
+        ] {
+            let list: Vec<String> = samples.iter().map(u64::to_string).collect();
+            let _ = writeln!(r, "| {name} | {m} | {:.2} | {} |", *m as f64 / 1024.0, list.join(" "));
+        }
+
+        let find = |rows: &[Row], prefix: &str| {
+            rows.iter().find(|x| x.name.starts_with(prefix)).map_or(f64::NAN, |x| x.stat.median)
+        };
+        let cached_ms = find(rows, "cached `get`");
+        let store_ms = find(rows, "`git credential-store");
+        let mint_ms = find(rows, "cold mint");
+        let one_app = find(sized, "cached `get`, 1 `");
+        let thousand = find(sized, "cached `get`, 1000 `");
+        let conc_ok = concurrency.iter().all(|c| {
+            c.failures == 0 && c.mints.iter().all(|&m| m == 1) && c.distinct.iter().all(|&d| d == 1)
+        });
+        let pass = |ok: bool| if ok { "PASS" } else { "FAIL" };
+        let _ = writeln!(r, "\n## Targets\n");
+        let _ = writeln!(r, "| target | measured | result |\n| --- | --- | --- |");
+        let _ = writeln!(
+            r,
+            "| cached `get` <= `git credential-store get` | {cached_ms:.2} ms vs {store_ms:.2} ms ({:.2}x) | {} |",
+            cached_ms / store_ms,
+            pass(cached_ms <= store_ms)
+        );
+        let _ = writeln!(
+            r,
+            "| cold mint <= {MINT_TARGET_MS} ms | {mint_ms:.2} ms | {} |",
+            pass(mint_ms <= MINT_TARGET_MS)
+        );
+        let _ = writeln!(
+            r,
+            "| peak RSS <= 10 MiB | cached {:.2} MiB, minting {:.2} MiB | {} |",
+            cached.0 as f64 / 1024.0,
+            minting.0 as f64 / 1024.0,
+            pass(cached.0 <= RSS_TARGET_KIB && minting.0 <= RSS_TARGET_KIB)
+        );
+        let _ = writeln!(
+            r,
+            "| 1000 `[[app]]` within {CONFIG_GROWTH_TARGET}x of 1 | {thousand:.2} ms vs {one_app:.2} ms ({:.2}x) | {} |",
+            thousand / one_app,
+            pass(thousand <= CONFIG_GROWTH_TARGET * one_app)
+        );
+        let _ = writeln!(
+            r,
+            "| concurrent cold `get`s: 1 mint, 1 token per round | see above | {} |",
+            pass(conc_ok)
+        );
+
+        let _ = writeln!(r, "\n<details><summary>Exact timed commands</summary>\n");
+        for row in rows.iter().chain(sized) {
+            let _ = writeln!(r, "- {}: `{}`", row.name, sh_c(&row.command));
+        }
+        let clear = format!("rm -f {}/token-*.json", sh_quote(&self.cache_dir));
+        let _ = writeln!(r, "- cold mint `--prepare`: `{}`", sh_c(&clear));
+        let _ = writeln!(r, "- concurrent: `{} get` x N, stdin from the request file", self.helper.display());
+        let _ = writeln!(r, "- peak RSS: `/usr/bin/time -f %M CMD < request`");
+        let _ = writeln!(
+            r,
+            "\nRequest (stdin):\n\n```\n{}```\n",
+            fs::read_to_string(&self.input).unwrap_or_default()
+        );
+        let _ = writeln!(r, "</details>\n");
+        let _ = writeln!(r, "Benchmark wall time: {:.0} s.", elapsed.as_secs_f64());
+        r
+    }
+}
+
+/// The served app: the fixture key, the fake's host (default API URL `https://HOST/api/v3`),
+/// a configured installation, and the fake's CA.
+fn served_app(key: &Path, host: &str, ca: &Path) -> String {
+    format!(
+        "[[app]]\napp_id = {APP_ID}\nprivate_key_path = {}\nhost = {}\nrepos = [\"{OWNER}/*\"]\ninstallation_id = {INSTALLATION_ID}\nca_file = {}\n",
+        toml_str(key),
+        toml_str(host),
+        toml_str(ca)
+    )
+}
+
+fn toml_str(value: impl AsRef<std::ffi::OsStr>) -> String {
+    let text = value.as_ref().to_str().expect("utf-8 path");
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+/// `sh -c "SCRIPT"` for hyperfine `-N`, which splits its commands like a shell would.
+fn sh_c(script: &str) -> String {
+    assert!(!script.contains(['"', '\\', '$', '`']), "cannot quote {script:?}");
+    format!("sh -c \"{script}\"")
+}
+
+fn sh_quote(path: &Path) -> String {
+    let text = path.to_str().expect("utf-8 path");
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(tool)).find(|p| p.is_file()))
+}
+
+fn tool_version(tool: &str, arg: &str) -> String {
+    Command::new(tool)
+        .arg(arg)
+        .output()
+        .map(|o| first_line(&String::from_utf8_lossy(&o.stdout)).to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews every row.
+fn loadavg() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim()
+}
+
+fn cpu_model() -> String {
+    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines()
+        .find_map(|l| {
+            l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The `[profile.release]` settings of the manifest the helper was built from (found as
+/// `<dir>/target/release/<bin>` next to `<dir>/Cargo.toml`), on one line.
+fn release_profile(helper: &Path) -> String {
+    let dir = helper.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
+    let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
+        return format!("unknown (no Cargo.toml at {})", dir.display());
+    };
+    let mut inside = false;
+    let mut settings = Vec::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == "[profile.release]";
+            continue;
+        }
+        if inside && !line.is_empty() && !line.starts_with('#') {
+            settings.push(format!("`{line}`"));
+        }
+    }
+    if settings.is_empty() { "defaults".into() } else { settings.join(", ") }
+}
