@@ -37,12 +37,13 @@ pub struct EntryKey {
 impl EntryKey {
     /// A file name that cannot be steered by config values: a hash of the key.
     fn stem(&self) -> String {
-        let fields = [&self.api_url, &self.app_id, &self.installation, &self.scope];
+        let fields = [self.api_url.as_str(), &self.app_id, &self.installation, &self.scope];
         format!("{ENTRY_PREFIX}{}", hash_hex(&fields))
     }
 }
 
-fn hash_hex(fields: &[&String]) -> String {
+/// Hex of the first 16 bytes of the SHA-256 of `fields`, each ended by a newline.
+pub fn hash_hex(fields: &[&str]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for field in fields {
         ctx.update(field.as_bytes());
@@ -189,7 +190,7 @@ impl Cache {
         let mut removed = 0;
         for entry in dir.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = ["token-", "installations-", "clock-"].iter().any(|p| name.starts_with(p))
+            let ours = ["token-", "installations-", "clock-", "route-"].iter().any(|p| name.starts_with(p))
                 && name.ends_with(".json");
             if ours || (name.starts_with('.') && name.contains(".json.tmp")) {
                 match fs::remove_file(entry.path()) {
@@ -309,7 +310,7 @@ impl Cache {
     }
 
     fn installations_stem(api_url: &str, app_id: &str) -> String {
-        format!("installations-{}", hash_hex(&[&api_url.to_string(), &app_id.to_string()]))
+        format!("installations-{}", hash_hex(&[api_url, app_id]))
     }
 
     /// What discovery remembers for (API URL, app); empty when nothing is known.
@@ -359,7 +360,7 @@ impl Cache {
     }
 
     fn clock_path(&self, api_url: &str) -> PathBuf {
-        self.dir.join(format!("clock-{}.json", hash_hex(&[&api_url.to_string()])))
+        self.dir.join(format!("clock-{}.json", hash_hex(&[api_url])))
     }
 
     /// The offset (GitHub's clock minus ours, in seconds) learnt from an
@@ -384,6 +385,21 @@ impl Cache {
             &self.clock_path(api_url),
             &serde_json::json!({ "api_url": api_url, "offset_secs": offset_secs }),
         )
+    }
+
+    /// A JSON file of this directory by name (`None` when absent, unreadable,
+    /// not what `T` expects, or the directory is not trusted).
+    pub fn read_named<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        if !self.trusted() {
+            return None;
+        }
+        serde_json::from_slice(&fs::read(self.dir.join(name)).ok()?).ok()
+    }
+
+    /// Writes a JSON file of this directory by name (temp file and rename).
+    pub fn write_named(&self, name: &str, value: &impl Serialize) -> Result<(), CacheError> {
+        self.ensure_dir()?;
+        self.replace(&self.dir.join(name), value)
     }
 
     /// Every readable token entry in the directory.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_CONFIG";
-const APP_DIR: &str = "git-credential-github-app";
+pub const APP_DIR: &str = "git-credential-github-app";
 const DEFAULT_MIN_LIFETIME: u64 = 600;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
@@ -253,14 +253,19 @@ impl std::error::Error for ConfigError {}
 /// Reads and validates the config; `Ok(None)` when the default file is absent
 /// (serve nothing, silently).
 pub fn load(location: &Location, defaults: &Defaults) -> Result<Option<Config>, ConfigError> {
-    let text = match std::fs::read_to_string(&location.path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound && !location.explicit => return Ok(None),
-        Err(source) => {
-            return Err(ConfigError::Read { path: location.path.clone(), source });
-        }
-    };
-    parse_config(&text, &location.path, defaults).map(Some)
+    match read_text(location)? {
+        Some(text) => parse_config(&text, &location.path, defaults).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The config file's text; `Ok(None)` when the default file is absent.
+pub fn read_text(location: &Location) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(&location.path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !location.explicit => Ok(None),
+        Err(source) => Err(ConfigError::Read { path: location.path.clone(), source }),
+    }
 }
 
 /// Parses and validates config text; `path` is used for messages and to
@@ -290,6 +295,7 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
     }
 
     let mut apps = Vec::with_capacity(raw.app.len());
+    let mut names = std::collections::HashMap::new();
     for (i, app) in raw.app.into_iter().enumerate() {
         let position = i + 1;
         let at = |m: String| invalid(format!("[[app]] #{position} (app_id {}): {m}", app.app_id));
@@ -364,8 +370,8 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
             if name.trim().is_empty() || name.chars().any(char::is_control) {
                 return Err(at(format!("name {name:?} must be printable and not empty")));
             }
-            if let Some(other) = apps.iter().find(|a: &&App| a.name.as_ref() == Some(name)) {
-                return Err(at(format!("name {name:?} is already used by [[app]] #{}", other.position)));
+            if let Some(other) = names.insert(name.clone(), position) {
+                return Err(at(format!("name {name:?} is already used by [[app]] #{other}")));
             }
         }
         apps.push(App {
@@ -415,7 +421,8 @@ fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf
         let home = home.ok_or("~ is used but no home directory is known")?;
         return Ok(home.join(rest));
     }
-    Ok(base.join(value))
+    let path = Path::new(value);
+    Ok(if path.is_absolute() { path.to_path_buf() } else { base.join(path) })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

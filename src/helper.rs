@@ -12,11 +12,11 @@ use crate::diag::Diag;
 use crate::error::Error;
 use crate::github::{ApiError, Client, ClientOptions, InstallationToken, MintRequest, format_utc};
 use crate::network::{self, NetworkEnv};
-use crate::protocol::{self, Credential, Operation, Request};
+use crate::protocol::{self, Credential, Request};
 use crate::routing::{Decision, NotMine, Pattern, RepoRef, Target, route};
 use crate::secret::Secret;
 use crate::{jwt, key};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// How long a "not installed there" answer is remembered, so a helper chain
@@ -49,25 +49,17 @@ impl Context<'_> {
     }
 }
 
-/// Runs one protocol operation: reads git's request from `input`, answers on `output`.
-pub fn run(
-    op: Option<Operation>,
-    input: impl Read,
-    output: impl Write,
-    ctx: &Context<'_>,
-) -> Result<(), Error> {
-    let request = protocol::read_request(input).map_err(Error::Input)?;
-    match op {
-        Some(Operation::Get) => match get(&request, ctx)? {
-            Some(token) => {
-                let credential = Credential { password: &token.token, expires_at: token.expires_at };
-                protocol::write_credential(output, &credential).map_err(Error::Output)
-            }
-            None => Ok(()),
-        },
-        Some(Operation::Erase) => erase(&request, ctx),
-        Some(Operation::Store) | None => Ok(()),
-    }
+/// Writes the answer to `get`: the three lines git reads.
+pub fn write_answer(output: impl Write, token: &InstallationToken) -> Result<(), Error> {
+    let credential = Credential { password: &token.token, expires_at: token.expires_at };
+    protocol::write_credential(output, &credential).map_err(Error::Output)
+}
+
+/// A served `get`: the token and the cache entry that holds it.
+#[derive(Debug)]
+pub struct Answer {
+    pub token: InstallationToken,
+    pub key: EntryKey,
 }
 
 /// The routing fields of git's request.
@@ -140,7 +132,7 @@ pub fn use_http_path_hint(host: &str) -> String {
 }
 
 /// The token for `request`, or `None` when it is not ours to answer.
-pub fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<InstallationToken>, Error> {
+pub fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<Answer>, Error> {
     let Some(config) = ctx.config else {
         ctx.diag.trace(|| "no config file: serving nothing".into());
         return Ok(None);
@@ -150,7 +142,7 @@ pub fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<InstallationTo
         return Ok(None);
     }
     match plan(config, target(request)) {
-        Planned::Serve(plan) => serve(&plan, config, ctx),
+        Planned::Serve(plan) => Ok(serve(&plan, config, ctx)?.map(|token| Answer { token, key: plan.key })),
         Planned::NotMine(why) => {
             ctx.diag.trace(|| format!("not mine: {why}"));
             Ok(None)

@@ -14,16 +14,19 @@ pub mod github;
 pub mod helper;
 pub mod jwt;
 pub mod key;
+pub mod memo;
 pub mod network;
 pub mod protocol;
 pub mod routing;
 pub mod secret;
 
 use crate::cli::Command;
-use crate::config::{Config, Defaults, Location};
+use crate::config::{Defaults, Location};
 use crate::diag::Diag;
 use crate::error::Error;
+use crate::memo::Memo;
 use crate::network::NetworkEnv;
+use crate::protocol::Operation;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -82,20 +85,44 @@ pub fn run<R: Read, W: Write>(
         }
         _ => {}
     }
-    // An operation we do not know, and `store`, need no config: they must stay
-    // silent even when the config is broken, as git calls every helper for them.
-    let needs_config = !matches!(command, Command::Protocol(None | Some(protocol::Operation::Store)));
     let location = location.map(|l| match (&env.cwd, l.path.is_absolute()) {
         (Some(cwd), false) => Location { path: cwd.join(&l.path), explicit: l.explicit },
         _ => l,
     });
-    let config = match &location {
-        Some(location) if needs_config => config::load(location, &env.defaults)?,
+    let sink = std::cell::RefCell::new(stderr);
+    let diag = Diag::new(&sink, env.trace);
+    // git's request, for the protocol operations (read first, so git is never left writing).
+    let request = match &command {
+        Command::Protocol(_) => Some(protocol::read_request(stdin).map_err(Error::Input)?),
+        _ => None,
+    };
+    // An operation we do not know, and `store`, need no config: they must stay
+    // silent even when the config is broken, as git calls every helper for them.
+    let text = match (&location, &command) {
+        (_, Command::Protocol(None | Some(Operation::Store))) => None,
+        (Some(location), _) => config::read_text(location)?,
+        (None, _) => None,
+    };
+    let memo = match (&text, &location, &request, &command) {
+        (Some(text), Some(location), Some(request), Command::Protocol(Some(Operation::Get))) => {
+            Memo::for_request(text, &location.path, request, &env.defaults, env.uid)
+        }
+        _ => None,
+    };
+    if let Some(token) = memo.as_ref().and_then(|m| m.answer(now)) {
+        diag.trace(|| {
+            format!(
+                "cache: hit through the route memo, token expires {}",
+                github::format_utc(token.expires_at)
+            )
+        });
+        return helper::write_answer(stdout, &token);
+    }
+    let config = match (&text, &location) {
+        (Some(text), Some(location)) => Some(config::parse_config(text, &location.path, &env.defaults)?),
         _ => None,
     };
     let timeout = config.as_ref().map_or(Duration::from_secs(30), |c| c.timeout);
-    let sink = std::cell::RefCell::new(stderr);
-    let diag = Diag::new(&sink, env.trace);
     let ctx = helper::Context {
         config: config.as_ref(),
         now,
@@ -109,7 +136,22 @@ pub fn run<R: Read, W: Write>(
     let no_location = PathBuf::from("<user config dir>/git-credential-github-app/config.toml");
     let location_path = location.as_ref().map_or(no_location.as_path(), |l| l.path.as_path());
     match command {
-        Command::Protocol(op) => helper::run(op, stdin, stdout, &ctx),
+        Command::Protocol(op) => {
+            let request = request.unwrap_or_default();
+            match op {
+                Some(Operation::Get) => match helper::get(&request, &ctx)? {
+                    Some(answer) => {
+                        if let (Some(memo), Some(config)) = (&memo, &config) {
+                            memo.remember(config, &answer.key);
+                        }
+                        helper::write_answer(stdout, &answer.token)
+                    }
+                    None => Ok(()),
+                },
+                Some(Operation::Erase) => helper::erase(&request, &ctx),
+                Some(Operation::Store) | None => Ok(()),
+            }
+        }
         Command::Token { target, host } => {
             commands::token(target.as_deref(), host.as_deref(), &ctx, location_path, &mut stdout)
         }
@@ -141,9 +183,4 @@ fn helper_string(env: &Environment, config_flag: Option<&Path>) -> Result<String
 
 fn write_out(out: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
     out.write_all(bytes).and_then(|()| out.flush()).map_err(Error::Output)
-}
-
-/// Loads the config named by `location` (for callers outside `run`).
-pub fn load_config(location: &Location, defaults: &Defaults) -> Result<Option<Config>, Error> {
-    Ok(config::load(location, defaults)?)
 }

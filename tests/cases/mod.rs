@@ -3,3 +3,4 @@
 mod commands;
 mod network;
 mod robustness;
+mod scale;
