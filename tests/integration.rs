@@ -17,6 +17,7 @@ use support::{
     FakeGitHub, Fault, GitAuth, IssuedToken, Options, RunOutput, TestEnv, fixture_string, run,
     run_with_stdin, set_mode,
 };
+use support::{toml_path as qp, toml_string as q};
 
 const APP_ID: u64 = 4242;
 const CLIENT_ID: &str = "Iv23liTestClient";
@@ -503,15 +504,6 @@ fn setup() -> Setup {
     env.set_ca(fake.ca_pem_path());
     let key = env.copy_key("app-key-pkcs1.pem");
     Setup { fake, env, key }
-}
-
-/// A TOML basic string (the temp paths used here are plain ASCII).
-fn q(s: &str) -> String {
-    format!("{s:?}")
-}
-
-fn qp(p: &Path) -> String {
-    q(p.to_str().expect("temp paths are UTF-8"))
 }
 
 /// git's `get` request for an https URL on `host`; `path` only as with `useHttpPath`.

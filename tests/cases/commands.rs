@@ -14,6 +14,7 @@ use crate::support::git_env::helper_path;
 use crate::support::{
     FakeGitHub, Options, RunOutput, TestEnv, fixture_string, iso8601, run, run_with_stdin, set_mode,
 };
+use crate::support::{toml_path as qp, toml_string as q};
 
 const APP_ID: u64 = 4242;
 const CLIENT_ID: &str = "Iv23liCommandTests";
@@ -45,15 +46,6 @@ fn world() -> World {
     env.set_ca(fake.ca_pem_path());
     let key = env.copy_key("app-key-pkcs1.pem");
     World { fake, env, key }
-}
-
-/// A TOML basic string (the temp paths used here are plain ASCII).
-fn q(s: &str) -> String {
-    format!("{s:?}")
-}
-
-fn qp(p: &Path) -> String {
-    q(p.to_str().expect("temp paths are UTF-8"))
 }
 
 fn code(out: &RunOutput) -> Option<i32> {

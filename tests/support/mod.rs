@@ -36,6 +36,16 @@ pub fn assert_no_secret_markers(text: &str) {
     }
 }
 
+/// A TOML basic string (the temp paths used here are plain ASCII).
+pub fn toml_string(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// A path as a TOML basic string.
+pub fn toml_path(p: &Path) -> String {
+    toml_string(p.to_str().expect("temp paths are UTF-8"))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
 }
