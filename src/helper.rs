@@ -275,8 +275,15 @@ pub struct Minter<'a> {
 
 impl<'a> Minter<'a> {
     pub fn new(app: &'a App, cache: Option<&'a Cache>, ctx: &Context<'a>) -> Result<Minter<'a>, Error> {
+        // Ask git for its http settings while the JWT is signed: every Minter signs.
+        let git = network::wants_git(app.ca_file.as_deref(), ctx.network)
+            .then(|| network::GitHttpQuery::start(&app.api_url));
+        let offset = cache.map_or(0, |c| c.clock_offset(&app.api_url));
+        let now = i64::try_from(ctx.now).unwrap_or(i64::MAX).saturating_add(offset);
+        let mut signer = Signer { app, now, var: ctx.var, deadline: ctx.deadline, jwt: None };
+        signer.jwt()?;
         let route = network::resolve(app.ca_file.as_deref(), ctx.network, || {
-            network::read_git_http_config(&app.api_url)
+            git.map_or_else(network::GitHttpConfig::default, network::GitHttpQuery::finish)
         });
         let client = Client::new(
             ClientOptions {
@@ -289,9 +296,6 @@ impl<'a> Minter<'a> {
             ctx.diag,
         )
         .map_err(|error| Error::Api { app: app.label(), error })?;
-        let offset = cache.map_or(0, |c| c.clock_offset(&app.api_url));
-        let now = i64::try_from(ctx.now).unwrap_or(i64::MAX).saturating_add(offset);
-        let signer = Signer { app, now, var: ctx.var, deadline: ctx.deadline, jwt: None };
         Ok(Minter { app, client, signer, cache, now: ctx.now, clock_corrected: false })
     }
 

@@ -65,12 +65,16 @@ pub struct GitHttpConfig {
     pub ssl_ca_info: Option<PathBuf>,
 }
 
-/// Decides proxy and trust for an API URL; `git` is asked only when the
-/// environment and the config leave something open.
+/// Whether git's settings could still decide anything: the environment and
+/// the config leave the proxy or the trust store open.
+pub fn wants_git(ca_file: Option<&Path>, env: &NetworkEnv) -> bool {
+    env.use_git_config && (env.proxy.is_none() || (ca_file.is_none() && env.git_ssl_cainfo.is_none()))
+}
+
+/// Decides proxy and trust for an API URL; `git` is asked only when
+/// [`wants_git`] says it could matter.
 pub fn resolve(ca_file: Option<&Path>, env: &NetworkEnv, git: impl FnOnce() -> GitHttpConfig) -> Route {
-    let need_git =
-        env.use_git_config && (env.proxy.is_none() || (ca_file.is_none() && env.git_ssl_cainfo.is_none()));
-    let from_git = if need_git { git() } else { GitHttpConfig::default() };
+    let from_git = if wants_git(ca_file, env) { git() } else { GitHttpConfig::default() };
     let proxy = match (&env.proxy, from_git.proxy) {
         (Some(url), _) => {
             Some(Proxy { url: url.clone(), no_proxy: env.no_proxy.clone(), origin: "environment" })
@@ -99,16 +103,28 @@ fn with_scheme(url: &str) -> String {
     if url.contains("://") { url.to_string() } else { format!("http://{url}") }
 }
 
-/// Runs `git config --null --get-urlmatch http <url>`; any failure means "nothing set".
-pub fn read_git_http_config(url: &str) -> GitHttpConfig {
-    let output = Command::new("git")
-        .args(["config", "--null", "--get-urlmatch", "http", url])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
-    match output {
-        Ok(out) if out.status.success() => parse_git_http_config(&String::from_utf8_lossy(&out.stdout)),
-        _ => GitHttpConfig::default(),
+/// `git config --null --get-urlmatch http <url>` running in the background,
+/// so the mint can sign its JWT meanwhile. Any failure means "nothing set".
+pub struct GitHttpQuery(Option<std::process::Child>);
+
+impl GitHttpQuery {
+    pub fn start(url: &str) -> GitHttpQuery {
+        let child = Command::new("git")
+            .args(["config", "--null", "--get-urlmatch", "http", url])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        GitHttpQuery(child.ok())
+    }
+
+    pub fn finish(self) -> GitHttpConfig {
+        match self.0.map(std::process::Child::wait_with_output) {
+            Some(Ok(out)) if out.status.success() => {
+                parse_git_http_config(&String::from_utf8_lossy(&out.stdout))
+            }
+            _ => GitHttpConfig::default(),
+        }
     }
 }
 
