@@ -10,6 +10,14 @@ usage() {
     sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
 }
 
+# Paths given relative to where install.sh was run from, before it moves to the checkout.
+absolute() {
+    case "$1" in
+        /*) printf '%s\n' "$1" ;;
+        *) printf '%s\n' "$PWD/$1" ;;
+    esac
+}
+
 configure=1
 root=""
 config_args=()
@@ -17,10 +25,10 @@ scope_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-configure) configure=0 ;;
-        --root) root="${2:?--root needs a directory}"; shift ;;
-        --config) config_args=(--config "${2:?--config needs a path}"); shift ;;
+        --root) root="$(absolute "${2:?--root needs a directory}")"; shift ;;
+        --config) config_args=(--config "$(absolute "${2:?--config needs a path}")"); shift ;;
         --system) scope_args=(--system) ;;
-        --file) scope_args=(--file "${2:?--file needs a path}"); shift ;;
+        --file) scope_args=(--file "$(absolute "${2:?--file needs a path}")"); shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac

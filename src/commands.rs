@@ -315,7 +315,7 @@ pub fn revoke(
             .iter()
             .find(|a| a.api_url == entry.key.api_url && a.app_id.to_string() == entry.key.app_id);
         let route = network::resolve(app.and_then(|a| a.ca_file.as_deref()), ctx.network, || {
-            network::GitHttpQuery::start(&entry.key.api_url).finish()
+            network::GitHttpQuery::start(&entry.key.api_url).finish(ctx.deadline)
         });
         let options = ClientOptions {
             api_url: entry.key.api_url.clone(),

@@ -113,7 +113,10 @@ impl fmt::Display for KeySource {
         match self {
             KeySource::Path(p) => write!(f, "private key file {}", p.display()),
             KeySource::Env(name) => write!(f, "private key in ${name}"),
-            KeySource::Command(argv) => write!(f, "private key command {argv:?}"),
+            // Only the program: arguments may carry a vault token.
+            KeySource::Command(argv) => {
+                write!(f, "private key command {:?}", argv.first().map_or("", String::as_str))
+            }
         }
     }
 }
@@ -336,8 +339,15 @@ pub fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Conf
                 KeySource::Path(resolve(&p).map_err(|m| at(format!("private_key_path: {m}")))?)
             }
             (None, Some(name), None) => {
-                if name.is_empty() || name.contains(['=', '\0']) {
-                    return Err(at(format!("private_key_env {name:?} is not a variable name")));
+                // Never repeat a rejected value: it may be the PEM pasted in by mistake.
+                let valid = name.len() <= 128
+                    && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !valid {
+                    return Err(at(
+                        "private_key_env must name an environment variable (letters, digits, '_'), not hold the key; value not shown"
+                            .into(),
+                    ));
                 }
                 KeySource::Env(name)
             }
@@ -562,6 +572,17 @@ mod tests {
         assert!(parse("[[app]]\napp_id = 9\nprivate_key_command = []\n").is_err());
         let c = parse("[[app]]\napp_id = 9\nprivate_key_env = \"ACME_PEM\"\n").unwrap();
         assert_eq!(c.apps[0].key, KeySource::Env("ACME_PEM".into()));
+        for pasted in ["-----BEGIN RSA PRIVATE KEY-----\\nMIIEsecret", "MIIEsecret=", "1ABC", ""] {
+            let err = parse(&format!("[[app]]\napp_id = 9\nprivate_key_env = \"{pasted}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("value not shown") && !err.contains("MIIE") && !err.contains("BEGIN"),
+                "{err}"
+            );
+        }
+        let argv = KeySource::Command(vec!["vault".into(), "-token=s.secret".into()]);
+        assert_eq!(argv.to_string(), "private key command \"vault\"");
     }
 
     #[test]

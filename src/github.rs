@@ -28,6 +28,8 @@ pub const MAX_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` we wait out; longer ones fail at once with the wait in the message.
 pub const MAX_RETRY_AFTER: u64 = 10;
+/// The longest token lifetime we believe (GitHub's is one hour).
+const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
 
 /// How to reach one API URL.
 #[derive(Debug, Clone)]
@@ -233,13 +235,18 @@ impl<'a> Client<'a> {
         let path = format!("/app/installations/{installation_id}/access_tokens");
         let body = (!narrow.is_empty()).then(|| serde_json::to_string(narrow).unwrap_or_default());
         let (endpoint, answer) = self.call("POST", &path, jwt, body.as_deref())?;
-        let mut token =
-            parse_token(&answer.body).map_err(|detail| ApiError::Malformed { endpoint, detail })?;
+        let mut token = parse_token(&answer.body)
+            .map_err(|detail| ApiError::Malformed { endpoint: endpoint.clone(), detail })?;
         if let Some(date) = answer.date {
             let skew = i128::from(date) - i128::from(self.options.now);
             if skew.abs() > 30 {
                 token.expires_at = u64::try_from(i128::from(token.expires_at) - skew).unwrap_or(0);
             }
+        }
+        // Installation tokens live an hour; a far expiry would pin a token in the cache.
+        if token.expires_at > self.options.now.saturating_add(MAX_TOKEN_LIFETIME) {
+            let detail = format!("expires_at is {}, more than a day away", format_utc(token.expires_at));
+            return Err(ApiError::Malformed { endpoint, detail });
         }
         Ok(token)
     }
@@ -403,6 +410,9 @@ impl<'a> Client<'a> {
             None => String::new(),
         };
         let detail = match error {
+            ureq::Error::Timeout(ureq::Timeout::Connect) => {
+                format!("connecting to {host}{via} timed out after {} s", CONNECT_TIMEOUT.as_secs())
+            }
             ureq::Error::Timeout(_) => {
                 return self.out_of_time(endpoint);
             }
@@ -439,7 +449,10 @@ fn is_rate_limited(answer: &Answer) -> bool {
 fn is_retryable(error: &ureq::Error) -> bool {
     match error {
         ureq::Error::Io(e) => !is_tls_io(e),
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Protocol(_) => true,
+        ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::Protocol(_)
+        | ureq::Error::Timeout(ureq::Timeout::Connect) => true,
         _ => false,
     }
 }
@@ -560,7 +573,7 @@ pub fn github_message(body: &str) -> String {
         message: Option<String>,
     }
     match serde_json::from_str::<ErrorBody>(body) {
-        Ok(ErrorBody { message: Some(m) }) => one_line(&truncate(&m, 300)),
+        Ok(ErrorBody { message: Some(m) }) => withhold_credentials(one_line(&truncate(&m, 300))),
         Ok(_) => "(no message)".to_string(),
         Err(_) => describe_non_json(body),
     }
@@ -573,13 +586,18 @@ fn describe_non_json(body: &str) -> String {
     } else if trimmed.starts_with('<') {
         "the body is HTML, not JSON (a proxy or captive portal in the way?)".to_string()
     } else {
-        let start = truncate(&one_line(trimmed), 60);
-        // Something that echoes requests could echo the JWT or a token back.
-        if ["eyJ", "ghs_", "ghu_", "gho_", "github_pat_", "Bearer"].iter().any(|s| start.contains(s)) {
-            "the body is not JSON (not quoted: it may echo a credential)".to_string()
-        } else {
-            format!("the body is not JSON: {start:?}")
-        }
+        let start = withhold_credentials(truncate(&one_line(trimmed), 60));
+        format!("the body is not JSON: {start:?}")
+    }
+}
+
+/// Text from the server, unless it looks like an echoed JWT or token (a
+/// proxy or a wrong `api_url` that echoes requests).
+fn withhold_credentials(text: String) -> String {
+    if ["eyJ", "ghs_", "ghu_", "gho_", "github_pat_", "Bearer"].iter().any(|s| text.contains(s)) {
+        "(withheld: it may echo a credential)".to_string()
+    } else {
+        text
     }
 }
 
@@ -597,6 +615,10 @@ fn one_line(s: &str) -> String {
         .join(" ")
 }
 
+/// The years a timestamp from GitHub may name: bounded, so no arithmetic on
+/// a hostile value can overflow.
+const YEARS: std::ops::RangeInclusive<i64> = 1970..=9999;
+
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|+00:00)` to unix seconds; `None` when not UTC.
 pub fn parse_timestamp(s: &str) -> Option<u64> {
     let (date, time) = s.split_once('T')?;
@@ -606,7 +628,12 @@ pub fn parse_timestamp(s: &str) -> Option<u64> {
     let (year, month, day) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
-    if d.next().is_some() || t.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    if d.next().is_some()
+        || t.next().is_some()
+        || !YEARS.contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&sec) {
@@ -662,7 +689,11 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
     let (day, year) = (day.parse::<i64>().ok()?, year.parse::<i64>().ok()?);
     let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
     let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=31).contains(&day) || !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..=60).contains(&sec)
+    if !YEARS.contains(&year)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&m)
+        || !(0..=60).contains(&sec)
     {
         return None;
     }
@@ -682,6 +713,10 @@ mod tests {
         assert_eq!(parse_timestamp("2026-11-24T03:00:00+02:00"), None);
         assert_eq!(parse_timestamp("2026-13-24T03:00:00Z"), None);
         assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp("99999999999999999-01-01T00:00:00Z"), None);
+        assert_eq!(parse_timestamp("-99999999999999999-01-01T00:00:00Z"), None);
+        assert_eq!(parse_timestamp("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_http_date("Mon, 01 Jan 99999999999999999 00:00:00 GMT"), None);
     }
 
     #[test]
@@ -716,7 +751,9 @@ mod tests {
         assert!(github_message("<!DOCTYPE html>").contains("HTML"));
         assert_eq!(github_message("Bad Gateway"), r#"the body is not JSON: "Bad Gateway""#);
         let echoed = github_message("Authorization: Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig");
-        assert!(!echoed.contains("eyJ") && echoed.contains("not quoted"), "{echoed}");
+        assert!(!echoed.contains("eyJ") && echoed.contains("withheld"), "{echoed}");
+        let echoed = github_message(r#"{"message":"bad header: Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig"}"#);
+        assert!(!echoed.contains("eyJ") && echoed.contains("withheld"), "{echoed}");
     }
 
     #[test]

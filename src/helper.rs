@@ -283,7 +283,7 @@ impl<'a> Minter<'a> {
         let mut signer = Signer { app, now, var: ctx.var, deadline: ctx.deadline, jwt: None };
         signer.jwt()?;
         let route = network::resolve(app.ca_file.as_deref(), ctx.network, || {
-            git.map_or_else(network::GitHttpConfig::default, network::GitHttpQuery::finish)
+            git.map_or_else(network::GitHttpConfig::default, |query| query.finish(ctx.deadline))
         });
         let client = Client::new(
             ClientOptions {
@@ -389,8 +389,12 @@ impl<'a> Minter<'a> {
                         known.missing.remove(&full);
                     }
                     // Per repository: the owner's installation may still serve
-                    // other repositories (an installation on selected ones).
+                    // other repositories (an installation on selected ones),
+                    // unless it was the remembered one that just answered 404.
                     None => {
+                        if forget {
+                            known.found.remove(&repo.owner);
+                        }
                         known.missing.insert(full.clone(), now + NOT_INSTALLED_TTL);
                     }
                 }

@@ -32,8 +32,8 @@ pub enum Issuer {
 /// The claims of a JWT signed at `now` (unix seconds).
 pub fn claims(app_id: &AppId, now: i64) -> Claims {
     Claims {
-        iat: now - BACKDATE_SECS,
-        exp: now + LIFETIME_SECS,
+        iat: now.saturating_sub(BACKDATE_SECS),
+        exp: now.saturating_add(LIFETIME_SECS),
         iss: match app_id {
             AppId::Number(n) => Issuer::Number(*n),
             AppId::ClientId(s) => Issuer::Text(s.clone()),

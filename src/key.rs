@@ -6,12 +6,11 @@
 //! runs without a shell, with a deadline; its output is never repeated.
 
 use crate::config::KeySource;
+use crate::process::{Failure, Running};
 use crate::secret::Secret;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// PEM files are a few kilobytes; refuse to slurp something huge by mistake.
@@ -86,54 +85,20 @@ pub fn load(
 fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>, KeyError> {
     let program = argv.first().cloned().unwrap_or_default();
     let fail = |detail: String| KeyError::Command { program: program.clone(), detail };
-    let mut child = Command::new(&program)
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| fail(format!("cannot start: {e}")))?;
-    let Some(mut stdout) = child.stdout.take() else {
-        return Err(fail("has no stdout".into()));
-    };
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut pem = Vec::with_capacity(4096);
-        let result = (&mut stdout).take(MAX_KEY_BYTES + 1).read_to_end(&mut pem).map(|_| pem);
-        let _ = tx.send(result);
-    });
-    let deadline = Instant::now() + timeout;
-    let stop = |child: &mut std::process::Child, detail: String| {
-        let _ = child.kill();
-        let _ = child.wait();
-        fail(detail)
-    };
-    let pem = match rx.recv_timeout(timeout) {
-        Ok(Ok(pem)) => Secret::new(pem),
-        Ok(Err(e)) => return Err(stop(&mut child, format!("could not be read: {e}"))),
-        Err(_) => {
-            let secs = timeout.as_secs_f64();
-            return Err(stop(&mut child, format!("gave no key within {secs:.1} s and was stopped")));
-        }
-    };
-    // stdout is closed; the exit follows at once unless the command misbehaves.
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                let secs = timeout.as_secs_f64();
-                return Err(stop(&mut child, format!("did not exit within {secs:.1} s and was stopped")));
-            }
-            Err(e) => return Err(fail(format!("could not be waited for: {e}"))),
-        }
-    };
-    if !status.success() {
-        return Err(fail(format!("failed ({status})")));
-    }
-    if pem.expose().len() as u64 > MAX_KEY_BYTES {
-        return Err(fail("printed more than 64 KiB".into()));
-    }
+    let secs = timeout.as_secs_f64();
+    let output = Running::start(&program, argv.get(1..).unwrap_or_default(), MAX_KEY_BYTES)
+        .and_then(|running| running.finish(Instant::now() + timeout))
+        .map_err(|failure| {
+            fail(match failure {
+                Failure::Start(e) => format!("cannot start: {e}"),
+                Failure::Read(e) => format!("could not be read: {e}"),
+                Failure::NoOutput => format!("gave no key within {secs:.1} s and was stopped"),
+                Failure::NoExit => format!("did not exit within {secs:.1} s and was stopped"),
+                Failure::Status(status) => format!("failed ({status})"),
+                Failure::TooLarge => "printed more than 64 KiB".into(),
+            })
+        })?;
+    let pem = Secret::new(output);
     if pem.expose().iter().all(u8::is_ascii_whitespace) {
         return Err(fail("printed nothing".into()));
     }

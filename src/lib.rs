@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod key;
 pub mod memo;
 pub mod network;
+pub mod process;
 pub mod protocol;
 pub mod routing;
 pub mod secret;

@@ -9,8 +9,9 @@
 //! - trust: the app's `ca_file`, then `GIT_SSL_CAINFO`, then git's `http.sslCAInfo`,
 //!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`).
 
+use crate::process::Running;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// Network settings `main` reads from the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,24 +106,18 @@ fn with_scheme(url: &str) -> String {
 
 /// `git config --null --get-urlmatch http <url>` running in the background,
 /// so the mint can sign its JWT meanwhile. Any failure means "nothing set".
-pub struct GitHttpQuery(Option<std::process::Child>);
+pub struct GitHttpQuery(Option<Running>);
 
 impl GitHttpQuery {
     pub fn start(url: &str) -> GitHttpQuery {
-        let child = Command::new("git")
-            .args(["config", "--null", "--get-urlmatch", "http", url])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        GitHttpQuery(child.ok())
+        let args = ["config", "--null", "--get-urlmatch", "http", url].map(String::from);
+        GitHttpQuery(Running::start("git", &args, 1024 * 1024).ok())
     }
 
-    pub fn finish(self) -> GitHttpConfig {
-        match self.0.map(std::process::Child::wait_with_output) {
-            Some(Ok(out)) if out.status.success() => {
-                parse_git_http_config(&String::from_utf8_lossy(&out.stdout))
-            }
+    /// What git said, waiting at most until `deadline` (then: nothing set).
+    pub fn finish(self, deadline: Instant) -> GitHttpConfig {
+        match self.0.map(|running| running.finish(deadline)) {
+            Some(Ok(out)) => parse_git_http_config(&String::from_utf8_lossy(&out)),
             _ => GitHttpConfig::default(),
         }
     }

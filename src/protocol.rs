@@ -5,11 +5,12 @@
 //! git really behaves (values may be huge, keys repeat, input may not be UTF-8).
 
 use crate::secret::Secret;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
-/// The most we keep of git's request. git sends a few hundred bytes, at most a
-/// few kilobytes of `wwwauth[]`; anything beyond this is drained and ignored.
-const MAX_INPUT: u64 = 16 * 1024 * 1024;
+/// The longest line we look at. git's lines are short, bar `wwwauth[]`
+/// headers of a few kilobytes; a longer line is skipped whole, so memory stays
+/// bounded and no tail of it can pass for an attribute.
+const MAX_LINE: usize = 1024 * 1024;
 
 /// The operation git asks for: always the last argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,52 +44,85 @@ pub struct Request {
     pub malformed: bool,
 }
 
-/// Reads git's request up to a blank line or end of input.
+/// Reads git's request up to a blank line or end of input, line by line,
+/// so a caller that sends the blank line and keeps the pipe open is answered.
 ///
 /// Never fails on content: unknown keys, repeated `key[]` keys, CRLF line ends,
-/// invalid UTF-8 and oversized input are all tolerated. Only an I/O error on the
+/// invalid UTF-8 and overlong lines are all tolerated. Only an I/O error on the
 /// reader itself is returned.
 pub fn read_request(input: impl Read) -> io::Result<Request> {
-    let mut limited = input.take(MAX_INPUT);
-    let mut bytes = Vec::new();
-    limited.read_to_end(&mut bytes)?;
-    // Drain whatever exceeds the limit so git never sees a broken pipe.
-    io::copy(&mut limited.into_inner(), &mut io::sink())?;
-    Ok(parse_request(&bytes))
+    let mut reader = BufReader::new(input);
+    let mut request = Request::default();
+    let mut line = Vec::new();
+    let mut overlong = false;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            if !overlong {
+                apply_line(&mut request, &line);
+            }
+            return Ok(request);
+        }
+        let (chunk, complete) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], true),
+            None => (buf, false),
+        };
+        if !overlong && line.len() + chunk.len() <= MAX_LINE {
+            line.extend_from_slice(chunk);
+        } else {
+            overlong = true;
+            line.clear();
+        }
+        let used = chunk.len() + usize::from(complete);
+        reader.consume(used);
+        if complete {
+            if !overlong && line.strip_suffix(b"\r").unwrap_or(&line).is_empty() {
+                return Ok(request);
+            }
+            if !overlong {
+                apply_line(&mut request, &line);
+            }
+            line.clear();
+            overlong = false;
+        }
+    }
 }
 
 /// Parses the bytes of a request; see [`read_request`].
 pub fn parse_request(bytes: &[u8]) -> Request {
-    let mut request = Request::default();
-    for line in bytes.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        let Some(eq) = line.iter().position(|&b| b == b'=') else {
-            continue;
-        };
-        let (key, value) = (&line[..eq], &line[eq + 1..]);
-        let slot = match key {
-            b"protocol" => &mut request.protocol,
-            b"host" => &mut request.host,
-            b"path" => &mut request.path,
-            b"username" => &mut request.username,
-            b"password" => {
-                match text(value) {
-                    Some(v) => request.password = Some(Secret::new(v)),
-                    None => request.malformed = true,
-                }
-                continue;
+    // Reading from a slice cannot fail.
+    read_request(bytes).unwrap_or_default()
+}
+
+/// Takes one `key=value` line (without its `\n`) into `request`.
+fn apply_line(request: &mut Request, line: &[u8]) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(eq) = line.iter().position(|&b| b == b'=') else {
+        return;
+    };
+    let (key, value) = (&line[..eq], &line[eq + 1..]);
+    let slot = match key {
+        b"protocol" => &mut request.protocol,
+        b"host" => &mut request.host,
+        b"path" => &mut request.path,
+        b"username" => &mut request.username,
+        b"password" => {
+            match text(value) {
+                Some(v) => request.password = Some(Secret::new(v)),
+                None => request.malformed = true,
             }
-            _ => continue,
-        };
-        match text(value) {
-            Some(v) => *slot = Some(v),
-            None => request.malformed = true,
+            return;
         }
+        _ => return,
+    };
+    match text(value) {
+        Some(v) => *slot = Some(v),
+        None => request.malformed = true,
     }
-    request
 }
 
 fn text(value: &[u8]) -> Option<String> {
@@ -209,13 +243,31 @@ mod tests {
     }
 
     #[test]
-    fn input_beyond_the_limit_is_drained_not_parsed() {
-        let mut input = vec![b'x'; MAX_INPUT as usize + 10];
-        input.extend_from_slice(b"\nhost=github.com\n");
-        let mut reader = &input[..];
-        let r = read_request(&mut reader).unwrap();
-        assert_eq!(r.host, None);
-        assert!(reader.is_empty());
+    fn an_overlong_line_is_skipped_whole_and_reading_goes_on() {
+        let mut input = b"wwwauth[]=".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE));
+        input.extend_from_slice(b"host=evil.example\nhost=github.com\n");
+        let r = parse_request(&input);
+        assert_eq!(r.host.as_deref(), Some("github.com"));
+    }
+
+    #[test]
+    fn reading_stops_at_the_blank_line_without_waiting_for_end_of_input() {
+        /// Yields the request, then fails: a reader past the blank line would see the error.
+        struct ThenFail(&'static [u8]);
+        impl Read for ThenFail {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::other("read past the blank line"));
+                }
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let r = read_request(ThenFail(b"protocol=https\r\nhost=github.com\r\n\r\n")).unwrap();
+        assert_eq!(r.host.as_deref(), Some("github.com"));
     }
 
     #[test]

@@ -29,13 +29,27 @@ impl fmt::Display for RepoRef {
     }
 }
 
-/// Reads `owner/repo` out of git's `path` (`acme/web.git`, `/acme/web/`).
-/// Anything that is not exactly two non-empty segments is not a repository.
+/// Reads `owner/repo` out of git's `path` (`acme/web.git`, `/Acme/Web.GIT/`,
+/// and git-lfs's `acme/web.git/info/lfs`). Anything else is not a repository,
+/// including names GitHub would not allow (they end up in API paths).
 pub fn parse_repo_path(path: &str) -> Option<RepoRef> {
-    let path = path.trim_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    let (owner, repo) = path.split_once('/')?;
-    if owner.is_empty() || repo.is_empty() || repo.contains('/') {
+    let mut segments = path.trim_matches('/').split('/');
+    let (owner, repo) = (segments.next()?, segments.next()?);
+    let rest: Vec<&str> = segments.collect();
+    if !(rest.is_empty() || rest.starts_with(&["info", "lfs"])) {
+        return None;
+    }
+    let repo = match repo.len().checked_sub(4) {
+        Some(cut) if repo.is_char_boundary(cut) && repo[cut..].eq_ignore_ascii_case(".git") => &repo[..cut],
+        _ => repo,
+    };
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if !valid(owner) || !valid(repo) {
         return None;
     }
     Some(RepoRef { owner: owner.to_ascii_lowercase(), repo: repo.to_ascii_lowercase() })
@@ -277,6 +291,13 @@ mod tests {
         assert_eq!(parse_repo_path("acme/web"), want);
         assert_eq!(parse_repo_path("acme"), None);
         assert_eq!(parse_repo_path("acme/web/extra"), None);
+        assert_eq!(parse_repo_path("Acme/Web.GIT"), want);
+        assert_eq!(parse_repo_path("acme/web.git/info/lfs"), want);
+        assert_eq!(parse_repo_path("acme/web/info/lfs/objects/batch"), want);
+        assert_eq!(parse_repo_path("acme/x?a=1"), None);
+        assert_eq!(parse_repo_path("acme/.."), None);
+        assert_eq!(parse_repo_path("acme/.git"), None);
+        assert_eq!(parse_repo_path("ac me/web"), None);
         assert_eq!(parse_repo_path("/web.git"), None);
     }
 

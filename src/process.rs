@@ -1,0 +1,121 @@
+//! Child processes the helper runs (a `private_key_command`, `git config`):
+//! no shell, stdin closed, stderr discarded, stdout captured up to a limit,
+//! and never waited for past a deadline, so a stuck child cannot hold git.
+
+use std::io::{self, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Why a child gave no usable output.
+#[derive(Debug)]
+pub enum Failure {
+    Start(io::Error),
+    Read(io::Error),
+    /// Its stdout stayed open past the deadline; it was killed.
+    NoOutput,
+    /// It closed stdout but did not exit by the deadline; it was killed.
+    NoExit,
+    Status(ExitStatus),
+    /// It printed more than the limit.
+    TooLarge,
+}
+
+/// A started child whose stdout is being collected in a thread.
+pub struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<io::Result<Vec<u8>>>,
+    limit: u64,
+}
+
+impl Running {
+    /// Starts `program` with `args`, keeping at most `limit` bytes of its stdout.
+    pub fn start(program: &str, args: &[String], limit: u64) -> Result<Running, Failure> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(Failure::Start)?;
+        let Some(mut out) = child.stdout.take() else {
+            return Err(Failure::Read(io::Error::other("no stdout pipe")));
+        };
+        let (tx, stdout) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::with_capacity(4096);
+            let result = (&mut out).take(limit + 1).read_to_end(&mut bytes).map(|_| bytes);
+            // The receiver is gone only when the caller gave up; nothing to do.
+            let _ = tx.send(result);
+        });
+        Ok(Running { child, stdout, limit })
+    }
+
+    /// Its stdout once it has exited successfully, waiting at most until `deadline`.
+    pub fn finish(mut self, deadline: Instant) -> Result<Vec<u8>, Failure> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let bytes = match self.stdout.recv_timeout(wait) {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => return Err(self.stop(Failure::Read(e))),
+            Err(_) => return Err(self.stop(Failure::NoOutput)),
+        };
+        // stdout is closed; the exit follows at once unless the child misbehaves.
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+                Ok(None) => return Err(self.stop(Failure::NoExit)),
+                Err(e) => return Err(self.stop(Failure::Read(e))),
+            }
+        };
+        if !status.success() {
+            return Err(Failure::Status(status));
+        }
+        if bytes.len() as u64 > self.limit {
+            return Err(Failure::TooLarge);
+        }
+        Ok(bytes)
+    }
+
+    fn stop(&mut self, failure: Failure) -> Failure {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        failure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn soon(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn stdout_of_a_successful_child_is_returned() {
+        let out = Running::start("printf", &args(&["hello"]), 64).unwrap().finish(soon(10_000)).unwrap();
+        assert_eq!(out, b"hello");
+    }
+
+    #[test]
+    fn failures_are_told_apart() {
+        let failed = Running::start("sh", &args(&["-c", "exit 3"]), 64).unwrap().finish(soon(10_000));
+        assert!(matches!(failed, Err(Failure::Status(s)) if s.code() == Some(3)));
+        let big = Running::start("sh", &args(&["-c", "printf 0123456789"]), 4).unwrap().finish(soon(10_000));
+        assert!(matches!(big, Err(Failure::TooLarge)));
+        assert!(matches!(Running::start("/nonexistent/program", &[], 4), Err(Failure::Start(_))));
+    }
+
+    #[test]
+    fn a_child_that_hangs_is_killed_at_the_deadline() {
+        let started = Instant::now();
+        let hung = Running::start("sleep", &args(&["30"]), 64).unwrap().finish(soon(200));
+        assert!(matches!(hung, Err(Failure::NoOutput)));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
