@@ -1244,6 +1244,26 @@ fn a_remembered_installation_that_is_gone_is_forgotten_and_discovered_again() {
 }
 
 #[test]
+fn an_installation_that_is_gone_for_good_is_forgotten_for_the_whole_owner() {
+    let s = setup();
+    s.fake.set_token_lifetime(300);
+    let cfg = s.config(&format!("min_token_lifetime_secs = 600\n{}", s.app("repos = [\"acme/*\"]")));
+    s.served(&s.get(&cfg, "acme/web"));
+    assert_eq!(s.lookups(), 1);
+
+    // The app is uninstalled from acme: the remembered id answers 404, and so does the lookup.
+    s.fake.remove_installation(INSTALLATION_ID);
+    s.not_served(&s.get(&cfg, "acme/web"));
+    assert_eq!(s.lookups(), 2);
+    let dead_mints = s.fake.count("POST", &format!("/app/installations/{INSTALLATION_ID}/"));
+
+    // Another repository of acme does not mint with the dead id again: it looks up instead.
+    s.not_served(&s.get(&cfg, "acme/other"));
+    assert_eq!(s.lookups(), 3);
+    assert_eq!(s.fake.count("POST", &format!("/app/installations/{INSTALLATION_ID}/")), dead_mints);
+}
+
+#[test]
 fn a_key_from_an_environment_variable_signs_the_jwt() {
     let mut s = setup();
     s.env.set_env("ACME_CI_PEM", &fixture_string("app-key-pkcs1.pem"));
