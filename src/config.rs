@@ -253,15 +253,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads and validates the config; `Ok(None)` when the default file is absent
-/// (serve nothing, silently).
-pub fn load(location: &Location, defaults: &Defaults) -> Result<Option<Config>, ConfigError> {
-    match read_text(location)? {
-        Some(text) => parse_config(&text, &location.path, defaults).map(Some),
-        None => Ok(None),
-    }
-}
-
 /// The config file's text; `Ok(None)` when the default file is absent.
 pub fn read_text(location: &Location) -> Result<Option<String>, ConfigError> {
     match std::fs::read_to_string(&location.path) {
@@ -471,9 +462,9 @@ mod tests {
     fn a_missing_default_file_serves_nothing_but_a_missing_named_file_is_an_error() {
         let missing = PathBuf::from("/nonexistent/dir/config.toml");
         let default = Location { path: missing.clone(), explicit: false };
-        assert!(load(&default, &Defaults::for_tests()).unwrap().is_none());
+        assert!(read_text(&default).unwrap().is_none());
         let named = Location { path: missing, explicit: true };
-        let err = load(&named, &Defaults::for_tests()).unwrap_err().to_string();
+        let err = read_text(&named).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
     }
 

@@ -44,10 +44,6 @@ impl<'a> Diag<'a> {
         value.is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"))
     }
 
-    pub fn tracing(&self) -> bool {
-        self.trace
-    }
-
     /// A line the user should read (a warning or a hint).
     pub fn say(&self, message: impl Display) {
         self.line(format_args!("{PREFIX}: {message}"));

@@ -629,20 +629,11 @@ impl Setup {
     /// is one the fake issued with that expiry. Returns the token.
     #[track_caller]
     fn served(&self, out: &RunOutput) -> String {
-        out.assert_success();
+        let (token, expiry) = support::parse_credential(out);
         self.assert_no_secrets(&out.stderr);
-        let lines: Vec<&str> = out.stdout.split_terminator('\n').collect();
-        assert_eq!(lines.len(), 3, "expected exactly three lines:\n{out}");
-        assert!(out.stdout.ends_with('\n'), "{out}");
-        assert_eq!(lines[0], "username=x-access-token", "{out}");
-        let token = lines[1].strip_prefix("password=").unwrap_or_else(|| panic!("no password:\n{out}"));
-        let expiry = lines[2]
-            .strip_prefix("password_expiry_utc=")
-            .and_then(|e| e.parse::<i64>().ok())
-            .unwrap_or_else(|| panic!("no password_expiry_utc:\n{out}"));
-        let issued = self.issued(token);
+        let issued = self.issued(&token);
         assert_eq!(expiry, issued.expires_at, "{out}");
-        token.to_string()
+        token
     }
 
     /// The token the fake issued with this value.

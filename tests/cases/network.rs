@@ -168,16 +168,7 @@ impl Helper {
 /// The served token and its `password_expiry_utc`, checking the output's shape.
 #[track_caller]
 fn served(out: &RunOutput) -> (String, i64) {
-    out.assert_success();
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
-    assert_eq!(lines[0], "username=x-access-token", "{out}");
-    let token = lines[1].strip_prefix("password=").unwrap_or_else(|| panic!("no password:\n{out}"));
-    let expiry = lines[2]
-        .strip_prefix("password_expiry_utc=")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or_else(|| panic!("no password_expiry_utc:\n{out}"));
-    (token.to_string(), expiry)
+    crate::support::parse_credential(out)
 }
 
 /// `2026-11-24 03:00:00 UTC`: how the helper shows a rate limit's reset time.

@@ -46,6 +46,24 @@ pub fn toml_path(p: &Path) -> String {
     toml_string(p.to_str().expect("temp paths are UTF-8"))
 }
 
+/// The helper's answer to `get`: checks it is exactly `username=x-access-token`,
+/// `password=...`, `password_expiry_utc=...` (newline-terminated) and returns
+/// the token and the expiry.
+#[track_caller]
+pub fn parse_credential(out: &RunOutput) -> (String, i64) {
+    out.assert_success();
+    let lines: Vec<&str> = out.stdout.split_terminator('\n').collect();
+    assert_eq!(lines.len(), 3, "expected exactly three lines:\n{out}");
+    assert!(out.stdout.ends_with('\n'), "{out}");
+    assert_eq!(lines[0], "username=x-access-token", "{out}");
+    let token = lines[1].strip_prefix("password=").unwrap_or_else(|| panic!("no password:\n{out}"));
+    let expiry = lines[2]
+        .strip_prefix("password_expiry_utc=")
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or_else(|| panic!("no password_expiry_utc:\n{out}"));
+    (token.to_string(), expiry)
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
 }
