@@ -6,8 +6,8 @@
 //! process may have minted meanwhile), mints, writes a temp file and renames it
 //! over the entry, so readers see the old entry or the new one, never a torn one.
 
-use crate::github::InstallationToken;
 use crate::secret::Secret;
+use crate::token::InstallationToken;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,14 +24,14 @@ const ENTRY_PREFIX: &str = "token-";
 /// What a cached token was minted for; two requests share a token only if
 /// every field is equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryKey {
-    pub api_url: String,
-    pub app_id: String,
+pub(crate) struct EntryKey {
+    pub(crate) api_url: String,
+    pub(crate) app_id: String,
     /// The configured installation id, or `owner:NAME` for a discovered one,
     /// so a cached `get` needs no lookup before reading its entry.
-    pub installation: String,
+    pub(crate) installation: String,
     /// `installation` for an installation-wide token, else what narrows it.
-    pub scope: String,
+    pub(crate) scope: String,
 }
 
 impl EntryKey {
@@ -43,7 +43,7 @@ impl EntryKey {
 }
 
 /// Hex of the first 16 bytes of the SHA-256 of `fields`, each ended by a newline.
-pub fn hash_hex(fields: &[&str]) -> String {
+pub(crate) fn hash_hex(fields: &[&str]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for field in fields {
         ctx.update(field.as_bytes());
@@ -54,11 +54,11 @@ pub fn hash_hex(fields: &[&str]) -> String {
 
 /// A cached token with what it was minted for.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub key: EntryKey,
-    pub installation_id: u64,
-    pub token: Secret<String>,
-    pub expires_at: u64,
+pub(crate) struct Entry {
+    pub(crate) key: EntryKey,
+    pub(crate) installation_id: u64,
+    pub(crate) token: Secret<String>,
+    pub(crate) expires_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,16 +74,41 @@ struct StoredEntry {
 /// What discovery learnt for one (API URL, app): owner -> installation, and
 /// lookups that found no installation, with when to ask again.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Installations {
+pub(crate) struct Installations {
     #[serde(default)]
-    pub found: BTreeMap<String, u64>,
+    pub(crate) found: BTreeMap<String, u64>,
     /// `owner` or `owner/repo` -> unix seconds until which it counts as not installed.
     #[serde(default)]
-    pub missing: BTreeMap<String, u64>,
+    pub(crate) missing: BTreeMap<String, u64>,
+}
+
+/// What discovery remembers about one repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Remembered {
+    /// The owner's installation, found earlier.
+    Installed(u64),
+    /// Not installed for the repository, until this unix second.
+    NotInstalled {
+        until: u64,
+    },
+    Unknown,
+}
+
+impl Installations {
+    /// What is remembered about `owner/repo` at `now`.
+    pub(crate) fn about(&self, owner: &str, repo: &str, now: u64) -> Remembered {
+        if let Some(&until) = self.missing.get(&format!("{owner}/{repo}")).filter(|&&until| until > now) {
+            return Remembered::NotInstalled { until };
+        }
+        match self.found.get(owner) {
+            Some(&id) => Remembered::Installed(id),
+            None => Remembered::Unknown,
+        }
+    }
 }
 
 /// True when a token expiring at `expires_at` still has `min_lifetime` seconds to live at `now`.
-pub fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
+pub(crate) fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
     expires_at >= now.saturating_add(min_lifetime)
 }
 
@@ -126,21 +151,32 @@ impl fmt::Display for CacheError {
     }
 }
 
+impl std::error::Error for CacheError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CacheError::Dir { source, .. }
+            | CacheError::Lock { source, .. }
+            | CacheError::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// An exclusive lock on one entry, released when dropped (or when the process dies).
 #[derive(Debug)]
-pub struct EntryLock {
+pub(crate) struct EntryLock {
     _file: File,
 }
 
 #[derive(Debug, Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: PathBuf,
     /// The uid that must own the directory; `None` where it cannot be known.
     owner: Option<u32>,
 }
 
 impl Cache {
-    pub fn new(dir: impl Into<PathBuf>, owner: Option<u32>) -> Cache {
+    pub(crate) fn new(dir: impl Into<PathBuf>, owner: Option<u32>) -> Cache {
         Cache { dir: dir.into(), owner }
     }
 
@@ -168,18 +204,18 @@ impl Cache {
         self.check_dir().is_ok_and(|meta| meta.permissions().mode() & 0o022 == 0)
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The file name of `key`'s entry, for `cache list`.
-    pub fn entry_name(key: &EntryKey) -> String {
+    pub(crate) fn entry_name(key: &EntryKey) -> String {
         format!("{}.json", key.stem())
     }
 
     /// Deletes every token, remembered installation and clock offset; lock
     /// files stay (deleting one under a waiting process would split the lock).
-    pub fn clear(&self) -> Result<usize, CacheError> {
+    pub(crate) fn clear(&self) -> Result<usize, CacheError> {
         match self.check_dir() {
             Err(CacheError::Dir { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
@@ -190,7 +226,7 @@ impl Cache {
         let mut removed = 0;
         for entry in dir.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = ["token-", "installations-", "clock-", "route-"].iter().any(|p| name.starts_with(p))
+            let ours = ["token-", "installations-", "clock-"].iter().any(|p| name.starts_with(p))
                 && name.ends_with(".json");
             if ours || (name.starts_with('.') && name.contains(".json.tmp")) {
                 match fs::remove_file(entry.path()) {
@@ -209,7 +245,7 @@ impl Cache {
 
     /// The entry for `key`, or `None` when absent, unreadable, corrupt, or
     /// written for another key: all of those are misses.
-    pub fn read(&self, key: &EntryKey) -> Option<Entry> {
+    pub(crate) fn read(&self, key: &EntryKey) -> Option<Entry> {
         if !self.trusted() {
             return None;
         }
@@ -218,7 +254,7 @@ impl Cache {
     }
 
     /// Creates the directory with mode 0700 (or tightens it), refusing a symlink.
-    pub fn ensure_dir(&self) -> Result<(), CacheError> {
+    pub(crate) fn ensure_dir(&self) -> Result<(), CacheError> {
         let err = |source| CacheError::Dir { path: self.dir.clone(), source };
         if let Some(parent) = self.dir.parent() {
             fs::create_dir_all(parent).map_err(err)?;
@@ -237,7 +273,7 @@ impl Cache {
     }
 
     /// Takes the entry's exclusive lock, waiting at most `timeout`.
-    pub fn lock(&self, key: &EntryKey, timeout: Duration) -> Result<EntryLock, CacheError> {
+    pub(crate) fn lock(&self, key: &EntryKey, timeout: Duration) -> Result<EntryLock, CacheError> {
         self.lock_file(&key.stem(), timeout)
     }
 
@@ -271,7 +307,7 @@ impl Cache {
     }
 
     /// Writes the entry for `key`: temp file (0600) in the same directory, then rename.
-    pub fn write(
+    pub(crate) fn write(
         &self,
         key: &EntryKey,
         installation_id: u64,
@@ -314,7 +350,7 @@ impl Cache {
     }
 
     /// What discovery remembers for (API URL, app); empty when nothing is known.
-    pub fn installations(&self, api_url: &str, app_id: &str) -> Installations {
+    pub(crate) fn installations(&self, api_url: &str, app_id: &str) -> Installations {
         if !self.trusted() {
             return Installations::default();
         }
@@ -324,7 +360,7 @@ impl Cache {
 
     /// Applies `change` to the remembered installations under their own lock,
     /// so concurrent discoveries for different owners do not lose each other's.
-    pub fn update_installations(
+    pub(crate) fn update_installations(
         &self,
         api_url: &str,
         app_id: &str,
@@ -339,7 +375,11 @@ impl Cache {
     }
 
     /// Deletes every entry holding `token` (git's `erase` after a 401); returns how many.
-    pub fn remove_token(&self, token: &Secret<String>, timeout: Duration) -> Result<usize, CacheError> {
+    pub(crate) fn remove_token(
+        &self,
+        token: &Secret<String>,
+        timeout: Duration,
+    ) -> Result<usize, CacheError> {
         let mut removed = 0;
         for entry in self.entries() {
             if !entry.token.ct_eq(token.expose()) {
@@ -365,7 +405,7 @@ impl Cache {
 
     /// The offset (GitHub's clock minus ours, in seconds) learnt from an
     /// earlier clock-skew error for `api_url`; 0 when none was learnt.
-    pub fn clock_offset(&self, api_url: &str) -> i64 {
+    pub(crate) fn clock_offset(&self, api_url: &str) -> i64 {
         #[derive(Deserialize)]
         struct Stored {
             offset_secs: i64,
@@ -380,30 +420,15 @@ impl Cache {
     }
 
     /// Remembers the clock offset for `api_url` so later mints sign with GitHub's time.
-    pub fn set_clock_offset(&self, api_url: &str, offset_secs: i64) -> Result<(), CacheError> {
+    pub(crate) fn set_clock_offset(&self, api_url: &str, offset_secs: i64) -> Result<(), CacheError> {
         self.replace(
             &self.clock_path(api_url),
             &serde_json::json!({ "api_url": api_url, "offset_secs": offset_secs }),
         )
     }
 
-    /// A JSON file of this directory by name (`None` when absent, unreadable,
-    /// not what `T` expects, or the directory is not trusted).
-    pub fn read_named<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
-        if !self.trusted() {
-            return None;
-        }
-        serde_json::from_slice(&fs::read(self.dir.join(name)).ok()?).ok()
-    }
-
-    /// Writes a JSON file of this directory by name (temp file and rename).
-    pub fn write_named(&self, name: &str, value: &impl Serialize) -> Result<(), CacheError> {
-        self.ensure_dir()?;
-        self.replace(&self.dir.join(name), value)
-    }
-
     /// Every readable token entry in the directory.
-    pub fn entries(&self) -> Vec<Entry> {
+    pub(crate) fn entries(&self) -> Vec<Entry> {
         if !self.trusted() {
             return Vec::new();
         }
@@ -424,7 +449,7 @@ impl Cache {
 fn read_entry(path: &Path) -> Option<Entry> {
     let bytes = fs::read(path).ok()?;
     let stored: StoredEntry = serde_json::from_slice(&bytes).ok()?;
-    if stored.version != FORMAT_VERSION || !crate::protocol::is_safe_value(&stored.token) {
+    if stored.version != FORMAT_VERSION || !crate::token::is_token_shaped(&stored.token) {
         return None;
     }
     Some(Entry {

@@ -9,14 +9,14 @@ use std::path::PathBuf;
 
 /// Which git config file `configure` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     Global,
     System,
     File(PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// A credential-protocol operation; `None` for one we do not know (silently ignored).
     Protocol(Option<Operation>),
     Configure {
@@ -45,12 +45,12 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    pub config: Option<PathBuf>,
-    pub command: Command,
+pub(crate) struct Invocation {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) command: Command,
 }
 
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 git-credential-github-app: authenticate git as a GitHub App installation
 
 Usage: git-credential-github-app [--config PATH] <command> [arguments]
@@ -83,7 +83,7 @@ Tracing: GIT_CREDENTIAL_GITHUB_APP_TRACE=1 prints each step of a get on stderr (
 ";
 
 /// Parses the arguments after the program name.
-pub fn parse(args: &[OsString]) -> Result<Invocation, String> {
+pub(crate) fn parse(args: &[OsString]) -> Result<Invocation, String> {
     let words: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     // git's form: options, then the operation as the very last argument.
     if let Some(op) = words.last().and_then(|w| Operation::parse(w)) {

@@ -15,7 +15,7 @@ const PREFIX: &str = "git-credential-github-app";
 
 /// Where lines go. Shared by reference (a `RefCell` around a writer), so
 /// `Diag` stays covariant and can be borrowed for any shorter lifetime.
-pub trait Sink {
+pub(crate) trait Sink {
     fn write_line(&self, line: std::fmt::Arguments<'_>);
 }
 
@@ -28,29 +28,29 @@ impl<W: Write> Sink for RefCell<W> {
     }
 }
 
+/// Whether `value` of the trace variable turns tracing on: anything but empty, `0` or `false`.
+pub fn trace_enabled(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
 #[derive(Clone, Copy)]
-pub struct Diag<'a> {
+pub(crate) struct Diag<'a> {
     sink: &'a dyn Sink,
     trace: bool,
 }
 
 impl<'a> Diag<'a> {
-    pub fn new(sink: &'a dyn Sink, trace: bool) -> Diag<'a> {
+    pub(crate) fn new(sink: &'a dyn Sink, trace: bool) -> Diag<'a> {
         Diag { sink, trace }
     }
 
-    /// Whether `value` of the trace variable turns tracing on: anything but empty, `0` or `false`.
-    pub fn trace_enabled(value: Option<&str>) -> bool {
-        value.is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-    }
-
     /// A line the user should read (a warning or a hint).
-    pub fn say(&self, message: impl Display) {
+    pub(crate) fn say(&self, message: impl Display) {
         self.line(format_args!("{PREFIX}: {message}"));
     }
 
     /// A trace line, built only when tracing is on.
-    pub fn trace(&self, message: impl FnOnce() -> String) {
+    pub(crate) fn trace(&self, message: impl FnOnce() -> String) {
         if self.trace {
             self.line(format_args!("{PREFIX}: trace: {}", message()));
         }
@@ -78,11 +78,11 @@ mod tests {
 
     #[test]
     fn the_trace_variable_is_on_unless_empty_zero_or_false() {
-        assert!(Diag::trace_enabled(Some("1")));
-        assert!(Diag::trace_enabled(Some("yes")));
-        assert!(!Diag::trace_enabled(Some("0")));
-        assert!(!Diag::trace_enabled(Some("")));
-        assert!(!Diag::trace_enabled(Some("false")));
-        assert!(!Diag::trace_enabled(None));
+        assert!(trace_enabled(Some("1")));
+        assert!(trace_enabled(Some("yes")));
+        assert!(!trace_enabled(Some("0")));
+        assert!(!trace_enabled(Some("")));
+        assert!(!trace_enabled(Some("false")));
+        assert!(!trace_enabled(None));
     }
 }

@@ -5,38 +5,44 @@
 use crate::cache::CacheError;
 use crate::config::ConfigError;
 use crate::github::ApiError;
-use crate::jwt::JwtError;
-use crate::key::KeyError;
+use crate::signer::SignError;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 
 #[derive(Debug)]
 pub enum Error {
     /// Wrong arguments; `main` exits 2.
     Usage(String),
+    /// The config is missing (for a command that needs it), unreadable or invalid.
     Config(ConfigError),
-    /// The app's private key cannot be read.
-    Key {
+    /// The app's JWT cannot be signed (its key cannot be read or used).
+    Sign {
         app: String,
-        error: KeyError,
+        error: SignError,
     },
-    /// The key was read but cannot sign.
-    Jwt {
-        app: String,
-        source: String,
-        error: JwtError,
-    },
+    /// A GitHub API call failed.
     Api {
         app: String,
         error: ApiError,
     },
     Cache(CacheError),
-    /// An operator command needs a config file and there is none.
-    NoConfig(std::path::PathBuf),
     /// `token`/`revoke` for something no app serves; says why.
     NotServed(String),
-    /// A command ran and some of its checks or steps failed (already reported).
-    Failed(String),
+    /// `doctor` found problems (already reported on stdout).
+    ChecksFailed {
+        count: usize,
+    },
+    /// `revoke` could not revoke some tokens (already reported on stdout).
+    RevokeFailed {
+        count: usize,
+    },
+    /// `configure` found no host to configure in the config.
+    NoHosts {
+        config: PathBuf,
+    },
+    /// `configure` cannot tell where this binary is.
+    NoExecutable,
     /// A `git config` command failed.
     Git {
         command: String,
@@ -53,19 +59,16 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(m) => f.write_str(m),
             Error::Config(e) => e.fmt(f),
-            Error::Key { app, error } => write!(f, "{app}: {error}"),
-            Error::Jwt { app, source, error } => {
-                write!(f, "{app}: {source} {error}")
-            }
+            Error::Sign { app, error } => write!(f, "{app}: {error}"),
             Error::Api { app, error } => write!(f, "{app}: {error}"),
             Error::Cache(e) => e.fmt(f),
-            Error::NoConfig(path) => write!(
-                f,
-                "no config file at {}: create it (see docs/configuration.md) or pass --config PATH",
-                path.display()
-            ),
             Error::NotServed(why) => write!(f, "no app serves {why}"),
-            Error::Failed(what) => f.write_str(what),
+            Error::ChecksFailed { count } => write!(f, "doctor: {count} check(s) failed"),
+            Error::RevokeFailed { count } => write!(f, "{count} token(s) could not be revoked"),
+            Error::NoHosts { config } => {
+                write!(f, "config file {} has no [[app]]: no host to configure", config.display())
+            }
+            Error::NoExecutable => f.write_str("cannot tell where this binary is"),
             Error::Git { command, detail } => write!(f, "{command} failed: {detail}"),
             Error::Input(e) => write!(f, "cannot read git's request on stdin: {e}"),
             Error::Output(e) => write!(f, "cannot write the answer on stdout: {e}"),
@@ -73,7 +76,18 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Sign { error, .. } => Some(error),
+            Error::Api { error, .. } => Some(error),
+            Error::Cache(e) => Some(e),
+            Error::Input(e) | Error::Output(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {

@@ -1,36 +1,39 @@
-//! The app JWT: claims from the clock, RS256 signature with the app's key.
-//!
-//! `claims` is pure (time is a parameter). Reading the key lives in
-//! [`crate::key`]; the PEM only passes through here on its way to `ring`.
+//! The app JWT: claims from the clock, assembled once (header and claims,
+//! base64url) and handed to a signer for the RS256 signature. Pure apart from
+//! the signer the caller passes: any key source (a PEM here, a vault or a
+//! command elsewhere) signs the same bytes.
 
 use crate::config::AppId;
 use crate::secret::Secret;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
-use std::fmt;
 
 /// GitHub recommends `iat` 60 s in the past to absorb clock drift.
-pub const BACKDATE_SECS: i64 = 60;
+pub(crate) const BACKDATE_SECS: i64 = 60;
 /// GitHub refuses `exp` more than 10 minutes ahead of its clock; 9 leaves room.
-pub const LIFETIME_SECS: i64 = 9 * 60;
+pub(crate) const LIFETIME_SECS: i64 = 9 * 60;
+
+/// The JOSE header of every app JWT.
+const HEADER: &str = r#"{"alg":"RS256","typ":"JWT"}"#;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Claims {
-    pub iat: i64,
-    pub exp: i64,
-    pub iss: Issuer,
+pub(crate) struct Claims {
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) iss: Issuer,
 }
 
 /// `iss` as configured: a JSON number for an App ID, a string for a client ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
-pub enum Issuer {
+pub(crate) enum Issuer {
     Number(u64),
     Text(String),
 }
 
 /// The claims of a JWT signed at `now` (unix seconds).
-pub fn claims(app_id: &AppId, now: i64) -> Claims {
+pub(crate) fn claims(app_id: &AppId, now: i64) -> Claims {
     Claims {
         iat: now.saturating_sub(BACKDATE_SECS),
         exp: now.saturating_add(LIFETIME_SECS),
@@ -41,29 +44,21 @@ pub fn claims(app_id: &AppId, now: i64) -> Claims {
     }
 }
 
-#[derive(Debug)]
-pub enum JwtError {
-    /// The PEM is not an RSA private key (PKCS#1 or PKCS#8).
-    NotAnRsaKey,
-    /// ring refused to sign (a key it cannot use, such as one under 2048 bits).
-    Signing,
+/// `base64url(header) . base64url(claims)`: the bytes the signature covers.
+pub(crate) fn signing_input(claims: &Claims) -> String {
+    // Serialising plain integers and strings cannot fail.
+    let json = serde_json::to_vec(claims).unwrap_or_default();
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(json))
 }
 
-impl fmt::Display for JwtError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JwtError::NotAnRsaKey => f.write_str("is not an RSA private key in PEM form (PKCS#1 or PKCS#8)"),
-            JwtError::Signing => f.write_str("cannot sign with this RSA key (is it at least 2048 bits?)"),
-        }
-    }
-}
-
-/// Signs `claims` with RS256.
-pub fn sign(pem: &Secret<Vec<u8>>, claims: &Claims) -> Result<Secret<String>, JwtError> {
-    let key = EncodingKey::from_rsa_pem(pem.expose()).map_err(|_| JwtError::NotAnRsaKey)?;
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key)
-        .map(Secret::new)
-        .map_err(|_| JwtError::Signing)
+/// The JWT for `claims`, signed by `sign` (which returns the raw RS256 signature of its input).
+pub(crate) fn encode<E>(
+    claims: &Claims,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Secret<String>, E> {
+    let input = signing_input(claims);
+    let signature = sign(input.as_bytes())?;
+    Ok(Secret::new(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))))
 }
 
 #[cfg(test)]
@@ -86,12 +81,23 @@ mod tests {
     }
 
     #[test]
-    fn text_that_is_not_a_key_is_refused_without_echoing_it() {
-        let pem = Secret::new(
-            b"-----BEGIN RSA PRIVATE KEY-----\nnot base64\n-----END RSA PRIVATE KEY-----\n".to_vec(),
-        );
-        let err = sign(&pem, &claims(&AppId::Number(1), 0)).unwrap_err();
-        assert!(matches!(err, JwtError::NotAnRsaKey));
-        assert!(!err.to_string().contains("base64"));
+    fn the_jwt_is_header_claims_and_signature_in_base64url() {
+        let c = claims(&AppId::Number(7), 1_000);
+        let jwt = encode(&c, |input| Ok::<_, ()>(input.iter().rev().copied().collect())).unwrap();
+        let parts: Vec<&str> = jwt.expose().split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(URL_SAFE_NO_PAD.decode(parts[0]).unwrap(), HEADER.as_bytes());
+        let body: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({"iat": 940, "exp": 1540, "iss": 7}));
+        let signed: Vec<u8> = format!("{}.{}", parts[0], parts[1]).bytes().rev().collect();
+        assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), signed);
+        assert!(!jwt.expose().contains('='));
+    }
+
+    #[test]
+    fn a_signer_failure_is_returned_as_is() {
+        let c = claims(&AppId::Number(7), 0);
+        assert_eq!(encode(&c, |_| Err::<Vec<u8>, _>("no key")).unwrap_err(), "no key");
     }
 }

@@ -1,11 +1,9 @@
 //! The process boundary: arguments, environment, clock and stdio are read
 //! here and nowhere else; errors are printed once, as one line.
 
-use git_credential_github_app::config::{CONFIG_ENV, Defaults};
-use git_credential_github_app::diag::{Diag, TRACE_ENV};
-use git_credential_github_app::error::Error;
-use git_credential_github_app::network::NetworkEnv;
-use git_credential_github_app::{Environment, Stdio, run};
+use git_credential_github_app::{
+    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Stdio, TRACE_ENV, run, trace_enabled,
+};
 use std::env;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -26,14 +24,14 @@ fn main() -> ExitCode {
             use_git_config: true,
         },
         var: Some(|name| env::var(name).ok()),
-        trace: Diag::trace_enabled(env::var(TRACE_ENV).ok().as_deref()),
+        trace: trace_enabled(env::var(TRACE_ENV).ok().as_deref()),
         exe: env::current_exe().ok(),
         cwd: env::current_dir().ok(),
         uid: own_uid(),
     };
     let mut stderr = io::stderr().lock();
     let stdio = Stdio { stdin: io::stdin().lock(), stdout: io::stdout().lock(), stderr: &mut stderr };
-    match run(&args, &environment, now, started, stdio) {
+    match run(&args, &environment, Clock { now, started }, stdio) {
         Ok(()) => ExitCode::SUCCESS,
         // git closed our stdout: nobody is listening, nothing to report.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -28,7 +28,7 @@ pub struct NetworkEnv {
 
 /// The roots a connection trusts, and where that choice came from (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trust {
+pub(crate) enum Trust {
     /// PEM certificates from a file; `origin` names the setting that chose it.
     CaFile { path: PathBuf, origin: &'static str },
     /// The operating system's store (with `SSL_CERT_FILE`/`SSL_CERT_DIR` on Linux).
@@ -46,35 +46,39 @@ impl std::fmt::Display for Trust {
 
 /// A proxy and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Proxy {
-    pub url: String,
+pub(crate) struct Proxy {
+    pub(crate) url: String,
     pub no_proxy: Option<String>,
-    pub origin: &'static str,
+    pub(crate) origin: &'static str,
 }
 
-/// How to reach one API URL.
+/// How to reach one API URL: through which proxy, trusting which roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub proxy: Option<Proxy>,
-    pub trust: Trust,
+pub(crate) struct Connection {
+    pub(crate) proxy: Option<Proxy>,
+    pub(crate) trust: Trust,
 }
 
 /// git's `http.*` settings that apply to one URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GitHttpConfig {
+pub(crate) struct GitHttpConfig {
     pub proxy: Option<String>,
-    pub ssl_ca_info: Option<PathBuf>,
+    pub(crate) ssl_ca_info: Option<PathBuf>,
 }
 
 /// Whether git's settings could still decide anything: the environment and
 /// the config leave the proxy or the trust store open.
-pub fn wants_git(ca_file: Option<&Path>, env: &NetworkEnv) -> bool {
+pub(crate) fn wants_git(ca_file: Option<&Path>, env: &NetworkEnv) -> bool {
     env.use_git_config && (env.proxy.is_none() || (ca_file.is_none() && env.git_ssl_cainfo.is_none()))
 }
 
 /// Decides proxy and trust for an API URL; `git` is asked only when
 /// [`wants_git`] says it could matter.
-pub fn resolve(ca_file: Option<&Path>, env: &NetworkEnv, git: impl FnOnce() -> GitHttpConfig) -> Route {
+pub(crate) fn resolve(
+    ca_file: Option<&Path>,
+    env: &NetworkEnv,
+    git: impl FnOnce() -> GitHttpConfig,
+) -> Connection {
     let from_git = if wants_git(ca_file, env) { git() } else { GitHttpConfig::default() };
     let proxy = match (&env.proxy, from_git.proxy) {
         (Some(url), _) => {
@@ -96,7 +100,7 @@ pub fn resolve(ca_file: Option<&Path>, env: &NetworkEnv, git: impl FnOnce() -> G
     } else {
         Trust::System
     };
-    Route { proxy, trust }
+    Connection { proxy, trust }
 }
 
 /// git, like curl, takes `host:port` for an http proxy.
@@ -106,16 +110,16 @@ fn with_scheme(url: &str) -> String {
 
 /// `git config --null --get-urlmatch http <url>` running in the background,
 /// so the mint can sign its JWT meanwhile. Any failure means "nothing set".
-pub struct GitHttpQuery(Option<Running>);
+pub(crate) struct GitHttpQuery(Option<Running>);
 
 impl GitHttpQuery {
-    pub fn start(url: &str) -> GitHttpQuery {
+    pub(crate) fn start(url: &str) -> GitHttpQuery {
         let args = ["config", "--null", "--get-urlmatch", "http", url].map(String::from);
         GitHttpQuery(Running::start("git", &args, 1024 * 1024).ok())
     }
 
     /// What git said, waiting at most until `deadline` (then: nothing set).
-    pub fn finish(self, deadline: Instant) -> GitHttpConfig {
+    pub(crate) fn finish(self, deadline: Instant) -> GitHttpConfig {
         match self.0.map(|running| running.finish(deadline)) {
             Some(Ok(out)) => parse_git_http_config(&String::from_utf8_lossy(&out)),
             _ => GitHttpConfig::default(),
@@ -124,7 +128,7 @@ impl GitHttpQuery {
 }
 
 /// Parses `--null` output: `key\nvalue\0` records.
-pub fn parse_git_http_config(output: &str) -> GitHttpConfig {
+pub(crate) fn parse_git_http_config(output: &str) -> GitHttpConfig {
     let mut config = GitHttpConfig::default();
     for record in output.split('\0') {
         let Some((key, value)) = record.split_once('\n') else {
@@ -154,12 +158,12 @@ mod tests {
 
     #[test]
     fn git_settings_apply_when_the_environment_and_config_leave_them_open() {
-        let route = resolve(None, &env(), git_sets_both);
-        let proxy = route.proxy.unwrap();
+        let connection = resolve(None, &env(), git_sets_both);
+        let proxy = connection.proxy.unwrap();
         assert_eq!(proxy.url, "http://proxy.corp:3128");
         assert_eq!(proxy.origin, "git config http.proxy");
         assert_eq!(
-            route.trust,
+            connection.trust,
             Trust::CaFile { path: "/git/ca.pem".into(), origin: "git config http.sslCAInfo" }
         );
     }
@@ -171,25 +175,25 @@ mod tests {
             git_ssl_cainfo: Some("/env/ca.pem".into()),
             ..env()
         };
-        let route = resolve(None, &e, || panic!("git need not be asked"));
-        assert_eq!(route.proxy.unwrap().url, "http://envproxy:8080");
-        assert_eq!(route.trust, Trust::CaFile { path: "/env/ca.pem".into(), origin: "GIT_SSL_CAINFO" });
+        let connection = resolve(None, &e, || panic!("git need not be asked"));
+        assert_eq!(connection.proxy.unwrap().url, "http://envproxy:8080");
+        assert_eq!(connection.trust, Trust::CaFile { path: "/env/ca.pem".into(), origin: "GIT_SSL_CAINFO" });
     }
 
     #[test]
     fn ca_file_wins_over_everything_and_the_system_store_is_the_fallback() {
-        let route = resolve(Some(Path::new("/app/ca.pem")), &env(), git_sets_both);
-        assert_eq!(route.trust, Trust::CaFile { path: "/app/ca.pem".into(), origin: "ca_file" });
-        let route = resolve(None, &env(), GitHttpConfig::default);
-        assert_eq!(route.trust, Trust::System);
-        assert_eq!(route.proxy, None);
+        let connection = resolve(Some(Path::new("/app/ca.pem")), &env(), git_sets_both);
+        assert_eq!(connection.trust, Trust::CaFile { path: "/app/ca.pem".into(), origin: "ca_file" });
+        let connection = resolve(None, &env(), GitHttpConfig::default);
+        assert_eq!(connection.trust, Trust::System);
+        assert_eq!(connection.proxy, None);
     }
 
     #[test]
     fn git_is_not_asked_when_disabled() {
         let e = NetworkEnv { use_git_config: false, ..Default::default() };
-        let route = resolve(None, &e, || panic!("git must not be asked"));
-        assert_eq!(route.trust, Trust::System);
+        let connection = resolve(None, &e, || panic!("git must not be asked"));
+        assert_eq!(connection.trust, Trust::System);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Why a child gave no usable output.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     Start(io::Error),
     Read(io::Error),
     /// Its stdout stayed open past the deadline; it was killed.
@@ -22,7 +22,7 @@ pub enum Failure {
 }
 
 /// A started child whose stdout is being collected in a thread.
-pub struct Running {
+pub(crate) struct Running {
     child: Child,
     stdout: mpsc::Receiver<io::Result<Vec<u8>>>,
     limit: u64,
@@ -30,7 +30,7 @@ pub struct Running {
 
 impl Running {
     /// Starts `program` with `args`, keeping at most `limit` bytes of its stdout.
-    pub fn start(program: &str, args: &[String], limit: u64) -> Result<Running, Failure> {
+    pub(crate) fn start(program: &str, args: &[String], limit: u64) -> Result<Running, Failure> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -52,7 +52,7 @@ impl Running {
     }
 
     /// Its stdout once it has exited successfully, waiting at most until `deadline`.
-    pub fn finish(mut self, deadline: Instant) -> Result<Vec<u8>, Failure> {
+    pub(crate) fn finish(mut self, deadline: Instant) -> Result<Vec<u8>, Failure> {
         let wait = deadline.saturating_duration_since(Instant::now());
         let bytes = match self.stdout.recv_timeout(wait) {
             Ok(Ok(bytes)) => bytes,

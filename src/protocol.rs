@@ -5,6 +5,7 @@
 //! git really behaves (values may be huge, keys repeat, input may not be UTF-8).
 
 use crate::secret::Secret;
+use crate::token::InstallationToken;
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 /// The longest line we look at. git's lines are short, bar `wwwauth[]`
@@ -14,7 +15,7 @@ const MAX_LINE: usize = 1024 * 1024;
 
 /// The operation git asks for: always the last argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
+pub(crate) enum Operation {
     Get,
     Store,
     Erase,
@@ -22,7 +23,7 @@ pub enum Operation {
 
 impl Operation {
     /// `None` for an operation we do not know: git expects silence then.
-    pub fn parse(arg: &str) -> Option<Operation> {
+    pub(crate) fn parse(arg: &str) -> Option<Operation> {
         match arg {
             "get" => Some(Operation::Get),
             "store" => Some(Operation::Store),
@@ -34,14 +35,14 @@ impl Operation {
 
 /// The attributes of git's request that a minting helper looks at.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub protocol: Option<String>,
-    pub host: Option<String>,
-    pub path: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<Secret<String>>,
+pub(crate) struct Request {
+    pub(crate) protocol: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<Secret<String>>,
     /// A key we read was not UTF-8 or held a NUL: the request is not ours to answer.
-    pub malformed: bool,
+    pub(crate) malformed: bool,
 }
 
 /// Reads git's request up to a blank line or end of input, line by line,
@@ -50,7 +51,7 @@ pub struct Request {
 /// Never fails on content: unknown keys, repeated `key[]` keys, CRLF line ends,
 /// invalid UTF-8 and overlong lines are all tolerated. Only an I/O error on the
 /// reader itself is returned.
-pub fn read_request(input: impl Read) -> io::Result<Request> {
+pub(crate) fn read_request(input: impl Read) -> io::Result<Request> {
     let mut reader = BufReader::new(input);
     let mut request = Request::default();
     let mut line = Vec::new();
@@ -93,7 +94,8 @@ pub fn read_request(input: impl Read) -> io::Result<Request> {
 }
 
 /// Parses the bytes of a request; see [`read_request`].
-pub fn parse_request(bytes: &[u8]) -> Request {
+#[cfg(test)]
+fn parse_request(bytes: &[u8]) -> Request {
     // Reading from a slice cannot fail.
     read_request(bytes).unwrap_or_default()
 }
@@ -132,25 +134,25 @@ fn text(value: &[u8]) -> Option<String> {
 
 /// A value git would misread: it would start a new attribute or end the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsafeValue {
-    pub key: &'static str,
+pub(crate) struct UnsafeValue {
+    pub(crate) key: &'static str,
 }
 
 /// The credential we answer `get` with.
-pub struct Credential<'a> {
-    pub password: &'a Secret<String>,
-    pub expires_at: u64,
+pub(crate) struct Credential<'a> {
+    pub(crate) password: &'a Secret<String>,
+    pub(crate) expires_at: u64,
 }
 
 /// Checks that `value` can be written as one protocol attribute.
-pub fn is_safe_value(value: &str) -> bool {
+pub(crate) fn is_safe_value(value: &str) -> bool {
     !value.is_empty() && !value.contains(['\n', '\r', '\0'])
 }
 
 /// Renders the answer to `get`: exactly `username`, `password` and
 /// `password_expiry_utc`, never `protocol`/`host`/`path`/`url` (git would let
 /// them overwrite its own context).
-pub fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeValue> {
+pub(crate) fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeValue> {
     let password = credential.password.expose();
     if !is_safe_value(password) {
         return Err(UnsafeValue { key: "password" });
@@ -162,8 +164,13 @@ pub fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeV
     Ok(out)
 }
 
+/// Writes the answer to `get` for `token`.
+pub(crate) fn write_token(output: impl Write, token: &InstallationToken) -> io::Result<()> {
+    write_credential(output, &Credential { password: &token.token, expires_at: token.expires_at })
+}
+
 /// Writes the answer to `get` in one `write_all`, so git never sees half of it.
-pub fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> io::Result<()> {
+pub(crate) fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> io::Result<()> {
     let bytes = render_credential(credential).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,

@@ -7,15 +7,15 @@
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
+pub(crate) struct Secret<T>(T);
 
 impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
+    pub(crate) fn new(value: T) -> Self {
         Secret(value)
     }
 
     /// The secret itself. Call only where it must leave the process.
-    pub fn expose(&self) -> &T {
+    pub(crate) fn expose(&self) -> &T {
         &self.0
     }
 }
@@ -35,7 +35,7 @@ impl<T> fmt::Debug for Secret<T> {
 impl Secret<String> {
     /// Compares in time independent of where the first difference lies, so a
     /// caller cannot learn a cached token byte by byte through `erase`.
-    pub fn ct_eq(&self, other: &str) -> bool {
+    pub(crate) fn ct_eq(&self, other: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), other.as_bytes());
         if a.len() != b.len() {
             return false;

@@ -1,6 +1,5 @@
-//! Large configs: past 32 KiB a cached `get` answers through the route memo
-//! instead of parsing every `[[app]]`, and any change to the config's bytes
-//! sends it back to a full parse.
+//! Large configs: a cached `get` parses the config, routes and reads one
+//! cache entry, whatever the config's size, and any edit decides at once.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -26,18 +25,26 @@ fn big_config(fake: &FakeGitHub, key: &Path, tokens: &Path, acme_pattern: &str) 
         host = fake.host(),
         ca = fake.ca_pem_path().display().to_string(),
     ));
-    assert!(text.len() > git_credential_github_app::memo::THRESHOLD, "the config must be large");
+    assert!(text.len() > 32 * 1024, "the config must be large");
     text
 }
 
-fn route_files(dir: &Path) -> Vec<PathBuf> {
-    let entries = fs::read_dir(dir).expect("the default cache dir exists");
-    let paths = entries.filter_map(Result::ok).map(|e| e.path());
-    paths.filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("route-"))).collect()
+/// Every file name under `dir`, recursively.
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(all_files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }
 
 #[test]
-fn a_large_config_is_answered_through_the_route_memo_until_its_bytes_change() {
+fn a_large_config_is_served_from_the_one_cache_entry_and_an_edit_takes_effect_at_once() {
     let fake = FakeGitHub::start(Options::default());
     fake.add_app(APP_ID, "Iv23liScale", "scale", &fixture_string("app-key.pub.pem"));
     fake.add_installation(INSTALLATION_ID, APP_ID, "acme", None);
@@ -53,26 +60,23 @@ fn a_large_config_is_answered_through_the_route_memo_until_its_bytes_change() {
     let first = get(&env);
     first.assert_success();
     assert_eq!(fake.mint_count(), 1);
-    let memo_dir = env.xdg_cache().join("git-credential-github-app");
-    let memos = route_files(&memo_dir);
-    assert_eq!(memos.len(), 1, "one memo in the default cache dir, beside a custom cache_dir");
-    let memo_text = fs::read_to_string(&memos[0]).unwrap();
+    // Nothing is written outside cache_dir: no second cache of routing decisions.
+    assert!(all_files(&env.xdg_cache()).is_empty(), "{:?}", all_files(&env.xdg_cache()));
     let token = fake.issued_tokens()[0].token.clone();
-    assert!(!memo_text.contains(&token), "a memo never holds the token");
-    assert_eq!(fs::metadata(&memos[0]).unwrap().permissions().mode() & 0o777, 0o600);
 
     env.set_env("GIT_CREDENTIAL_GITHUB_APP_TRACE", "1");
     let cached = get(&env);
     cached.assert_success();
     assert_eq!(cached.stdout, first.stdout);
-    assert!(cached.stderr.contains("route memo"), "{cached}");
+    assert!(cached.stderr.contains("cache: hit"), "{cached}");
     assert!(!cached.stderr.contains(&token), "{cached}");
     assert_eq!(fake.mint_count(), 1);
 
-    // Same size, other bytes: the memo no longer applies and the new config decides.
+    // Same size, other bytes: the new config decides at once.
     fs::write(&config, big_config(&fake, &key, &tokens, "acmf/*")).unwrap();
     let after_edit = get(&env);
     after_edit.assert_success();
     assert_eq!(after_edit.stdout, "", "the edited config no longer serves acme/web:\n{after_edit}");
-    assert!(!after_edit.stderr.contains("route memo"), "{after_edit}");
+    let mode = fs::metadata(&tokens).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
 }

@@ -1,5 +1,6 @@
-//! Where an app's private key comes from, read only when a JWT must be signed:
-//! a file, an environment variable, or a command's stdout.
+//! The app's PEM private key: read from a file, an environment variable or a
+//! command's stdout when a JWT must be signed, parsed (PKCS#1 or PKCS#8) and
+//! used to sign with `ring`.
 //!
 //! A key file must not be readable or writable by group or others (the rule
 //! ssh applies to its keys): a key others can read is a leaked key. A command
@@ -8,6 +9,10 @@
 use crate::config::KeySource;
 use crate::process::{Failure, Running};
 use crate::secret::Secret;
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -37,6 +42,66 @@ pub enum KeyError {
         program: String,
         detail: String,
     },
+    /// What was read is not an RSA private key in PEM form; `source` names where it came from.
+    NotAnRsaKey {
+        source: String,
+    },
+    /// `ring` refused the RSA key (such as one under 2048 bits).
+    Unusable {
+        source: String,
+    },
+}
+
+impl std::error::Error for KeyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeyError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// An RSA key ready to sign (its bytes are wiped when dropped, by `ring`).
+pub(crate) struct PemKey {
+    pair: RsaKeyPair,
+}
+
+impl fmt::Debug for PemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PemKey(REDACTED)")
+    }
+}
+
+impl PemKey {
+    /// Reads and parses the key at `source`.
+    pub(crate) fn load(
+        source: &KeySource,
+        var: fn(&str) -> Option<String>,
+        timeout: Duration,
+    ) -> Result<PemKey, KeyError> {
+        let pem = load(source, var, timeout)?;
+        PemKey::parse(&pem, &source.to_string())
+    }
+
+    /// Parses PEM text; `source` names it in errors.
+    pub(crate) fn parse(pem: &Secret<Vec<u8>>, source: &str) -> Result<PemKey, KeyError> {
+        let not_rsa = || KeyError::NotAnRsaKey { source: source.to_string() };
+        let der = PrivateKeyDer::from_pem_slice(pem.expose()).map_err(|_| not_rsa())?;
+        let pair = match &der {
+            PrivateKeyDer::Pkcs1(key) => RsaKeyPair::from_der(key.secret_pkcs1_der()),
+            PrivateKeyDer::Pkcs8(key) => RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()),
+            _ => return Err(not_rsa()),
+        };
+        let pair = pair.map_err(|_| KeyError::Unusable { source: source.to_string() })?;
+        Ok(PemKey { pair })
+    }
+
+    /// The RS256 signature (RSASSA-PKCS1-v1_5, SHA-256) of `input`.
+    pub(crate) fn sign(&self, input: &[u8]) -> Result<Vec<u8>, ring::error::Unspecified> {
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input, &mut signature)?;
+        Ok(signature)
+    }
 }
 
 impl fmt::Display for KeyError {
@@ -59,13 +124,19 @@ impl fmt::Display for KeyError {
             KeyError::Command { program, detail } => {
                 write!(f, "private_key_command {program:?} {detail} (run it by hand to see its messages)")
             }
+            KeyError::NotAnRsaKey { source } => {
+                write!(f, "{source} is not an RSA private key in PEM form (PKCS#1 or PKCS#8)")
+            }
+            KeyError::Unusable { source } => {
+                write!(f, "{source} cannot sign with this RSA key (is it at least 2048 bits?)")
+            }
         }
     }
 }
 
 /// Reads the PEM from `source`. `var` looks up an environment variable;
 /// a command gets at most `timeout`.
-pub fn load(
+fn load(
     source: &KeySource,
     var: fn(&str) -> Option<String>,
     timeout: Duration,
@@ -75,7 +146,7 @@ pub fn load(
         KeySource::Env(name) => var(name)
             .filter(|v| !v.trim().is_empty())
             .map(|v| Secret::new(v.into_bytes()))
-            .ok_or_else(|| KeyError::EnvUnset { name: name.clone() }),
+            .ok_or_else(|| KeyError::EnvUnset { name: name.to_string() }),
         KeySource::Command(argv) => run_key_command(argv, timeout),
     }
 }
@@ -106,7 +177,7 @@ fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>
 }
 
 /// Reads a PEM key file after checking that only its owner can use it.
-pub fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
+fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
     let read_err = |source| KeyError::Read { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
@@ -178,9 +249,10 @@ mod tests {
 
     #[test]
     fn an_environment_variable_gives_the_pem_text() {
-        let pem = load(&KeySource::Env("PEM".into()), pem_var, Duration::from_secs(1)).unwrap();
+        let env = |name: &str| KeySource::Env(name.to_string().try_into().unwrap());
+        let pem = load(&env("PEM"), pem_var, Duration::from_secs(1)).unwrap();
         assert_eq!(pem.expose(), b"-----BEGIN PRIVATE KEY-----");
-        let err = load(&KeySource::Env("MISSING".into()), no_vars, Duration::from_secs(1)).unwrap_err();
+        let err = load(&env("MISSING"), no_vars, Duration::from_secs(1)).unwrap_err();
         assert!(err.to_string().contains("$MISSING"));
     }
 
@@ -210,6 +282,35 @@ mod tests {
         let err = load(&argv, no_vars, Duration::from_millis(300)).unwrap_err().to_string();
         assert!(err.contains("stopped"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn text_that_is_not_a_key_is_refused_without_echoing_it() {
+        let pem = Secret::new(
+            b"-----BEGIN RSA PRIVATE KEY-----\nnot base64\n-----END RSA PRIVATE KEY-----\n".to_vec(),
+        );
+        let err = PemKey::parse(&pem, "private key file /k.pem").unwrap_err();
+        assert!(matches!(err, KeyError::NotAnRsaKey { .. }));
+        assert!(!err.to_string().contains("base64"), "{err}");
+    }
+
+    #[test]
+    fn pkcs1_and_pkcs8_keys_sign_verifiably() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let public = std::fs::read_to_string(dir.join("app-key.pub.pem")).unwrap();
+        let spki = rustls_pki_types::SubjectPublicKeyInfoDer::from_pem_slice(public.as_bytes()).unwrap();
+        // The SubjectPublicKeyInfo wraps the PKCS#1 RSAPublicKey ring verifies with: skip its header.
+        let rsa_public = &spki.as_ref()[24..];
+        for name in ["app-key-pkcs1.pem", "app-key-pkcs8.pem"] {
+            let pem = Secret::new(std::fs::read(dir.join(name)).unwrap());
+            let key = PemKey::parse(&pem, name).unwrap();
+            let signature = key.sign(b"header.claims").unwrap();
+            let verifier = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                rsa_public,
+            );
+            assert!(verifier.verify(b"header.claims", &signature).is_ok(), "{name}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `configure` / `unconfigure`: point git at this helper for every configured
+//! Planning `configure` / `unconfigure`: point git at this helper for every configured
 //! host, through `git config` only (never by editing files).
 //!
 //! For each host, `credential.https://HOST.helper` ends with an empty value
@@ -16,27 +16,27 @@ const BINARY: &str = "git-credential-github-app";
 
 /// What git config holds now for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostState {
-    pub helpers: Vec<String>,
-    pub use_http_path: Option<String>,
+pub(crate) struct HostState {
+    pub(crate) helpers: Vec<String>,
+    pub(crate) use_http_path: Option<String>,
     /// The `useHttpPath` value `configure` replaced (`""` if there was none).
-    pub replaced_use_http_path: Option<String>,
+    pub(crate) replaced_use_http_path: Option<String>,
 }
 
-pub fn helper_key(host: &str) -> String {
+pub(crate) fn helper_key(host: &str) -> String {
     format!("credential.https://{host}.helper")
 }
 
-pub fn use_http_path_key(host: &str) -> String {
+pub(crate) fn use_http_path_key(host: &str) -> String {
     format!("credential.https://{host}.useHttpPath")
 }
 
-pub fn marker_key(host: &str) -> String {
+pub(crate) fn marker_key(host: &str) -> String {
     format!("{BINARY}.https://{host}.replacedUseHttpPath")
 }
 
 /// The helper string git runs: this binary's absolute path, plus `--config`.
-pub fn helper_value(exe: &Path, config: Option<&Path>) -> String {
+pub(crate) fn helper_value(exe: &Path, config: Option<&Path>) -> String {
     let mut value = shell_quote(&exe.to_string_lossy());
     if let Some(config) = config {
         value.push_str(" --config ");
@@ -46,7 +46,7 @@ pub fn helper_value(exe: &Path, config: Option<&Path>) -> String {
 }
 
 /// git runs helper strings through the shell: quote what the shell would split.
-pub fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | ':' | '=' | '@' | '+' | ',')
@@ -79,7 +79,7 @@ fn without_ours(helpers: &[String]) -> Vec<String> {
     kept
 }
 
-pub fn scope_args(scope: &Scope) -> Vec<String> {
+pub(crate) fn scope_args(scope: &Scope) -> Vec<String> {
     match scope {
         Scope::Global => vec!["--global".into()],
         Scope::System => vec!["--system".into()],
@@ -110,7 +110,7 @@ fn args(scope: &[String], rest: &[&str]) -> Vec<String> {
 }
 
 /// The commands that configure `host`; empty when it already is.
-pub fn plan_configure(scope: &Scope, host: &str, value: &str, state: &HostState) -> Vec<Vec<String>> {
+pub(crate) fn plan_configure(scope: &Scope, host: &str, value: &str, state: &HostState) -> Vec<Vec<String>> {
     let scope = scope_args(scope);
     let mut goal = without_ours(&state.helpers);
     goal.push(String::new());
@@ -125,7 +125,7 @@ pub fn plan_configure(scope: &Scope, host: &str, value: &str, state: &HostState)
 }
 
 /// The commands that undo [`plan_configure`] for `host`.
-pub fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> Vec<Vec<String>> {
+pub(crate) fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> Vec<Vec<String>> {
     let scope = scope_args(scope);
     let goal = without_ours(&state.helpers);
     let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
@@ -141,7 +141,7 @@ pub fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> Vec<Vec
 }
 
 /// A command as a person would type it.
-pub fn display(command: &[String]) -> String {
+pub(crate) fn display(command: &[String]) -> String {
     let mut line = String::from("git");
     for word in command {
         line.push(' ');

@@ -1,0 +1,139 @@
+//! The operator commands people and scripts run: `configure`/`unconfigure`,
+//! `token`, `explain`, `doctor`, `cache list|clear` and `revoke`, one file
+//! each. Each writes its report to the `out` it is given and never prints a
+//! secret, except `token`, whose whole purpose is to print the token.
+//!
+//! This file holds what several commands share: reading a URL or
+//! `OWNER/REPO` from the command line as the request git would send.
+
+mod cache;
+mod configure;
+mod doctor;
+mod explain;
+mod revoke;
+mod token;
+
+pub(crate) use cache::{cache_clear, cache_list};
+pub(crate) use configure::{configure, helper_value};
+pub(crate) use doctor::doctor;
+pub(crate) use explain::explain;
+pub(crate) use revoke::revoke;
+pub(crate) use token::token;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::repo::{normalise_host, parse_repo_path};
+use crate::route::Target;
+
+fn out_err(e: std::io::Error) -> Error {
+    Error::Output(e)
+}
+
+/// A URL or `OWNER/REPO` from the command line, as the request git would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TargetArg {
+    pub(crate) protocol: String,
+    pub(crate) host: String,
+    pub(crate) path: Option<String>,
+    pub(crate) username: Option<String>,
+}
+
+impl TargetArg {
+    pub(crate) fn as_target(&self) -> Target<'_> {
+        Target {
+            protocol: Some(&self.protocol),
+            host: Some(&self.host),
+            path: self.path.as_deref(),
+            username: self.username.as_deref(),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match &self.path {
+            Some(path) => format!("{}://{}/{path}", self.protocol, self.host),
+            None => format!("{}://{}", self.protocol, self.host),
+        }
+    }
+}
+
+/// Reads `https://HOST/OWNER/REPO`, `OWNER/REPO` (on `--host`, else the
+/// config's only host, else github.com) or nothing (the host alone).
+pub(crate) fn parse_target(
+    arg: Option<&str>,
+    host: Option<&str>,
+    config: &Config,
+) -> Result<TargetArg, Error> {
+    let default_host = || {
+        host.map(normalise_host).unwrap_or_else(|| {
+            let mut hosts = config.apps.iter().map(|a| &*a.host);
+            match (hosts.next(), hosts.all(|h| Some(h) == config.apps.first().map(|a| &*a.host))) {
+                (Some(only), true) => only.to_string(),
+                _ => "github.com".to_string(),
+            }
+        })
+    };
+    let Some(arg) = arg else {
+        return Ok(TargetArg { protocol: "https".into(), host: default_host(), path: None, username: None });
+    };
+    let Some((protocol, rest)) = arg.split_once("://") else {
+        if parse_repo_path(arg).is_none() {
+            return Err(Error::Usage(format!("{arg:?} is neither a URL nor OWNER/REPO")));
+        }
+        return Ok(TargetArg {
+            protocol: "https".into(),
+            host: default_host(),
+            path: Some(arg.trim_matches('/').to_string()),
+            username: None,
+        });
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (username, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (Some(user.split(':').next().unwrap_or(user).to_string()), host),
+        None => (None, authority),
+    };
+    if host.is_empty() {
+        return Err(Error::Usage(format!("{arg:?} has no host")));
+    }
+    let path = path.trim_matches('/');
+    Ok(TargetArg {
+        protocol: protocol.to_ascii_lowercase(),
+        host: host.to_string(),
+        path: (!path.is_empty()).then(|| path.to_string()),
+        username,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Defaults, parse_config};
+    use std::path::Path;
+
+    fn config() -> Config {
+        parse_config(
+            "[[app]]\napp_id = 1\nprivate_key_path = \"/k\"\nhost = \"ghe.example\"\ninstallation_id = 2\n",
+            Path::new("/c.toml"),
+            &Defaults::for_tests(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_and_owner_repo_become_requests() {
+        let c = config();
+        let t = parse_target(Some("https://x-access-token@GitHub.com/acme/web.git?x=1"), None, &c).unwrap();
+        assert_eq!(t.protocol, "https");
+        assert_eq!(t.host, "GitHub.com");
+        assert_eq!(t.path.as_deref(), Some("acme/web.git"));
+        assert_eq!(t.username.as_deref(), Some("x-access-token"));
+        let t = parse_target(Some("acme/web"), None, &c).unwrap();
+        assert_eq!((t.host.as_str(), t.path.as_deref()), ("ghe.example", Some("acme/web")));
+        let t = parse_target(Some("acme/web"), Some("GitHub.com:443"), &c).unwrap();
+        assert_eq!(t.host, "github.com");
+        let t = parse_target(None, None, &c).unwrap();
+        assert_eq!((t.host.as_str(), t.path.as_deref()), ("ghe.example", None));
+        assert!(parse_target(Some("just-a-word"), None, &c).is_err());
+        assert!(parse_target(Some("https:///acme/web"), None, &c).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! The typed values of the config file. Each checks itself while serde reads
+//! it (`serde(try_from)`), so an invalid value is reported with its TOML line,
+//! and no message quotes a value that may be a pasted secret.
+
+use crate::redact::{looks_secret, shown};
+use crate::repo::{Pattern, normalise_host};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Deref;
+
+/// The App ID (a number) or client ID (`Iv23li...`): the JWT's `iss`, sent as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AppId {
+    Number(u64),
+    ClientId(String),
+}
+
+const APP_ID_EXPECTED: &str =
+    "the App ID (a positive integer) or the client ID (a string like \"Iv23li...\")";
+
+impl<'de> Deserialize<'de> for AppId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<AppId, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AppId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(APP_ID_EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<AppId, E> {
+                match u64::try_from(v) {
+                    Ok(n) => self.visit_u64(n),
+                    Err(_) => Err(E::custom(format_args!("app_id must be {APP_ID_EXPECTED}"))),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AppId, E> {
+                if v == 0 {
+                    return Err(E::custom(format_args!("app_id must be {APP_ID_EXPECTED}, not 0")));
+                }
+                Ok(AppId::Number(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AppId, E> {
+                if v.trim().is_empty() || v.contains(char::is_whitespace) || looks_secret(v) {
+                    return Err(E::custom(format_args!("app_id must be {APP_ID_EXPECTED}; value not shown")));
+                }
+                Ok(AppId::ClientId(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl fmt::Display for AppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppId::Number(n) => write!(f, "{n}"),
+            AppId::ClientId(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A host name, optionally with `:PORT`: lower-case, without `:443`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct Host(String);
+
+impl Host {
+    pub(crate) fn github_com() -> Host {
+        Host("github.com".into())
+    }
+}
+
+impl TryFrom<String> for Host {
+    type Error = String;
+    fn try_from(value: String) -> Result<Host, String> {
+        let host = normalise_host(&value);
+        if host.is_empty()
+            || looks_secret(&value)
+            || host.contains(['/', '@', ' '])
+            || host.contains(char::is_control)
+        {
+            return Err(format!("host {} must be a host name, optionally with :PORT", shown(&value)));
+        }
+        Ok(Host(host))
+    }
+}
+
+/// An `https://` API base URL without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct ApiUrl(String);
+
+impl ApiUrl {
+    /// `https://api.github.com` for github.com, `https://api.SUB.ghe.com` for
+    /// `SUB.ghe.com` (Enterprise Cloud with data residency), `https://HOST/api/v3`
+    /// for any other host (Enterprise Server).
+    pub(crate) fn default_for(host: &Host) -> ApiUrl {
+        let host = host.as_ref();
+        if host == "github.com" {
+            return ApiUrl("https://api.github.com".to_string());
+        }
+        ApiUrl(match host.strip_suffix(".ghe.com") {
+            Some(sub) if !sub.is_empty() && !sub.contains('.') => format!("https://api.{host}"),
+            _ => format!("https://{host}/api/v3"),
+        })
+    }
+}
+
+impl TryFrom<String> for ApiUrl {
+    type Error = String;
+    fn try_from(value: String) -> Result<ApiUrl, String> {
+        let url = value.trim_end_matches('/');
+        let rest = url.strip_prefix("https://").unwrap_or("");
+        if rest.is_empty()
+            || looks_secret(&value)
+            || url.contains(char::is_whitespace)
+            || url.contains(char::is_control)
+        {
+            return Err(format!("api_url {} must be an https:// URL", shown(&value)));
+        }
+        Ok(ApiUrl(url.to_string()))
+    }
+}
+
+/// The name of an environment variable (letters, digits, `_`; not starting with a digit).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct EnvName(String);
+
+impl TryFrom<String> for EnvName {
+    type Error = String;
+    fn try_from(name: String) -> Result<EnvName, String> {
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(
+                "private_key_env must name an environment variable (letters, digits, '_'), not hold the key; value not shown"
+                    .into(),
+            );
+        }
+        Ok(EnvName(name))
+    }
+}
+
+/// One `repos` entry, checked at load.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct RepoPattern(Pattern);
+
+impl TryFrom<String> for RepoPattern {
+    type Error = String;
+    fn try_from(text: String) -> Result<RepoPattern, String> {
+        Pattern::parse(&text).map(RepoPattern).ok_or_else(|| {
+            format!(
+                "repos pattern {} is not OWNER/REPO (letters, digits, '-', '_', '.', '*' in each part)",
+                shown(&text)
+            )
+        })
+    }
+}
+
+impl From<RepoPattern> for Pattern {
+    fn from(p: RepoPattern) -> Pattern {
+        p.0
+    }
+}
+
+/// A GitHub permission name (`contents`, `pull_requests`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) struct PermissionName(String);
+
+impl TryFrom<String> for PermissionName {
+    type Error = String;
+    fn try_from(name: String) -> Result<PermissionName, String> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(format!("permissions: {} is not a GitHub permission name", shown(&name)));
+        }
+        Ok(PermissionName(name))
+    }
+}
+
+/// A permission level a narrowed token may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) enum Access {
+    Read,
+    Write,
+    Admin,
+}
+
+impl TryFrom<String> for Access {
+    type Error = String;
+    fn try_from(level: String) -> Result<Access, String> {
+        match level.as_str() {
+            "read" => Ok(Access::Read),
+            "write" => Ok(Access::Write),
+            "admin" => Ok(Access::Admin),
+            _ => Err(format!(
+                "permission level {} is not one of \"read\", \"write\", \"admin\"",
+                shown(&level)
+            )),
+        }
+    }
+}
+
+impl Access {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Admin => "admin",
+        }
+    }
+}
+
+/// What an installation token may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub(crate) enum TokenScope {
+    /// Every repository the installation can reach.
+    Installation,
+    /// Only the repository git asked for.
+    Repository,
+}
+
+impl TryFrom<String> for TokenScope {
+    type Error = String;
+    fn try_from(scope: String) -> Result<TokenScope, String> {
+        match scope.as_str() {
+            "installation" => Ok(TokenScope::Installation),
+            "repository" => Ok(TokenScope::Repository),
+            _ => Err(format!("token_scope {} is not \"installation\" or \"repository\"", shown(&scope))),
+        }
+    }
+}
+
+macro_rules! str_newtype {
+    ($($name:ident),*) => {$(
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+str_newtype!(Host, ApiUrl, EnvName, PermissionName);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_residency_hosts_get_an_api_subdomain() {
+        let url = |h: &str| ApiUrl::default_for(&Host::try_from(h.to_string()).unwrap()).to_string();
+        assert_eq!(url("github.com"), "https://api.github.com");
+        assert_eq!(url("octocorp.ghe.com"), "https://api.octocorp.ghe.com");
+        assert_eq!(url("ghe.example.com"), "https://ghe.example.com/api/v3");
+        assert_eq!(url("a.b.ghe.com"), "https://a.b.ghe.com/api/v3");
+    }
+}

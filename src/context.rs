@@ -1,0 +1,68 @@
+//! What the process hands every operation: the validated config, the clock,
+//! the deadline, the network environment, and where diagnostics go. Built by
+//! `run` from what `main` read; nothing below reads the process itself.
+
+use crate::cache::Cache;
+use crate::config::{App, Config};
+use crate::diag::Diag;
+use crate::github::{ApiError, Client, ClientOptions};
+use crate::network::{self, GitHttpQuery, NetworkEnv};
+use std::path::Path;
+use std::time::Instant;
+
+pub(crate) struct Context<'a> {
+    pub(crate) config: &'a Config,
+    /// Unix seconds.
+    pub(crate) now: u64,
+    /// When this operation must be done (its start plus `timeout_secs`).
+    pub(crate) deadline: Instant,
+    pub(crate) network: &'a NetworkEnv,
+    /// Looks up an environment variable (for `private_key_env`).
+    pub(crate) var: fn(&str) -> Option<String>,
+    /// This process's user, which must own the cache directory.
+    pub(crate) uid: Option<u32>,
+    /// Warnings, hints and trace lines (git's stderr).
+    pub(crate) diag: &'a Diag<'a>,
+}
+
+/// An API client being set up: git is asked for its `http.*` settings in the
+/// background (only when they could matter), so a key can be read meanwhile.
+pub(crate) struct ClientSetup {
+    api_url: String,
+    ca_file: Option<std::path::PathBuf>,
+    git: Option<GitHttpQuery>,
+}
+
+impl<'a> Context<'a> {
+    /// The cache of the config, which must belong to this user.
+    pub(crate) fn cache(&self) -> Cache {
+        Cache::new(&self.config.cache_dir, self.uid)
+    }
+
+    /// Starts setting up the client for `app`'s API URL.
+    pub(crate) fn client_for(&self, app: &App) -> ClientSetup {
+        self.client_at(&app.api_url, app.ca_file.as_deref())
+    }
+
+    /// Starts setting up a client for `api_url`, trusting `ca_file` when given.
+    pub(crate) fn client_at(&self, api_url: &str, ca_file: Option<&Path>) -> ClientSetup {
+        let git = network::wants_git(ca_file, self.network).then(|| GitHttpQuery::start(api_url));
+        ClientSetup { api_url: api_url.to_string(), ca_file: ca_file.map(Path::to_path_buf), git }
+    }
+
+    /// The client, once git has answered (or the deadline passed).
+    pub(crate) fn finish(&self, setup: ClientSetup) -> Result<Client<'a>, ApiError> {
+        let ClientSetup { api_url, ca_file, git } = setup;
+        let connection = network::resolve(ca_file.as_deref(), self.network, || {
+            git.map_or_else(network::GitHttpConfig::default, |query| query.finish(self.deadline))
+        });
+        let options = ClientOptions {
+            api_url,
+            connection,
+            deadline: self.deadline,
+            timeout: self.config.timeout,
+            now: self.now,
+        };
+        Client::new(options, self.diag)
+    }
+}

@@ -1,0 +1,126 @@
+//! How values that did not come from us are shown in messages: a config
+//! value that may be a pasted secret is described instead of quoted, and text
+//! from git or a server has its control characters escaped, so no message can
+//! leak a key or drive the terminal.
+
+/// What GitHub tokens and JWTs start with.
+const TOKEN_PREFIXES: [&str; 6] = ["ghs_", "ghp_", "gho_", "ghu_", "github_pat_", "eyJ"];
+
+/// Whether `value` could be a secret pasted into the wrong place: it spans
+/// lines, names a private key, starts like a GitHub token or a JWT, or holds
+/// a run of 40+ base64 characters (a PEM body line, a key in base64).
+pub(crate) fn looks_secret(value: &str) -> bool {
+    if value.contains(['\n', '\r'])
+        || value.to_ascii_uppercase().contains("PRIVATE KEY")
+        || TOKEN_PREFIXES.iter().any(|p| value.contains(p))
+    {
+        return true;
+    }
+    let mut run = 0;
+    for c in value.chars() {
+        run = if c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=') { run + 1 } else { 0 };
+        if run >= 40 {
+            return true;
+        }
+    }
+    false
+}
+
+/// `value` quoted for a message, or a description when it may be a secret.
+pub(crate) fn shown(value: &str) -> String {
+    if looks_secret(value) {
+        "(a value that looks like a key or token, not shown)".to_string()
+    } else {
+        format!("{:?}", truncate(value, 80))
+    }
+}
+
+/// A third-party message (serde, TOML) with every quoted part that may be a
+/// secret replaced, and control characters escaped.
+pub(crate) fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        out.push_str(&escape(&rest[..open]));
+        let after = &rest[open + 1..];
+        match after.find(quote) {
+            Some(close) if looks_secret(&after[..close]) => {
+                out.push_str("(a value that looks like a key or token, not shown)");
+                rest = &after[close + 1..];
+            }
+            Some(close) => {
+                out.push(quote);
+                out.push_str(&escape(&after[..close]));
+                out.push(quote);
+                rest = &after[close + 1..];
+            }
+            None if looks_secret(after) => {
+                out.push_str("(a value that looks like a key or token, not shown)");
+                rest = "";
+            }
+            None => {
+                out.push(quote);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&escape(rest));
+    out
+}
+
+/// `text` with control characters (ESC, BEL, line breaks, ...) written as
+/// escapes, for values from git's request or a server's answer.
+pub(crate) fn escape(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM_LINE: &str = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun";
+
+    #[test]
+    fn keys_tokens_and_multi_line_values_are_never_quoted() {
+        for secret in [
+            "-----BEGIN RSA PRIVATE KEY-----",
+            PEM_LINE,
+            "a\nb",
+            "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+            "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjQyLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDYwMH0.sig",
+        ] {
+            assert!(!shown(secret).contains(&secret[..secret.len().min(10)]), "{secret}");
+        }
+        assert_eq!(
+            shown("/home/ci/.config/git-credential-github-app/key.pem"),
+            "\"/home/ci/.config/git-credential-github-app/key.pem\""
+        );
+        assert_eq!(shown("acme/*"), "\"acme/*\"");
+    }
+
+    #[test]
+    fn quoted_secrets_in_third_party_messages_are_replaced() {
+        let m = format!("unknown variant `{PEM_LINE}`, expected one of `read`, `write`");
+        let s = scrub(&m);
+        assert!(!s.contains("MIIE") && s.contains("`read`"), "{s}");
+        assert_eq!(scrub("invalid type: string \"x\""), "invalid type: string \"x\"");
+        assert!(!scrub(&format!("unterminated \"{PEM_LINE}")).contains("MIIE"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("evil\u{1b}[31mhost\u{7}"), "evil\\u{1b}[31mhost\\u{7}");
+        assert_eq!(escape("plain"), "plain");
+    }
+}
