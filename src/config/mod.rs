@@ -148,7 +148,7 @@ struct RawConfig {
     min_token_lifetime_secs: Option<u64>,
     timeout_secs: Option<u64>,
     #[serde(default)]
-    app: Vec<RawApp>,
+    app: Vec<toml::Spanned<RawApp>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,8 +177,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: io::Error },
     /// TOML syntax, an unknown key, or a wrong type: `line` is 1-based when known.
     Syntax { path: PathBuf, line: Option<usize>, message: String },
-    /// A value that parses but cannot work.
-    Invalid { path: PathBuf, message: String },
+    /// A value that parses but cannot work; `line` is where its table starts.
+    Invalid { path: PathBuf, line: Option<usize>, message: String },
 }
 
 impl fmt::Display for ConfigError {
@@ -202,7 +202,10 @@ impl fmt::Display for ConfigError {
             ConfigError::Syntax { path, line: None, message } => {
                 write!(f, "config file {}: {message}", path.display())
             }
-            ConfigError::Invalid { path, message } => {
+            ConfigError::Invalid { path, line: Some(line), message } => {
+                write!(f, "config file {} line {line}: {message}", path.display())
+            }
+            ConfigError::Invalid { path, line: None, message } => {
                 write!(f, "config file {}: {message}", path.display())
             }
         }
@@ -252,7 +255,7 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
         line: e.span().map(|span| line_of(text, span.start)),
         message: scrub(&one_line(e.message())),
     })?;
-    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), line: None, message };
     let base = path.parent().unwrap_or(Path::new(""));
     let resolve = |value: &str| resolve_path(value, base, defaults.home.as_deref());
 
@@ -272,9 +275,16 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
 
     let mut apps = Vec::with_capacity(raw.app.len());
     let mut names = std::collections::HashMap::new();
-    for (i, app) in raw.app.into_iter().enumerate() {
+    for (i, spanned) in raw.app.into_iter().enumerate() {
         let position = i + 1;
-        let at = |m: String| invalid(format!("[[app]] #{position} (app_id {}): {m}", app.app_id));
+        // The table's first key: `[[app]]` itself is the line before it.
+        let line = line_of(text, spanned.span().start);
+        let app = spanned.into_inner();
+        let at = |m: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: Some(line),
+            message: format!("[[app]] #{position} (app_id {}): {m}", app.app_id),
+        };
         let host = app.host.unwrap_or_else(Host::github_com);
         let api_url = app.api_url.unwrap_or_else(|| ApiUrl::default_for(&host));
         let repos: Vec<Pattern> = match app.repos {
@@ -521,6 +531,37 @@ mod tests {
         }
         let argv = KeySource::Command(vec!["vault".into(), "-token=s.secret".into()]);
         assert_eq!(argv.to_string(), "private key command \"vault\"");
+    }
+
+    #[test]
+    fn an_error_that_needs_the_whole_table_names_the_tables_line() {
+        let err = parse("timeout_secs = 5\n\n[[app]]\napp_id = 9\n").unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("exactly one"), "{err}");
+    }
+
+    #[test]
+    fn a_pem_pasted_into_any_value_is_never_quoted() {
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----";
+        for key in
+            ["private_key_path", "app_id", "name", "api_url", "host", "token_scope", "ca_file", "cache_dir"]
+        {
+            let text = format!("[[app]]\napp_id = 1\nprivate_key_env = \"K\"\n{key} = \"\"\"{pem}\"\"\"\n");
+            let text =
+                if key == "cache_dir" { format!("cache_dir = \"\"\"{pem}\"\"\"\n{}", MINIMAL) } else { text };
+            let err = parse(&text).map(|_| ()).unwrap_err().to_string();
+            for line in pem.lines() {
+                assert!(!err.contains(line), "{key}: {err}");
+            }
+        }
+        for list in ["repos", "private_key_command"] {
+            let text = format!("[[app]]\napp_id = 1\ninstallation_id = 2\n{list} = [\"\"\"{pem}\"\"\"]\n");
+            let err = parse(&text).map(|_| ()).unwrap_err().to_string();
+            assert!(!err.contains("MIIE") && !err.contains("BEGIN"), "{list}: {err}");
+        }
+        let err = parse(&format!("{MINIMAL}permissions = {{ contents = \"\"\"{pem}\"\"\" }}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("MIIE") && !err.contains("BEGIN"), "{err}");
     }
 
     #[test]
