@@ -1,7 +1,7 @@
 //! git's credential-helper protocol: reading git's request, writing our answer.
 //!
 //! Pure: the reader takes `impl Read`, the writer `impl Write`. See
-//! `git help credential` and shared/reference/git-credential-protocol.md for how
+//! `git help credential` and `git help gitcredentials` for how
 //! git really behaves (values may be huge, keys repeat, input may not be UTF-8).
 
 use crate::secret::Secret;
