@@ -16,6 +16,7 @@ pub mod fake_github;
 pub mod git_backend;
 pub mod git_env;
 pub mod http;
+pub mod idp;
 pub mod proxy;
 pub mod tls;
 
