@@ -20,6 +20,7 @@ pub mod idp;
 pub mod oidc;
 pub mod openbao;
 pub mod proxy;
+pub mod socks;
 pub mod tls;
 
 pub use fake_github::{DEFAULT_PERMISSIONS, FakeGitHub, Fault, GitAuth, IssuedToken, Options, Recorded};
