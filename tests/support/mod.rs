@@ -20,6 +20,7 @@ pub mod idp;
 pub mod oidc;
 pub mod openbao;
 pub mod proxy;
+pub mod selfsigned;
 pub mod socks;
 pub mod tls;
 
