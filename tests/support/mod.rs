@@ -17,6 +17,7 @@ pub mod git_backend;
 pub mod git_env;
 pub mod http;
 pub mod idp;
+mod infra_self_tests;
 pub mod oidc;
 pub mod openbao;
 pub mod proxy;
