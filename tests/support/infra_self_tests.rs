@@ -12,7 +12,7 @@ use super::fake_github::{FakeGitHub, GitAuth, Options};
 use super::git_env::{TestEnv, run};
 use super::idp::{self, TestIdp};
 use super::oidc::{FakeActionsOidc, percent_decode};
-use super::openbao::{JwtRole, OpenBao};
+use super::openbao::{OpenBao, sign_policy_name};
 use super::selfsigned::{SelfSigned, SelfSignedKind};
 use super::socks::{Socks4, Socks5};
 use super::{base64_decode, base64_encode, fixture, fixture_string, unix_now};
@@ -29,9 +29,8 @@ fn b64url(bytes: &[u8]) -> String {
 /// A server with transit at `transit/`, the fixture app key imported as `github-app`, and the
 /// `sign-only` policy.
 fn bao_with_key() -> OpenBao {
-    let bao = OpenBao::start();
-    bao.enable_transit("transit");
-    bao.import_rsa_key("transit", KEY, &fixture_string("app-key-pkcs1.pem"));
+    let bao = OpenBao::start_with_transit_key(KEY, &fixture_string("app-key-pkcs1.pem"));
+    assert_eq!(sign_policy_name(KEY), "sign-github-app");
     bao.write_sign_policy("sign-only", "transit", KEY);
     bao
 }
@@ -173,12 +172,7 @@ fn the_audit_log_counts_what_was_sent_to_the_vault() {
 fn bao_with_jwt_login() -> (OpenBao, TestIdp) {
     let bao = bao_with_key();
     let idp = TestIdp::github_actions();
-    bao.enable_jwt_auth("jwt", idp.public_key_pem(), idp.issuer());
-    bao.create_jwt_role(
-        "jwt",
-        "ci",
-        &JwtRole::new(AUDIENCE, json!({"repository": "acme/*"}), &["sign-only"]),
-    );
+    bao.enable_jwt_login("jwt", &idp, "ci", AUDIENCE, json!({"repository": "acme/*"}), &["sign-only"]);
     (bao, idp)
 }
 
@@ -376,6 +370,37 @@ fn the_socks4_proxy_tunnels_socks4_and_socks4a() {
     assert_eq!(oidc.requests().len(), 2);
 }
 
+#[test]
+fn git_fetches_from_the_fake_github_through_microsocks_with_a_password() {
+    let socks = Socks5::start_with_auth("proxyuser", "proxypass");
+    let fake = FakeGitHub::start(Options::default());
+    fake.add_app(APP_ID, "Iv23liTestClient", "test-app", &fixture_string("app-key.pub.pem"));
+    fake.add_installation(INSTALLATION_ID, APP_ID, "acme", None);
+    fake.create_repo("acme", "widgets");
+    let jwt = client::app_jwt(&fixture_string("app-key-pkcs1.pem"), APP_ID, unix_now());
+    let path = format!("/app/installations/{INSTALLATION_ID}/access_tokens");
+    let minted = client::call_with_jwt(&client::agent(&fake), &fake, "POST", &path, &jwt, None);
+    let token = minted.json()["token"].as_str().expect("token").to_string();
+
+    let mut env = TestEnv::new();
+    env.set_ca(fake.ca_pem_path());
+    env.set_env("GCGA_TEST_TOKEN", &token);
+    env.git_config_global("credential.helper", CREDENTIAL_FROM_ENV);
+    env.git_config_global("http.proxy", &socks.url_h());
+    let out = run(env.git(["ls-remote", &fake.repo_url("acme", "widgets")]));
+    assert!(out.stdout.contains("refs/heads/main"), "{out}");
+    let reqs = socks.requests();
+    assert!(!reqs.is_empty() && reqs.iter().all(|r| r.authenticated), "{reqs:?}");
+    // curl sends an address literal as an address even for socks5h.
+    assert_eq!(reqs[0].target, fake.host());
+    assert!(!reqs[0].by_name, "{reqs:?}");
+    assert_eq!(socks.connections(), reqs.len());
+}
+
+/// A git credential helper answering `x-access-token` and `$GCGA_TEST_TOKEN` (so the token
+/// is in no argv).
+const CREDENTIAL_FROM_ENV: &str = "!f() { test \"$1\" = get && printf 'username=x-access-token\\npassword=%s\\n' \"$GCGA_TEST_TOKEN\"; }; f";
+
 /// A fake with the app installed and `acme/widgets`, served with this certificate.
 fn self_signed_fake(cert: &SelfSigned) -> FakeGitHub {
     let fake = cert.start_fake(Options::default());
@@ -391,10 +416,7 @@ fn git_trusting(cert: &SelfSigned, token: &str) -> TestEnv {
     let mut env = TestEnv::new();
     env.set_ca(&cert.cert_path());
     env.set_env("GCGA_TEST_TOKEN", token);
-    env.git_config_global(
-        "credential.helper",
-        "!f() { test \"$1\" = get && printf 'username=x-access-token\\npassword=%s\\n' \"$GCGA_TEST_TOKEN\"; }; f",
-    );
+    env.git_config_global("credential.helper", CREDENTIAL_FROM_ENV);
     env
 }
 

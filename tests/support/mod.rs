@@ -17,6 +17,8 @@ pub mod git_backend;
 pub mod git_env;
 pub mod http;
 pub mod idp;
+// Only in the test harness (the benchmark includes this module tree too).
+#[cfg(test)]
 mod infra_self_tests;
 pub mod oidc;
 pub mod openbao;

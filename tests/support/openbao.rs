@@ -184,6 +184,31 @@ impl OpenBao {
         panic!("OpenBao did not become healthy; its log:\n{last_log}");
     }
 
+    /// A server with Transit at `transit/`, `private_key_pem` imported as `key`, and the policy
+    /// [`sign_policy_name`]`(key)` allowing only signing with it.
+    pub fn start_with_transit_key(key: &str, private_key_pem: &str) -> OpenBao {
+        let bao = OpenBao::start();
+        bao.enable_transit("transit");
+        bao.import_rsa_key("transit", key, private_key_pem);
+        bao.write_sign_policy(&sign_policy_name(key), "transit", key);
+        bao
+    }
+
+    /// JWT auth at `mount` trusting `idp` (its key and issuer), with role `role` bound to
+    /// `audience` and the glob `bound_claims`, granting `policies` for 15 minutes.
+    pub fn enable_jwt_login(
+        &self,
+        mount: &str,
+        idp: &super::idp::TestIdp,
+        role: &str,
+        audience: &str,
+        bound_claims: Value,
+        policies: &[&str],
+    ) {
+        self.enable_jwt_auth(mount, idp.public_key_pem(), idp.issuer());
+        self.create_jwt_role(mount, role, &JwtRole::new(audience, bound_claims, policies));
+    }
+
     /// Polls health until 200; false when the process exited or the deadline passed.
     fn wait_healthy(&mut self, started: Instant) -> bool {
         while started.elapsed() < START_DEADLINE {
@@ -393,6 +418,11 @@ impl Drop for OpenBao {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// `sign-KEY`, the policy [`OpenBao::start_with_transit_key`] writes.
+pub fn sign_policy_name(key: &str) -> String {
+    format!("sign-{key}")
 }
 
 /// HCL for a policy that allows only signing with one transit key.

@@ -31,6 +31,8 @@ pub struct SocksRequest {
 }
 
 struct Relay {
+    /// Where SOCKS5 connections are relayed to (microsocks); `None` for the SOCKS4 server.
+    upstream: Option<SocketAddr>,
     stopped: AtomicBool,
     accepted: AtomicU64,
     requests: Mutex<Vec<SocksRequest>>,
@@ -43,8 +45,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Relay {
-    fn new() -> Arc<Relay> {
+    fn new(upstream: Option<SocketAddr>) -> Arc<Relay> {
         Arc::new(Relay {
+            upstream,
             stopped: AtomicBool::new(false),
             accepted: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
@@ -142,55 +145,40 @@ impl Socks5 {
     fn launch(credentials: Option<(String, String)>) -> Socks5 {
         let bin =
             microsocks_bin().expect("microsocks not found: apt-get install microsocks (as .ci/run does)");
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let mut cmd = Command::new(bin);
-        cmd.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
-        if let Some((u, p)) = &credentials {
-            cmd.args(["-u", u, "-P", p]);
-        }
-        let mut child = cmd
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting microsocks");
-        // Ready when it accepts a connection (bounded poll; the port was free a moment ago).
-        let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if TcpStream::connect_timeout(&upstream, Duration::from_millis(200)).is_ok() {
-                break;
+        // The port is free when probed; another process could take it first, so retry when
+        // microsocks exits at start-up.
+        for _ in 0..3 {
+            let port =
+                TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+            let mut cmd = Command::new(&bin);
+            cmd.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+            if let Some((u, p)) = &credentials {
+                cmd.args(["-u", u, "-P", p]);
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("microsocks exited at start-up: {status}");
+            let mut child = cmd
+                .env_clear()
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting microsocks");
+            let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            if !wait_listening(&mut child, upstream) {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
             }
-            assert!(Instant::now() < deadline, "microsocks did not listen on {upstream}");
-            thread::sleep(Duration::from_millis(10)); // poll interval, not synchronisation
+            let listener = TcpListener::bind("127.0.0.1:0").expect("binding relay");
+            let addr = listener.local_addr().expect("relay addr");
+            let relay = Relay::new(Some(upstream));
+            let accept_relay = relay.clone();
+            thread::Builder::new()
+                .name("socks5-accept".into())
+                .spawn(move || accept_loop(listener, accept_relay, relay_socks5))
+                .expect("spawning relay accept thread");
+            return Socks5 { addr, relay, child, credentials };
         }
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding relay");
-        let addr = listener.local_addr().expect("relay addr");
-        let relay = Relay::new();
-        let accept_relay = relay.clone();
-        thread::Builder::new()
-            .name("socks5-accept".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if accept_relay.stopped.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    accept_relay.accepted.fetch_add(1, Ordering::SeqCst);
-                    let r = accept_relay.clone();
-                    let _ = thread::Builder::new().name("socks5-conn".into()).spawn(move || {
-                        let id = r.track(&stream);
-                        let _ = relay_socks5(&r, stream, upstream);
-                        r.untrack(id);
-                    });
-                }
-            })
-            .expect("spawning relay accept thread");
-        Socks5 { addr, relay, child, credentials }
+        panic!("microsocks did not start (three attempts)");
     }
 
     /// `socks5://127.0.0.1:PORT` (with `user:pass@` when it requires auth).
@@ -242,8 +230,24 @@ fn microsocks_bin() -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Polls (bounded) until `addr` accepts a connection; false when the child exits or 10 s pass.
+fn wait_listening(child: &mut Child, addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10)); // poll interval, not synchronisation
+    }
+    false
+}
+
 /// Passes the handshake through byte for byte while parsing it, records the request, then pipes.
-fn relay_socks5(relay: &Relay, mut client: TcpStream, upstream: SocketAddr) -> io::Result<()> {
+fn relay_socks5(relay: &Relay, mut client: TcpStream) -> io::Result<()> {
+    let upstream = relay.upstream.ok_or(io::ErrorKind::NotConnected)?;
     let mut up = TcpStream::connect_timeout(&upstream, Duration::from_secs(5))?;
     let up_id = relay.track(&up);
     let result = (|| {
@@ -259,17 +263,16 @@ fn relay_socks5(relay: &Relay, mut client: TcpStream, upstream: SocketAddr) -> i
             let hello = read_n(&mut client, 2, &mut seen)?;
             read_n(&mut client, hello[1] as usize, &mut seen)?;
             up.write_all(&std::mem::take(&mut seen))?;
-            let mut first = read_n(&mut client, 1, &mut seen)?;
-            let authenticated = first[0] == 1;
+            // Next comes the username/password sub-negotiation (version 1) or the request (5).
+            let authenticated = read_n(&mut client, 1, &mut seen)?[0] == 1;
             if authenticated {
                 let ulen = read_n(&mut client, 1, &mut seen)?[0] as usize;
                 read_n(&mut client, ulen, &mut seen)?;
                 let plen = read_n(&mut client, 1, &mut seen)?[0] as usize;
                 read_n(&mut client, plen, &mut seen)?;
                 up.write_all(&std::mem::take(&mut seen))?;
-                first = read_n(&mut client, 1, &mut seen)?;
+                read_n(&mut client, 1, &mut seen)?; // the request's version, 5
             }
-            let _ = first; // version 5
             let head = read_n(&mut client, 3, &mut seen)?; // cmd, rsv, atyp
             let (host, by_name) = match head[2] {
                 1 => (
@@ -314,7 +317,7 @@ impl Socks4 {
     pub fn start() -> Socks4 {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
-        let relay = Relay::new();
+        let relay = Relay::new(None);
         let accept_relay = relay.clone();
         thread::Builder::new()
             .name("socks4-accept".into())
