@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::TempDir;
 use super::git_backend;
 use super::http::{self, Request, Response};
+use super::selfsigned::ServerTls;
 use super::tls::TestTls;
 
 /// Permissions an installation is granted unless changed with `set_installation_permissions`.
@@ -41,11 +42,13 @@ pub struct Options {
     pub token_lifetime: i64,
     /// Mint ~520-character `ghs_<appid>_...` tokens instead of `ghs_` + 36 characters.
     pub long_tokens: bool,
+    /// Serve this certificate instead of a fresh test CA's leaf (see `selfsigned.rs`).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { clock_offset: 0, token_lifetime: 3600, long_tokens: false }
+        Options { clock_offset: 0, token_lifetime: 3600, long_tokens: false, tls: None }
     }
 }
 
@@ -278,7 +281,7 @@ impl FakeGitHub {
         std::fs::create_dir_all(&repos_root).expect("creating repos root");
         std::fs::create_dir_all(&git_home).expect("creating server home");
 
-        let tls = TestTls::generate();
+        let tls = options.tls.clone().unwrap_or_else(|| TestTls::generate().into());
         let ca_pem_path = dir.path().join("ca.pem");
         std::fs::write(&ca_pem_path, &tls.ca_pem).expect("writing CA PEM");
 

@@ -16,7 +16,15 @@ pub mod fake_github;
 pub mod git_backend;
 pub mod git_env;
 pub mod http;
+pub mod idp;
+// Only in the test harness (the benchmark includes this module tree too).
+#[cfg(test)]
+mod infra_self_tests;
+pub mod oidc;
+pub mod openbao;
 pub mod proxy;
+pub mod selfsigned;
+pub mod socks;
 pub mod tls;
 
 pub use fake_github::{DEFAULT_PERMISSIONS, FakeGitHub, Fault, GitAuth, IssuedToken, Options, Recorded};
