@@ -1,4 +1,5 @@
-//! git's `erase`: a token git rejected leaves the cache, and the next command recovers.
+//! git's `erase`: only the token git names leaves the cache, and after git erases a revoked
+//! token the next command mints afresh.
 
 use crate::support::run;
 use crate::support::world::{INSTALLATION_ID, OWNER, World, request};
