@@ -48,7 +48,7 @@ const INSTALLATION_ID: u64 = 777;
 const OWNER: &str = "acme";
 const REPO_PATH: &str = "acme/web.git";
 
-// Targets from the issue.
+// The targets docs/performance.md reports against.
 const MINT_TARGET_MS: f64 = 10.0;
 const RSS_TARGET_KIB: u64 = 10 * 1024;
 const CONFIG_GROWTH_TARGET: f64 = 2.0;

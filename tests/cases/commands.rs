@@ -1,55 +1,30 @@
 //! Operator commands: configure, token, explain, doctor, cache, revoke, tracing.
 //!
-//! The contract is issue 5. Each test starts its own fake GitHub and a hermetic `TestEnv`
-//! (temp HOME, `GIT_CONFIG_GLOBAL` pointing at a temp file), runs the built binary as a person or
-//! a script would, and checks stdout, stderr, the exit status, what the fake saw and what git
-//! config holds afterwards. No output of any command but `token` may carry a secret.
+//! Each test starts its own world (a fake GitHub with the app installed on `acme` and
+//! `widgets`, a hermetic env with `GIT_CONFIG_GLOBAL` pointing at a temp file), runs the built
+//! binary as a person or a script would, and checks stdout, stderr, the exit status, what the
+//! fake saw and what git config holds afterwards. No output of any command but `token` may
+//! carry a secret.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::git_env::helper_path;
-use crate::support::{
-    FakeGitHub, Options, RunOutput, TestEnv, fixture_string, iso8601, run, run_with_stdin, set_mode,
+use crate::support::world::{
+    APP_ID, Config, INSTALLATION_ID, PREFIX, SLUG, WIDGETS_INSTALLATION_ID, World, code,
 };
+use crate::support::{RunOutput, TestEnv, iso8601, run, run_with_stdin, set_mode, unix_now};
 use crate::support::{toml_path as qp, toml_string as q};
 
-const APP_ID: u64 = 4242;
-const CLIENT_ID: &str = "Iv23liCommandTests";
-/// The slug `GET /app` answers with (what `doctor` reports).
-const SLUG: &str = "commands-tests";
-/// The app's installation on `acme`.
-const INSTALLATION_ID: u64 = 777;
-/// The app's installation on `widgets`.
-const WIDGETS_INSTALLATION_ID: u64 = 778;
-const PREFIX: &str = "git-credential-github-app: ";
 /// A generic helper that answers every `get` with a password the fake refuses.
 const WRONG_HELPER: &str =
     "!f() { test \"$1\" = get || exit 0; echo username=someone; echo password=wrong-password; }; f";
 
-/// One test's world: a fake GitHub with the app installed on `acme` and `widgets`, a hermetic
-/// env trusting it, and the app's key copied into the env with mode 0600.
-struct World {
-    fake: FakeGitHub,
-    env: TestEnv,
-    key: PathBuf,
-}
-
+/// The world of these tests: the app is installed on `widgets` too.
 fn world() -> World {
-    let fake = FakeGitHub::start(Options::default());
-    fake.add_app(APP_ID, CLIENT_ID, SLUG, &fixture_string("app-key.pub.pem"));
-    fake.add_installation(INSTALLATION_ID, APP_ID, "acme", None);
-    fake.add_installation(WIDGETS_INSTALLATION_ID, APP_ID, "widgets", None);
-    let mut env = TestEnv::new();
-    env.set_ca(fake.ca_pem_path());
-    let key = env.copy_key("app-key-pkcs1.pem");
-    World { fake, env, key }
-}
-
-fn code(out: &RunOutput) -> Option<i32> {
-    out.status.and_then(|s| s.code())
+    World::builder().widgets().start()
 }
 
 /// The checks `doctor` printed, as (passed, text): lines like `[ ok ] key: ...`.
@@ -89,82 +64,6 @@ impl World {
     /// `https://HOST/REPO` on the fake.
     fn url(&self, repo: &str) -> String {
         format!("https://{}/{repo}", self.host())
-    }
-
-    /// An `[[app]]` table for the fake's host with the fixture key and CA, plus `extra` lines.
-    fn app(&self, extra: &str) -> String {
-        format!(
-            "[[app]]\napp_id = {APP_ID}\nprivate_key_path = {}\nhost = {}\nca_file = {}\n{extra}\n",
-            qp(&self.key),
-            q(&self.host()),
-            qp(self.fake.ca_pem_path())
-        )
-    }
-
-    /// Writes a config of `top` (top-level keys) and one app with `extra` lines.
-    fn config_with(&self, top: &str, extra: &str) -> PathBuf {
-        self.env.write_config(&format!("{top}\n{}", self.app(extra)))
-    }
-
-    /// Writes a config with one app with `extra` lines.
-    fn config(&self, extra: &str) -> PathBuf {
-        self.config_with("", extra)
-    }
-
-    /// The helper with `--config cfg ARGS`.
-    fn cmd(&self, cfg: &Path, args: &[&str]) -> Command {
-        let mut cmd = self.env.helper(["--config"]);
-        cmd.arg(cfg).args(args);
-        cmd
-    }
-
-    fn run(&self, cfg: &Path, args: &[&str]) -> RunOutput {
-        run(self.cmd(cfg, args))
-    }
-
-    /// git's `get` for `https://HOST/PATH` with `useHttpPath`.
-    fn get(&self, cfg: &Path, path: &str) -> RunOutput {
-        let request = format!("protocol=https\nhost={}\npath={path}\n", self.host());
-        run_with_stdin(self.cmd(cfg, &["get"]), request.as_bytes())
-    }
-
-    /// A served `get`: exactly three lines with a token the fake issued. Returns the token.
-    #[track_caller]
-    fn served(&self, out: &RunOutput) -> String {
-        let (token, _) = crate::support::parse_credential(out);
-        self.assert_no_secrets(&out.stderr);
-        assert!(
-            self.fake.issued_tokens().iter().any(|t| t.token == token),
-            "the fake never issued the token the helper printed:\n{out}"
-        );
-        token
-    }
-
-    /// Panics if `text` holds a PEM, a JWT, a token the fake issued, credentials the fake was
-    /// sent, or panic text.
-    #[track_caller]
-    fn assert_no_secrets(&self, text: &str) {
-        self.fake.assert_no_secrets(text);
-    }
-
-    /// Both streams of an output that must not carry a secret.
-    #[track_caller]
-    fn assert_output_has_no_secrets(&self, out: &RunOutput) {
-        self.assert_no_secrets(&out.stdout);
-        self.assert_no_secrets(&out.stderr);
-    }
-
-    /// A failure as specified: exit 1, no stdout, one stderr line with the program name, no
-    /// secret. Returns the line.
-    #[track_caller]
-    fn failed(&self, out: &RunOutput) -> String {
-        assert_eq!(code(out), Some(1), "{out}");
-        assert_eq!(out.stdout, "", "{out}");
-        self.assert_no_secrets(&out.stderr);
-        let lines: Vec<&str> = out.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one stderr line:\n{out}");
-        assert!(lines[0].starts_with(PREFIX), "{out}");
-        lines[0].to_string()
     }
 
     /// The entry lines of `cache list` (every line naming an expiry).
@@ -276,7 +175,7 @@ fn version_prints_the_program_name_and_the_package_version() {
 #[test]
 fn an_unknown_command_with_arguments_is_a_usage_error_but_an_unknown_single_word_is_ignored() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
 
     let out = w.run(&cfg, &["tokne", "acme/web"]);
     assert_eq!(code(&out), Some(2), "{out}");
@@ -315,7 +214,7 @@ fn an_unknown_operation_is_ignored_even_when_the_config_cannot_be_read() {
 #[test]
 fn configure_writes_an_empty_entry_then_this_binary_and_use_http_path_to_the_global_config() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let global = w.env.global_config();
 
     // A relative --config becomes absolute in the helper string.
@@ -354,7 +253,7 @@ fn configure_writes_an_empty_entry_then_this_binary_and_use_http_path_to_the_glo
 #[test]
 fn configure_dry_run_prints_the_exact_git_config_commands_and_changes_nothing() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let global = w.env.global_config();
     let target = w.env.root().join("dry-run.gitconfig");
     fs::write(&target, "").unwrap();
@@ -397,7 +296,7 @@ fn configure_dry_run_prints_the_exact_git_config_commands_and_changes_nothing() 
 #[test]
 fn configure_file_writes_to_that_file_and_leaves_the_global_config_alone() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let target = w.env.root().join("other.gitconfig");
 
     let out = w.run(&cfg, &["configure", "--file", target.to_str().unwrap()]);
@@ -423,7 +322,7 @@ fn configure_system_sets_up_every_host_of_the_config_in_the_system_file() {
         qp(&w.key),
         q(other)
     );
-    let cfg = w.env.write_config(&toml);
+    let cfg = w.config(&toml);
 
     let out = w.run(&cfg, &["configure", "--system"]);
     out.assert_success();
@@ -444,7 +343,7 @@ fn configure_system_sets_up_every_host_of_the_config_in_the_system_file() {
 #[test]
 fn unconfigure_removes_exactly_what_configure_added_and_restores_use_http_path() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let global = w.env.global_config();
     w.env.git_config_global_add("credential.helper", "store");
     w.env.git_config_global_add(&w.helper_key(), "cache --timeout 60");
@@ -479,7 +378,7 @@ fn unconfigure_removes_exactly_what_configure_added_and_restores_use_http_path()
 fn after_configure_a_generic_helper_before_ours_no_longer_answers_for_the_host() {
     let w = world();
     w.fake.create_repo("acme", "web");
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
     w.env.git_config_global_add("credential.helper", WRONG_HELPER);
 
     // The generic helper alone: git uses its password and the fake refuses it.
@@ -504,7 +403,7 @@ fn after_configure_a_generic_helper_before_ours_no_longer_answers_for_the_host()
 #[test]
 fn token_prints_only_the_token_and_reuses_the_cache() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
 
     let out = w.run(&cfg, &["token", "acme/web"]);
     out.assert_success();
@@ -531,7 +430,7 @@ fn token_prints_only_the_token_and_reuses_the_cache() {
 #[test]
 fn token_reads_the_config_named_by_the_environment_and_takes_the_host_option() {
     let mut w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     w.env.set_env("GIT_CREDENTIAL_GITHUB_APP_CONFIG", cfg.to_str().unwrap());
     let out = run(w.env.helper(["token", "acme/web", "--host", &w.host()]));
     out.assert_success();
@@ -541,7 +440,7 @@ fn token_reads_the_config_named_by_the_environment_and_takes_the_host_option() {
 #[test]
 fn token_for_a_repository_no_pattern_matches_fails_and_says_why() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
     let line = w.failed(&w.run(&cfg, &["token", "other/repo"]));
     assert!(line.contains("other/repo") && line.contains("pattern"), "{line}");
 
@@ -553,7 +452,7 @@ fn token_for_a_repository_no_pattern_matches_fails_and_says_why() {
 #[test]
 fn token_for_an_owner_the_app_is_not_installed_for_fails_and_names_the_owner() {
     let w = world();
-    let cfg = w.config("");
+    let cfg = w.config(w.app(""));
     let line = w.failed(&w.run(&cfg, &["token", "nobody/repo"]));
     assert!(line.contains("nobody"), "{line}");
     assert!(line.contains("not installed"), "{line}");
@@ -568,7 +467,7 @@ fn token_without_a_target_fails_when_several_apps_serve_the_host() {
         w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")),
         w.app(&format!("installation_id = {WIDGETS_INSTALLATION_ID}\nrepos = [\"widgets/*\"]"))
     );
-    let cfg = w.env.write_config(&toml);
+    let cfg = w.config(&toml);
     let line = w.failed(&w.run(&cfg, &["token"]));
     assert!(line.contains(&w.host()) && line.contains("OWNER/REPO"), "{line}");
     assert!(w.fake.requests().is_empty());
@@ -577,7 +476,7 @@ fn token_without_a_target_fails_when_several_apps_serve_the_host() {
 #[test]
 fn token_without_a_target_is_served_by_the_only_app_with_an_installation_for_the_host() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let out = w.run(&cfg, &["token"]);
     out.assert_success();
     let issued = w.fake.issued_tokens();
@@ -591,8 +490,9 @@ fn token_without_a_target_is_served_by_the_only_app_with_an_installation_for_the
 #[test]
 fn explain_shows_app_pattern_installation_scope_and_cache_state_without_the_network() {
     let w = world();
-    let cfg =
-        w.config(&format!("name = \"ci-bot\"\ninstallation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]"));
+    let cfg = w.config(
+        w.app(&format!("name = \"ci-bot\"\ninstallation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")),
+    );
     let url = w.url("acme/web");
 
     let out = w.run(&cfg, &["explain", &url]);
@@ -622,7 +522,7 @@ fn explain_shows_app_pattern_installation_scope_and_cache_state_without_the_netw
 #[test]
 fn explain_tells_a_discovered_installation_before_and_after_it_is_remembered() {
     let w = world();
-    let cfg = w.config("name = \"discoverer\"\ntoken_scope = \"repository\"");
+    let cfg = w.config(w.app("name = \"discoverer\"\ntoken_scope = \"repository\""));
     let url = w.url("acme/web");
 
     let out = w.run(&cfg, &["explain", &url]);
@@ -648,8 +548,9 @@ fn explain_tells_a_discovered_installation_before_and_after_it_is_remembered() {
 fn explain_reports_a_token_with_too_little_life_left_as_stale() {
     let w = world();
     w.fake.set_token_lifetime(900);
-    let cfg =
-        w.config_with("min_token_lifetime_secs = 1200", &format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(
+        Config::new().top("min_token_lifetime_secs = 1200").app(w.test_app().installation(INSTALLATION_ID)),
+    );
     w.served(&w.get(&cfg, "acme/web"));
     let out = w.run(&cfg, &["explain", &w.url("acme/web")]);
     out.assert_success();
@@ -661,7 +562,7 @@ fn explain_reports_a_token_with_too_little_life_left_as_stale() {
 #[test]
 fn explain_says_why_a_url_is_not_served() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
     let host = w.host();
     // Each reason names what it is about, on the line that gives it.
     for (url, subject, why) in [
@@ -688,7 +589,7 @@ fn explain_says_why_a_url_is_not_served() {
 #[test]
 fn doctor_passes_every_check_for_a_good_config_and_prints_no_secret() {
     let w = world();
-    let cfg = w.config(&format!("name = \"ci-bot\"\ninstallation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("name = \"ci-bot\"\ninstallation_id = {INSTALLATION_ID}")));
     let out = w.run(&cfg, &["doctor"]);
     out.assert_success();
     w.assert_output_has_no_secrets(&out);
@@ -710,7 +611,7 @@ fn doctor_fails_when_github_refuses_the_jwt_of_a_wrong_key() {
     let w = world();
     let wrong = w.env.copy_key("other-key-pkcs1.pem");
     let toml = w.app(&format!("installation_id = {INSTALLATION_ID}")).replace(&qp(&w.key), &qp(&wrong));
-    let cfg = w.env.write_config(&toml);
+    let cfg = w.config(&toml);
     let out = w.run(&cfg, &["doctor"]);
     assert_eq!(code(&out), Some(1), "{out}");
     w.assert_output_has_no_secrets(&out);
@@ -723,7 +624,7 @@ fn doctor_fails_when_github_refuses_the_jwt_of_a_wrong_key() {
 #[test]
 fn doctor_fails_for_an_installation_id_the_app_does_not_have() {
     let w = world();
-    let cfg = w.config("installation_id = 999");
+    let cfg = w.config(w.app("installation_id = 999"));
     let out = w.run(&cfg, &["doctor"]);
     assert_eq!(code(&out), Some(1), "{out}");
     w.assert_output_has_no_secrets(&out);
@@ -738,7 +639,7 @@ fn doctor_fails_for_an_installation_id_the_app_does_not_have() {
 fn doctor_fails_for_a_key_file_readable_by_others_with_a_chmod_hint() {
     let w = world();
     set_mode(&w.key, 0o644);
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let out = w.run(&cfg, &["doctor"]);
     assert_eq!(code(&out), Some(1), "{out}");
     w.assert_output_has_no_secrets(&out);
@@ -754,7 +655,7 @@ fn doctor_follows_every_page_of_installations() {
     for n in 0..105 {
         w.fake.add_installation(10_000 + n, APP_ID, &format!("org{n}"), None);
     }
-    let cfg = w.config(&format!("installation_id = {}", 10_104));
+    let cfg = w.config(w.app(&format!("installation_id = {}", 10_104)));
     let out = w.run(&cfg, &["doctor"]);
     out.assert_success();
     let all = checks(&out.stdout);
@@ -767,20 +668,31 @@ fn doctor_follows_every_page_of_installations() {
 fn doctor_reports_a_clock_that_is_off_from_githubs() {
     let w = world();
     w.fake.set_clock_offset(-300);
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
+    let before = unix_now();
     let out = w.run(&cfg, &["doctor"]);
+    let after = unix_now();
     assert_eq!(code(&out), Some(1), "{out}");
     w.assert_output_has_no_secrets(&out);
     let all = checks(&out.stdout);
     assert!(check(&all, "JWT", &out).0, "the JWT is signed again on GitHub's time:\n{out}");
     let clock = check(&all, "clock", &out);
-    assert!(!clock.0 && clock.1.contains("300"), "{out}");
+    assert!(!clock.0, "{out}");
+    // `clock: -300 s off GitHub's ...`. The helper reads its clock when it starts and GitHub's
+    // `Date` (whole seconds) when the answer comes: each second that ticks in between takes one
+    // off the offset it prints.
+    let offset: i64 = clock.1["clock:".len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no offset in the clock check:\n{out}"));
+    assert!((-300..=-300 + (after - before)).contains(&offset), "{out}");
 }
 
 #[test]
 fn doctor_with_an_invalid_config_fails_naming_the_key_and_the_file() {
     let w = world();
-    let cfg = w.config("installation = 5");
+    let cfg = w.config(w.app("installation = 5"));
     let line = w.failed(&w.run(&cfg, &["doctor"]));
     assert!(line.contains("installation") && line.contains(cfg.to_str().unwrap()), "{line}");
     assert!(w.fake.requests().is_empty());
@@ -791,7 +703,7 @@ fn doctor_with_an_invalid_config_fails_naming_the_key_and_the_file() {
 #[test]
 fn cache_list_shows_each_token_without_the_token_and_cache_clear_deletes_them() {
     let w = world();
-    let cfg = w.config("name = \"ci-bot\"");
+    let cfg = w.config(w.app("name = \"ci-bot\""));
     let acme = w.served(&w.get(&cfg, "acme/web"));
     let widgets = w.served(&w.get(&cfg, "widgets/gizmo"));
     assert_eq!(w.fake.mint_count(), 2);
@@ -825,7 +737,7 @@ fn cache_list_shows_each_token_without_the_token_and_cache_clear_deletes_them() 
 #[test]
 fn revoke_deletes_the_token_at_github_and_from_the_cache() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let token = w.served(&w.get(&cfg, "acme/web"));
 
     let out = w.run(&cfg, &["revoke"]);
@@ -853,7 +765,7 @@ fn revoke_deletes_the_token_at_github_and_from_the_cache() {
 #[test]
 fn revoke_deletes_a_token_github_no_longer_knows_and_succeeds() {
     let w = world();
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let token = w.served(&w.get(&cfg, "acme/web"));
     w.fake.revoke_token(&token);
 
@@ -867,7 +779,7 @@ fn revoke_deletes_a_token_github_no_longer_knows_and_succeeds() {
 #[test]
 fn revoke_with_a_url_revokes_only_the_token_serving_it() {
     let w = world();
-    let cfg = w.config("");
+    let cfg = w.config(w.app(""));
     let acme = w.served(&w.get(&cfg, "acme/web"));
     let widgets = w.served(&w.get(&cfg, "widgets/gizmo"));
     assert_eq!(w.cache_entries(&cfg).len(), 2);
@@ -891,7 +803,7 @@ fn revoke_with_a_url_revokes_only_the_token_serving_it() {
 fn tracing_shows_each_step_of_a_get_and_never_a_secret() {
     let mut w = world();
     w.env.set_env("GIT_CREDENTIAL_GITHUB_APP_TRACE", "1");
-    let cfg = w.config(&format!("installation_id = {INSTALLATION_ID}"));
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
 
     let cold = w.get(&cfg, "acme/web");
     let token = w.served(&cold);
@@ -919,12 +831,12 @@ fn tracing_shows_each_step_of_a_get_and_never_a_secret() {
     let out = w.run(&cfg, &["token", "acme/web"]);
     assert_eq!(out.stdout, format!("{token}\n"));
     w.assert_no_secrets(&out.stderr);
-    let discover = w.config("");
+    let discover = w.config(w.app(""));
     w.served(&w.get(&discover, "widgets/gizmo"));
     let wrong = w.env.copy_key("other-key-pkcs1.pem");
     let toml =
         w.app(&format!("installation_id = {WIDGETS_INSTALLATION_ID}")).replace(&qp(&w.key), &qp(&wrong));
-    let bad = w.env.write_config(&toml);
+    let bad = w.config(&toml);
     let failing = w.get(&bad, "widgets/gizmo");
     assert_eq!(code(&failing), Some(1), "{failing}");
     assert!(failing.stderr.contains("401"), "{failing}");

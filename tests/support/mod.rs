@@ -6,6 +6,9 @@
 //! - [`TestEnv`]: a temp HOME/XDG/global gitconfig and `git`/helper commands that see nothing
 //!   of the machine's configuration; [`run`] with a kill-after-timeout guard.
 //! - [`client`]: sign a JWT with a fixture key and call the fake API (used by the self-tests).
+//! - [`world`]: one test's world built from those, with a config builder and the helpers
+//!   `served`/`not_served`/`failed` every integration test uses.
+//! - `self_tests`: the support's own tests, compiled into the integration test binary only.
 //!
 //! Nothing here sleeps to synchronise: the server answers as soon as state is set, and every
 //! setter takes effect for the next request.
@@ -26,6 +29,10 @@ pub mod proxy;
 pub mod selfsigned;
 pub mod socks;
 pub mod tls;
+pub mod world;
+
+#[cfg(test)]
+mod self_tests;
 
 pub use fake_github::{DEFAULT_PERMISSIONS, FakeGitHub, Fault, GitAuth, IssuedToken, Options, Recorded};
 pub use git_env::{RUN_TIMEOUT, RunOutput, TestEnv, run, run_with_stdin};
@@ -35,7 +42,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Path of a file under `tests/fixtures/` (throwaway keys, see its README).
 /// Panics if `text` holds what a PEM, a JWT or a token starts with, or panic text.
 #[track_caller]
 pub fn assert_no_secret_markers(text: &str) {
@@ -72,6 +78,7 @@ pub fn parse_credential(out: &RunOutput) -> (String, i64) {
     (token.to_string(), expiry)
 }
 
+/// Path of a file under `tests/fixtures/` (throwaway keys, see its README).
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
 }
