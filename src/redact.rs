@@ -10,16 +10,21 @@ const TOKEN_PREFIXES: [&str; 6] = ["ghs_", "ghp_", "gho_", "ghu_", "github_pat_"
 /// lines, names a private key, starts like a GitHub token or a JWT, or holds
 /// a run of 40+ base64 characters (a PEM body line, a key in base64).
 pub(crate) fn looks_secret(value: &str) -> bool {
-    if value.contains(['\n', '\r'])
-        || value.to_ascii_uppercase().contains("PRIVATE KEY")
-        || TOKEN_PREFIXES.iter().any(|p| value.contains(p))
-    {
-        return true;
-    }
+    let bytes = value.as_bytes();
     let mut run = 0;
-    for c in value.chars() {
-        run = if c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=') { run + 1 } else { 0 };
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || b == b'\r' {
+            return true;
+        }
+        run = if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') { run + 1 } else { 0 };
         if run >= 40 {
+            return true;
+        }
+        let rest = &bytes[i..];
+        if (b == b'p' || b == b'P') && rest.len() >= 11 && rest[..11].eq_ignore_ascii_case(b"PRIVATE KEY") {
+            return true;
+        }
+        if matches!(b, b'g' | b'e') && TOKEN_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes())) {
             return true;
         }
     }

@@ -148,7 +148,7 @@ struct RawConfig {
     min_token_lifetime_secs: Option<u64>,
     timeout_secs: Option<u64>,
     #[serde(default)]
-    app: Vec<toml::Spanned<RawApp>>,
+    app: Vec<RawApp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -275,14 +275,11 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
 
     let mut apps = Vec::with_capacity(raw.app.len());
     let mut names = std::collections::HashMap::new();
-    for (i, spanned) in raw.app.into_iter().enumerate() {
+    for (i, app) in raw.app.into_iter().enumerate() {
         let position = i + 1;
-        // The table's first key: `[[app]]` itself is the line before it.
-        let line = line_of(text, spanned.span().start);
-        let app = spanned.into_inner();
         let at = |m: String| ConfigError::Invalid {
             path: path.to_path_buf(),
-            line: Some(line),
+            line: app_table_line(text, position),
             message: format!("[[app]] #{position} (app_id {}): {m}", app.app_id),
         };
         let host = app.host.unwrap_or_else(Host::github_com);
@@ -379,6 +376,20 @@ fn resolve_path(value: &str, base: &Path, home: Option<&Path>) -> Result<PathBuf
     }
     let path = Path::new(value);
     Ok(if path.is_absolute() { path.to_path_buf() } else { base.join(path) })
+}
+
+/// The line of the `position`th `[[app]]` header, found only for an error
+/// (keeping spans for every table costs a sixth of the parse).
+fn app_table_line(text: &str, position: usize) -> Option<usize> {
+    let is_header = |line: &str| {
+        let line = line.split('#').next().unwrap_or("").trim();
+        line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")).is_some_and(|name| name.trim() == "app")
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| is_header(line))
+        .nth(position.checked_sub(1)?)
+        .map(|(i, _)| i + 1)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
