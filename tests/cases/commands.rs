@@ -607,6 +607,20 @@ fn doctor_passes_every_check_for_a_good_config_and_prints_no_secret() {
 }
 
 #[test]
+fn doctor_runs_a_private_key_command_once_per_app() {
+    let w = world();
+    let runs = w.env.root().join("key-command-runs");
+    let script = format!("echo run >> {}; cat {}", runs.display(), w.key.display());
+    let key = format!("private_key_command = [\"sh\", \"-c\", {script:?}]");
+    let cfg = w.config(w.test_app().key_lines(&key).installation(INSTALLATION_ID));
+    let out = w.run(&cfg, &["doctor"]);
+    out.assert_success();
+    w.assert_output_has_no_secrets(&out);
+    let count = std::fs::read_to_string(&runs).unwrap_or_default().lines().count();
+    assert_eq!(count, 1, "the key command ran {count} times:\n{out}");
+}
+
+#[test]
 fn doctor_fails_when_github_refuses_the_jwt_of_a_wrong_key() {
     let w = world();
     let wrong = w.env.copy_key("other-key-pkcs1.pem");
