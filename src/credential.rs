@@ -10,7 +10,8 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::mint::Minter;
 use crate::protocol::Request;
-use crate::route::{Plan, Route, Target, route, use_http_path_hint};
+use crate::repo::normalise_host;
+use crate::route::{NotMine, Plan, Route, Target, route, use_http_path_hint};
 use crate::time::format_utc;
 use crate::token::InstallationToken;
 use std::time::Instant;
@@ -22,7 +23,29 @@ pub(crate) fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<Install
         return Ok(None);
     }
     match route(ctx.config, Target::of(request)) {
-        Route::Serve(plan) => serve(&plan, ctx),
+        Route::Serve(plan) => match serve(&plan, ctx)? {
+            Served::Token { token, .. } => Ok(Some(token)),
+            Served::NotInstalled { until } => {
+                ctx.diag.say(format_args!(
+                    "not serving https://{}/{}: {}",
+                    plan.app.host,
+                    plan.repo.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    not_installed(&plan, until)
+                ));
+                Ok(None)
+            }
+        },
+        // A host we are configured for: say why nothing is served, as git
+        // will only say "could not read Username". Hosts not in the config
+        // stay silent, so a helper chain falls through quietly.
+        Route::NotMine(why @ (NotMine::NoPatternMatched { .. } | NotMine::NotARepository(_))) => {
+            ctx.diag.say(format_args!(
+                "not serving https://{}/{}: {why}",
+                request.host.as_deref().map(normalise_host).unwrap_or_default(),
+                request.path.as_deref().unwrap_or("")
+            ));
+            Ok(None)
+        }
         Route::NotMine(why) => {
             ctx.diag.trace(|| format!("not mine: {why}"));
             Ok(None)
@@ -34,9 +57,35 @@ pub(crate) fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<Install
     }
 }
 
-/// The token for a routed request: from the cache when fresh, else minted
-/// under the entry's lock. `None` when discovery finds no installation.
-pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Option<InstallationToken>, Error> {
+/// What serving a routed request gives.
+pub(crate) enum Served {
+    Token {
+        installation_id: u64,
+        token: InstallationToken,
+    },
+    /// Discovery found no installation for the owner; `until` when that was
+    /// remembered from an earlier answer.
+    NotInstalled {
+        until: Option<u64>,
+    },
+}
+
+/// Why a plan's app gives no token: for `get`'s stderr line and `token`'s error.
+pub(crate) fn not_installed(plan: &Plan<'_>, until: Option<u64>) -> String {
+    let repo = plan.repo.as_ref().map(ToString::to_string).unwrap_or_default();
+    let memory = match until {
+        Some(until) => format!("remembered until {}", format_utc(until)),
+        None => "GitHub said so; remembered for a while".to_string(),
+    };
+    format!(
+        "{} is not installed for {repo} ({memory}; `git-credential-github-app cache clear` forgets it)",
+        plan.app.label()
+    )
+}
+
+/// The token for a routed request and its installation: from the cache when
+/// fresh, else minted under the entry's lock.
+pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Served, Error> {
     ctx.diag.trace(|| {
         let via = plan.pattern.map_or("the only app for the host (no path)".to_string(), |p| {
             format!("pattern {:?}", p.as_str())
@@ -47,20 +96,22 @@ pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Option<Install
     let min_lifetime = ctx.config.min_token_lifetime_secs;
     let fresh = |cache: &Cache| {
         let entry = cache.read(&plan.key)?;
-        is_fresh(entry.expires_at, ctx.now, min_lifetime)
-            .then_some(InstallationToken { token: entry.token, expires_at: entry.expires_at })
+        is_fresh(entry.expires_at, ctx.now, min_lifetime).then_some((
+            entry.installation_id,
+            InstallationToken { token: entry.token, expires_at: entry.expires_at },
+        ))
     };
-    if let Some(token) = fresh(&cache) {
+    if let Some((installation_id, token)) = fresh(&cache) {
         ctx.diag.trace(|| format!("cache: hit, token expires {}", format_utc(token.expires_at)));
-        return Ok(Some(token));
+        return Ok(Served::Token { installation_id, token });
     }
     ctx.diag.trace(|| "cache: miss (no entry, or less than min_token_lifetime_secs left)".into());
 
     if let (None, Some(repo)) = (plan.app.installation_id, &plan.repo) {
         let known = cache.installations(&plan.app.api_url, &plan.app.app_id.to_string());
-        if let Remembered::NotInstalled { .. } = known.about(&repo.owner, &repo.repo, ctx.now) {
-            ctx.diag.trace(|| "discovery: remembered as not installed there: not mine".into());
-            return Ok(None);
+        if let Remembered::NotInstalled { until } = known.about(&repo.owner, &repo.repo, ctx.now) {
+            ctx.diag.trace(|| "discovery: remembered as not installed there".into());
+            return Ok(Served::NotInstalled { until: Some(until) });
         }
     }
 
@@ -79,12 +130,12 @@ pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Option<Install
         }
     };
     let cache = lock.as_ref().map(|_| &cache);
-    if let Some(token) = cache.and_then(fresh) {
+    if let Some((installation_id, token)) = cache.and_then(fresh) {
         ctx.diag.trace(|| "cache: another process minted while we waited".into());
-        return Ok(Some(token));
+        return Ok(Served::Token { installation_id, token });
     }
     let Some((installation_id, token)) = Minter::new(plan.app, cache, ctx)?.mint(plan)? else {
-        return Ok(None);
+        return Ok(Served::NotInstalled { until: None });
     };
     ctx.diag.trace(|| {
         format!("minted for installation {installation_id}, expires {}", format_utc(token.expires_at))
@@ -94,7 +145,7 @@ pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Option<Install
     {
         ctx.diag.say(format_args!("warning: {e}; the token is not cached"));
     }
-    Ok(Some(token))
+    Ok(Served::Token { installation_id, token })
 }
 
 /// Drops the cached token git reports as rejected, so the next `get` mints afresh.
@@ -105,10 +156,30 @@ pub(crate) fn erase(request: &Request, ctx: &Context<'_>) -> Result<(), Error> {
     if request.malformed {
         return Ok(());
     }
-    if let Route::NotMine(_) = route(ctx.config, Target::of(request)) {
-        return Ok(());
-    }
+    let plan = match route(ctx.config, Target::of(request)) {
+        Route::NotMine(_) => return Ok(()),
+        Route::Serve(plan) => Some(plan),
+        Route::NeedsPath { .. } => None,
+    };
+    let cache = ctx.cache();
+    // Which installation the rejected token was for, when we cached it.
+    let cached = plan.as_ref().and_then(|p| cache.read(&p.key)).filter(|e| e.token.ct_eq(password.expose()));
     let wait = ctx.deadline.saturating_duration_since(Instant::now());
-    ctx.cache().remove_token(password, wait)?;
+    let removed = cache.remove_token(password, wait)?;
+    ctx.diag.trace(|| format!("erase: removed {removed} cached token(s)"));
+    let url = format!(
+        "https://{}/{}",
+        request.host.as_deref().map(normalise_host).unwrap_or_default(),
+        request.path.as_deref().unwrap_or("")
+    );
+    let whose = match (&plan, cached) {
+        (Some(plan), Some(entry)) => format!("{} (installation {})", plan.app.label(), entry.installation_id),
+        (Some(plan), None) => plan.app.label(),
+        (None, _) => "this helper".to_string(),
+    };
+    let dropped = if removed > 0 { "it is dropped from the cache" } else { "it was not in the cache" };
+    ctx.diag.say(format_args!(
+        "GitHub rejected the token of {whose} for {url}: {dropped}, and the next git command mints a fresh one (likely causes: it was revoked with `revoke`, the app was uninstalled, or the repository is not granted to the installation)"
+    ));
     Ok(())
 }

@@ -41,7 +41,7 @@ use crate::protocol::Operation;
 use std::cell::RefCell;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Everything `main` reads from the process environment.
@@ -63,6 +63,8 @@ pub struct Environment {
     pub cwd: Option<PathBuf>,
     /// This process's user id, where it can be known (Linux: the owner of `/proc/self`).
     pub uid: Option<u32>,
+    /// stdin is a terminal: a person runs us, not git (git always gives a pipe).
+    pub interactive: bool,
 }
 
 /// The process's standard streams.
@@ -89,12 +91,21 @@ pub fn run<R: Read, W: Write>(
 ) -> Result<(), Error> {
     let Stdio { stdin, mut stdout, stderr } = io;
     let invocation = cli::parse(args).map_err(Error::Usage)?;
+    let by_flags = invocation.app.gives_app();
+    if by_flags && invocation.config.is_some() {
+        return Err(Error::Usage("give either --config or the app flags (--app-id ...), not both".into()));
+    }
     let location = config::locate(
         invocation.config.as_deref(),
         env.config_file.as_deref().map(OsStr::new),
         env.user_config_dir.as_deref(),
         env.cwd.as_deref(),
     );
+    // The app given by flags replaces the config file: none is read.
+    let load = || match by_flags {
+        true => config::from_flags(&invocation.app, &env.defaults, env.cwd.as_deref()).map(Some),
+        false => config::load(location.as_ref(), &env.defaults),
+    };
     let sink = RefCell::new(stderr);
     let diag = Diag::new(&sink, env.trace);
     let context = |config| Context {
@@ -106,23 +117,36 @@ pub fn run<R: Read, W: Write>(
         uid: env.uid,
         diag: &diag,
     };
+    // `--host` without an app is `token`'s host for OWNER/REPO, and nothing else.
+    let token_host = invocation.app.host.as_deref().filter(|_| !by_flags);
+    if token_host.is_some() && !matches!(invocation.command, Command::Token { .. } | Command::Help(_)) {
+        return Err(Error::Usage(
+            "--host describes an app: give --app-id and a key flag too (see --help)".into(),
+        ));
+    }
     match invocation.command {
-        Command::Help => write_out(&mut stdout, cli::HELP.as_bytes()),
+        Command::Help(topic) => write_out(&mut stdout, cli::help(topic).as_bytes()),
         Command::Version => write_out(
             &mut stdout,
             concat!("git-credential-github-app ", env!("CARGO_PKG_VERSION"), "\n").as_bytes(),
         ),
+        // A person typed a word we do not know: say what they likely meant.
+        // git never gives us a terminal on stdin.
+        Command::Unknown(word) if env.interactive => Err(Error::Usage(match cli::suggest(&word) {
+            Some(meant) => format!("unknown command {word:?}: did you mean `{meant}`? (see --help)"),
+            None => format!("unknown command {word:?} (see --help)"),
+        })),
         // git's operations: read the request first, so git is never left
-        // writing; without a config file nothing is served. An operation we
-        // do not know, and `store`, need no config: they stay silent even
-        // when it is broken, as git calls every helper for them.
+        // writing; without a config nothing is served. An operation we do
+        // not know, and `store`, need no config: they stay silent even when
+        // it is broken, as git calls every helper for them.
+        Command::Unknown(_) | Command::Protocol(Operation::Store) => {
+            protocol::read_request(stdin).map_err(Error::Input)?;
+            Ok(())
+        }
         Command::Protocol(op) => {
             let request = protocol::read_request(stdin).map_err(Error::Input)?;
-            let op = match op {
-                Some(op @ (Operation::Get | Operation::Erase)) => op,
-                Some(Operation::Store) | None => return Ok(()),
-            };
-            let Some(config) = config::load(location.as_ref(), &env.defaults)? else {
+            let Some(config) = load()? else {
                 diag.trace(|| "no config file: serving nothing".into());
                 return Ok(());
             };
@@ -135,29 +159,42 @@ pub fn run<R: Read, W: Write>(
                 _ => credential::erase(&request, &ctx),
             }
         }
+        // Removing every entry this helper added needs no config: it may be gone.
+        Command::Unconfigure { ref scope, dry_run, all: true } => {
+            commands::unconfigure_all(scope, dry_run, &mut stdout)
+        }
         // The commands people run need the config.
         command => {
-            let config = config::load_required(location.as_ref(), &env.defaults)?;
+            let config = match by_flags {
+                true => config::from_flags(&invocation.app, &env.defaults, env.cwd.as_deref())?,
+                false => config::load_required(location.as_ref(), &env.defaults)?,
+            };
             let ctx = context(&config);
             let out = &mut stdout;
+            // The helper value git should run for this config: --config, or the app's flags.
+            let config_flag = invocation.config.as_ref().and(location.as_ref()).map(|l| l.path.as_path());
+            let flags = if by_flags { commands::helper_flags(&invocation.app, &config) } else { Vec::new() };
+            let helper = |exe: &Path| commands::helper_value(exe, config_flag, &flags);
+            let configure = format!(
+                "{} configure",
+                env.exe.as_deref().map_or_else(|| "git-credential-github-app".to_string(), helper)
+            );
             match command {
-                Command::Token { target, host } => {
-                    commands::token(target.as_deref(), host.as_deref(), &ctx, out)
+                Command::Token { target, json } => {
+                    commands::token(target.as_deref(), token_host, json, &ctx, out)
                 }
-                Command::Explain { url } => commands::explain(&url, &ctx, out),
-                Command::Doctor => commands::doctor(&ctx, out),
-                Command::CacheList => commands::cache_list(&ctx, out),
+                Command::Explain { url, json } => commands::explain(&url, json, &configure, &ctx, out),
+                Command::Doctor { json } => commands::doctor(json, &configure, &ctx, out),
+                Command::CacheList { json } => commands::cache_list(json, &ctx, out),
                 Command::CacheClear => commands::cache_clear(&ctx, out),
                 Command::Revoke { target } => commands::revoke(target.as_deref(), &ctx, out),
-                Command::Configure { ref scope, dry_run } | Command::Unconfigure { ref scope, dry_run } => {
+                Command::Configure { ref scope, dry_run }
+                | Command::Unconfigure { ref scope, dry_run, .. } => {
                     let remove = matches!(command, Command::Unconfigure { .. });
                     let exe = env.exe.as_deref().ok_or(Error::NoExecutable)?;
-                    let config_flag =
-                        invocation.config.as_ref().and(location.as_ref()).map(|l| l.path.as_path());
-                    let helper = commands::helper_value(exe, config_flag);
-                    commands::configure(&config, scope, dry_run, remove, &helper, out)
+                    commands::configure(&config, scope, dry_run, remove, &helper(exe), &ctx, out)
                 }
-                Command::Help | Command::Version | Command::Protocol(_) => Ok(()),
+                Command::Help(_) | Command::Version | Command::Protocol(_) | Command::Unknown(_) => Ok(()),
             }
         }
     }
@@ -165,4 +202,39 @@ pub fn run<R: Read, W: Write>(
 
 fn write_out(out: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
     out.write_all(bytes).and_then(|()| out.flush()).map_err(Error::Output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_words(words: &[&str], interactive: bool) -> (Result<(), Error>, String, String) {
+        let args: Vec<OsString> = words.iter().map(OsString::from).collect();
+        let env = Environment { interactive, ..Environment::default() };
+        let clock = Clock { now: 1_800_000_000, started: Instant::now() };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let result = run(&args, &env, clock, Stdio { stdin: &b""[..], stdout: &mut out, stderr: &mut err });
+        (result, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn a_misspelt_command_from_a_terminal_gets_a_hint_but_git_gets_silence() {
+        let (result, out, err) = run_words(&["doctr"], true);
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains("did you mean `doctor`"), "{message}");
+        assert!(out.is_empty() && err.is_empty());
+        let (result, out, err) = run_words(&["status"], true);
+        assert!(result.unwrap_err().to_string().contains("`doctor`"));
+        assert!(out.is_empty() && err.is_empty());
+        for word in ["doctr", "status", "capabilities"] {
+            let (result, out, err) = run_words(&[word], false);
+            assert!(result.is_ok() && out.is_empty() && err.is_empty(), "{word}");
+        }
+    }
+
+    #[test]
+    fn config_flags_and_a_config_file_do_not_mix() {
+        let (result, _, _) = run_words(&["--config", "/c.toml", "--app-id", "1", "doctor"], false);
+        assert!(result.unwrap_err().to_string().contains("not both"));
+    }
 }

@@ -5,7 +5,7 @@ use git_credential_github_app::{
     CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Stdio, TRACE_ENV, run, trace_enabled,
 };
 use std::env;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         exe: env::current_exe().ok(),
         cwd: env::current_dir().ok(),
         uid: own_uid(),
+        interactive: io::stdin().is_terminal(),
     };
     let mut stderr = io::stderr().lock();
     let stdio = Stdio { stdin: io::stdin().lock(), stdout: io::stdout().lock(), stderr: &mut stderr };

@@ -50,6 +50,10 @@ pub enum KeyError {
     Unusable {
         source: String,
     },
+    /// A public key where the private key belongs.
+    PublicKey {
+        source: String,
+    },
 }
 
 impl std::error::Error for KeyError {
@@ -86,6 +90,10 @@ impl PemKey {
     /// Parses PEM text; `source` names it in errors.
     pub(crate) fn parse(pem: &Secret<Vec<u8>>, source: &str) -> Result<PemKey, KeyError> {
         let not_rsa = || KeyError::NotAnRsaKey { source: source.to_string() };
+        let pem = normalise(pem);
+        if is_public_key(pem.expose()) {
+            return Err(KeyError::PublicKey { source: source.to_string() });
+        }
         let der = PrivateKeyDer::from_pem_slice(pem.expose()).map_err(|_| not_rsa())?;
         let pair = match &der {
             PrivateKeyDer::Pkcs1(key) => RsaKeyPair::from_der(key.secret_pkcs1_der()),
@@ -127,11 +135,62 @@ impl fmt::Display for KeyError {
             KeyError::NotAnRsaKey { source } => {
                 write!(f, "{source} is not an RSA private key in PEM form (PKCS#1 or PKCS#8)")
             }
+            KeyError::PublicKey { source } => write!(
+                f,
+                "{source} is a public key: the app signs with its private key (the .pem file GitHub downloads when you generate a private key in the app's settings)"
+            ),
             KeyError::Unusable { source } => {
                 write!(f, "{source} cannot sign with this RSA key (is it at least 2048 bits?)")
             }
         }
     }
+}
+
+/// The PEM text in the forms secret stores and env files hand it over: as
+/// is, surrounded by quotes, with its line breaks written as `\n` (docker
+/// `--env-file`, many CI secret stores), or base64-encoded as a whole.
+fn normalise(pem: &Secret<Vec<u8>>) -> Secret<Vec<u8>> {
+    let text = pem.expose().trim_ascii();
+    let text = match text {
+        [b'"', inner @ .., b'"'] | [b'\'', inner @ .., b'\''] => inner.trim_ascii(),
+        _ => text,
+    };
+    if text.starts_with(b"-----BEGIN") && !text.contains(&b'\n') {
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = text;
+        while let Some((&byte, tail)) = rest.split_first() {
+            match (byte, tail.first()) {
+                (b'\\', Some(b'n')) => {
+                    out.push(b'\n');
+                    rest = &tail[1..];
+                }
+                (b'\\', Some(b'r')) => rest = &tail[1..],
+                _ => {
+                    out.push(byte);
+                    rest = tail;
+                }
+            }
+        }
+        return Secret::new(out);
+    }
+    if !text.starts_with(b"-----") && !text.is_empty() {
+        use base64::Engine;
+        let compact: Secret<Vec<u8>> =
+            Secret::new(text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect());
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(compact.expose()) {
+            let decoded = Secret::new(decoded);
+            if decoded.expose().trim_ascii_start().starts_with(b"-----BEGIN") {
+                return decoded;
+            }
+        }
+    }
+    Secret::new(text.to_vec())
+}
+
+/// A public key (PEM or OpenSSH) given for the private key.
+fn is_public_key(text: &[u8]) -> bool {
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    (has(b"PUBLIC KEY-----") && !has(b"PRIVATE KEY-----")) || text.starts_with(b"ssh-rsa ")
 }
 
 /// Reads the PEM from `source`. `var` looks up an environment variable;
@@ -311,6 +370,32 @@ mod tests {
             );
             assert!(verifier.verify(b"header.claims", &signature).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn escaped_quoted_and_base64_keys_are_accepted() {
+        use base64::Engine;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for name in ["app-key-pkcs1.pem", "app-key-pkcs8.pem"] {
+            let pem = std::fs::read_to_string(dir.join(name)).unwrap();
+            let escaped = pem.trim_end().replace('\n', "\\n");
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&pem);
+            let wrapped: String =
+                encoded.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c) + "\n").collect();
+            for form in [escaped.clone(), format!("\"{escaped}\""), encoded, wrapped, format!("{pem}\n\n")] {
+                assert!(PemKey::parse(&Secret::new(form.into_bytes()), name).is_ok(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_public_key_is_named_as_such_and_not_echoed() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let public = std::fs::read(dir.join("app-key.pub.pem")).unwrap();
+        let err = PemKey::parse(&Secret::new(public), "private key in $PEM").unwrap_err();
+        assert!(matches!(err, KeyError::PublicKey { .. }));
+        let text = err.to_string();
+        assert!(text.contains("$PEM is a public key") && !text.contains("MII"), "{text}");
     }
 
     #[test]

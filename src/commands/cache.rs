@@ -7,10 +7,33 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::time::format_utc;
+use serde::Serialize;
 use std::io::Write;
 
+/// One entry of `cache list --json`; field names are documented in docs/commands.md.
+#[derive(Serialize)]
+struct EntryJson {
+    file: String,
+    app_id: String,
+    app: String,
+    installation_id: u64,
+    scope: String,
+    api_url: String,
+    /// Unix seconds.
+    expires_at: u64,
+    expires_at_utc: String,
+    /// `fresh`, `stale` or `expired`.
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct ListJson {
+    cache_dir: String,
+    tokens: Vec<EntryJson>,
+}
+
 /// `cache list`: one line per cached token, never the token.
-pub(crate) fn cache_list(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
+pub(crate) fn cache_list(json: bool, ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
     let config = ctx.config;
     let cache = ctx.cache();
     let mut entries = cache.entries();
@@ -21,6 +44,25 @@ pub(crate) fn cache_list(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), E
             &b.key.installation,
         ))
     });
+    if json {
+        let tokens = entries
+            .iter()
+            .map(|entry| EntryJson {
+                file: Cache::entry_name(&entry.key),
+                app_id: entry.key.app_id.clone(),
+                app: app_label(entry, config),
+                installation_id: entry.installation_id,
+                scope: entry.key.scope.clone(),
+                api_url: entry.key.api_url.clone(),
+                expires_at: entry.expires_at,
+                expires_at_utc: format_utc(entry.expires_at),
+                state: state(entry, config, ctx.now),
+            })
+            .collect();
+        let list = ListJson { cache_dir: cache.dir().display().to_string(), tokens };
+        let text = serde_json::to_string_pretty(&list).map_err(|e| Error::Output(e.into()))?;
+        return writeln!(out, "{text}").map_err(out_err);
+    }
     let count = match entries.len() {
         1 => "1 token".to_string(),
         n => format!("{n} tokens"),
@@ -32,12 +74,26 @@ pub(crate) fn cache_list(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), E
     Ok(())
 }
 
-fn describe_entry(entry: &Entry, config: &Config, now: u64) -> String {
-    let app = config
+fn app_label(entry: &Entry, config: &Config) -> String {
+    config
         .apps
         .iter()
         .find(|a| *a.api_url == entry.key.api_url && a.app_id.to_string() == entry.key.app_id)
-        .map_or_else(|| format!("app {}", entry.key.app_id), |a| a.label());
+        .map_or_else(|| format!("app {}", entry.key.app_id), |a| a.label())
+}
+
+fn state(entry: &Entry, config: &Config, now: u64) -> &'static str {
+    if entry.expires_at <= now {
+        "expired"
+    } else if is_fresh(entry.expires_at, now, config.min_token_lifetime_secs) {
+        "fresh"
+    } else {
+        "stale"
+    }
+}
+
+fn describe_entry(entry: &Entry, config: &Config, now: u64) -> String {
+    let app = app_label(entry, config);
     let state = if entry.expires_at <= now {
         "expired".to_string()
     } else if is_fresh(entry.expires_at, now, config.min_token_lifetime_secs) {

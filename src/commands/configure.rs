@@ -3,11 +3,13 @@
 
 mod plan;
 
-pub(crate) use plan::helper_value;
+pub(crate) use plan::{helper_value, is_ours, program_of, shell_quote};
 
 use super::out_err;
-use crate::cli::Scope;
-use crate::config::Config;
+use super::wiring::{self, Wiring};
+use crate::cli::{AppFlags, Scope};
+use crate::config::{Config, KeySource};
+use crate::context::Context;
 use crate::error::Error;
 use plan::HostState;
 use std::io::Write;
@@ -20,17 +22,86 @@ pub(crate) fn configure(
     dry_run: bool,
     remove: bool,
     helper: &str,
+    ctx: &Context<'_>,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let mut hosts: Vec<&str> = config.apps.iter().map(|a| &*a.host).collect();
-    hosts.dedup();
     let mut seen = std::collections::BTreeSet::new();
     hosts.retain(|h| seen.insert(*h));
     if hosts.is_empty() {
         return Err(Error::NoHosts { config: config.path.clone() });
     }
-    let scope_args = plan::scope_args(scope);
+    change_hosts(&hosts, scope, dry_run, remove, helper, out)?;
+    if !remove && !dry_run {
+        warn_about_storing_helpers(&hosts, ctx);
+    }
+    Ok(())
+}
+
+/// Once configured, a helper that stores credentials and runs after ours
+/// would keep every token: say so, with the fix.
+fn warn_about_storing_helpers(hosts: &[&str], ctx: &Context<'_>) {
+    let Ok(entries) = wiring::read_git_config(ctx.deadline) else {
+        return;
+    };
     for host in hosts {
+        let wiring = Wiring::of(&entries, host, None);
+        let Some((position, _)) = wiring.ours() else {
+            continue;
+        };
+        for finding in wiring::storing_after(&wiring, position) {
+            ctx.diag.say(format_args!("warning: {}", finding.line()));
+        }
+    }
+}
+
+/// The app's flags for the helper value, with paths made absolute (git runs
+/// the helper from each repository's directory).
+pub(crate) fn helper_flags(flags: &AppFlags, config: &Config) -> Vec<(&'static str, String)> {
+    let app = config.apps.first();
+    flags
+        .pairs()
+        .into_iter()
+        .map(|(flag, value)| match (flag, app.map(|a| (&a.key, &a.ca_file))) {
+            ("--private-key-path", Some((KeySource::Path(path), _))) => (flag, path.display().to_string()),
+            ("--ca-file", Some((_, Some(path)))) => (flag, path.display().to_string()),
+            _ => (flag, value),
+        })
+        .collect()
+}
+
+/// `unconfigure --all`: removes every entry this helper ever added to the
+/// scope's file, for any host, whatever the config says (or without one).
+pub(crate) fn unconfigure_all(scope: &Scope, dry_run: bool, out: &mut dyn Write) -> Result<(), Error> {
+    let scope_args = plan::scope_args(scope);
+    let mut command = vec!["config".to_string()];
+    command.extend(scope_args.iter().cloned());
+    command.extend([
+        "--null".into(),
+        "--get-regexp".into(),
+        r"^(credential\..*\.helper|git-credential-github-app\..*\.replacedusehttppath)$".into(),
+    ]);
+    let listing = git_output(&command)?;
+    let hosts = plan::hosts_we_configured(&listing);
+    if hosts.is_empty() {
+        writeln!(out, "no entry of this helper in that git config file, nothing to change")
+            .map_err(out_err)?;
+        return Ok(());
+    }
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    change_hosts(&hosts, scope, dry_run, true, "", out)
+}
+
+fn change_hosts(
+    hosts: &[&str],
+    scope: &Scope,
+    dry_run: bool,
+    remove: bool,
+    helper: &str,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let scope_args = plan::scope_args(scope);
+    for &host in hosts {
         let state = HostState {
             helpers: git_get_all(&scope_args, &plan::helper_key(host))?,
             use_http_path: git_get_all(&scope_args, &plan::use_http_path_key(host))?.pop(),
@@ -62,21 +133,24 @@ fn git_get_all(scope: &[String], key: &str) -> Result<Vec<String>, Error> {
     let mut command = vec!["config".to_string()];
     command.extend(scope.iter().cloned());
     command.extend(["--null".into(), "--get-all".into(), key.to_string()]);
+    let text = git_output(&command)?;
+    let mut values: Vec<String> = text.split('\0').map(str::to_string).collect();
+    values.pop();
+    Ok(values)
+}
+
+/// What a `git config` query prints; empty when nothing matches (exit 1).
+fn git_output(command: &[String]) -> Result<String, Error> {
     let output = Command::new("git")
-        .args(&command)
+        .args(command)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| Error::Git { command: plan::display(&command), detail: e.to_string() })?;
+        .map_err(|e| Error::Git { command: plan::display(command), detail: e.to_string() })?;
     match output.status.code() {
-        Some(0) => {
-            let text = String::from_utf8_lossy(&output.stdout);
-            let mut values: Vec<String> = text.split('\0').map(str::to_string).collect();
-            values.pop();
-            Ok(values)
-        }
-        Some(1) => Ok(Vec::new()),
+        Some(0) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        Some(1) => Ok(String::new()),
         _ => Err(Error::Git {
-            command: plan::display(&command),
+            command: plan::display(command),
             detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         }),
     }

@@ -1,110 +1,319 @@
 //! `doctor`: checks every app end to end (config, key, JWT accepted by
-//! GitHub, clock, installations) and fails if any check fails.
+//! GitHub, clock, installations, `repos` patterns against the installations'
+//! accounts) and git's side of every configured host (see [`wiring`]); fails
+//! if any check fails. `--json` gives the same checks as one JSON object.
 
 use super::out_err;
-use crate::config::KeySource;
+use super::wiring::{self, Facts, Finding, Wiring};
+use crate::config::{App, KeySource};
 use crate::context::Context;
 use crate::error::Error;
+use crate::github::InstallationInfo;
 use crate::mint::Minter;
+use crate::repo::Pattern;
+use crate::route::{Route, Target, route};
 use crate::signer::Signer;
+use serde::Serialize;
 use std::io::Write;
 
-/// `doctor`: checks every app end to end; fails if any check fails.
-pub(crate) fn doctor(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
+/// One check's outcome; the JSON field names are documented in docs/commands.md.
+#[derive(Debug, Serialize)]
+struct Check {
+    check: &'static str,
+    ok: bool,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct AppReport {
+    app: String,
+    app_id: String,
+    host: String,
+    api_url: String,
+    checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+struct HostReport {
+    host: String,
+    checks: Vec<Check>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    config: String,
+    ok: bool,
+    failed: usize,
+    apps: Vec<AppReport>,
+    hosts: Vec<HostReport>,
+}
+
+/// Writes checks as they come (text), or keeps them for the JSON report.
+struct Printer<'o> {
+    out: &'o mut dyn Write,
+    json: bool,
+    failed: usize,
+}
+
+impl Printer<'_> {
+    fn heading(&mut self, text: String) -> Result<(), Error> {
+        if self.json { Ok(()) } else { writeln!(self.out, "{text}").map_err(out_err) }
+    }
+
+    fn check(&mut self, into: &mut Vec<Check>, check: Check) -> Result<(), Error> {
+        self.failed += usize::from(!check.ok);
+        if !self.json {
+            let line = match (&check.why, &check.fix) {
+                (Some(why), Some(fix)) => format!("{}: {why}; fix: {fix}", check.message),
+                (Some(why), None) => format!("{}: {why}", check.message),
+                _ => check.message.clone(),
+            };
+            writeln!(self.out, "  [{}] {line}", if check.ok { " ok " } else { "FAIL" }).map_err(out_err)?;
+        }
+        into.push(check);
+        Ok(())
+    }
+}
+
+fn check(name: &'static str, ok: bool, message: String) -> Check {
+    Check { check: name, ok, message, why: None, fix: None }
+}
+
+/// `doctor`: checks every app and every host's git side; fails if any check fails.
+/// `configure` is the command that configures git for this config (the fix
+/// when this helper is not wired in).
+pub(crate) fn doctor(
+    json: bool,
+    configure: &str,
+    ctx: &Context<'_>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let config = ctx.config;
-    let mut failures = 0;
-    let mut check = |out: &mut dyn Write, ok: bool, text: String| {
-        failures += usize::from(!ok);
-        writeln!(out, "  [{}] {text}", if ok { " ok " } else { "FAIL" }).map_err(out_err)
-    };
-    writeln!(out, "config {}: valid, {} app(s)", config.path.display(), config.apps.len())
-        .map_err(out_err)?;
+    let mut p = Printer { out, json, failed: 0 };
+    let mut report =
+        Report { config: config.describe(), ok: true, failed: 0, apps: Vec::new(), hosts: Vec::new() };
+    p.heading(format!("{}: valid, {} app(s)", config.describe(), config.apps.len()))?;
     if config.apps.is_empty() {
-        check(out, false, "no [[app]] is configured: nothing will be served".into())?;
+        let mut checks = Vec::new();
+        p.check(
+            &mut checks,
+            check("config", false, "no [[app]] is configured: nothing will be served".into()),
+        )?;
+        report.hosts.push(HostReport { host: String::new(), checks });
     }
     for app in &config.apps {
-        writeln!(out, "{} for {} ({})", app.label(), app.host, app.api_url).map_err(out_err)?;
-        // Read once: a private_key_command runs a single time per app.
-        let signer = match Signer::for_app(app, ctx.var, ctx.deadline) {
-            Ok(signer) if signer.jwt(&app.app_id, 0).is_ok() => signer,
-            Ok(signer) => {
-                check(
-                    out,
-                    false,
-                    format!("key: {} cannot sign (is it at least 2048 bits?)", signer.describe()),
-                )?;
-                continue;
-            }
-            Err(e) => {
-                check(out, false, format!("key: {e}"))?;
-                continue;
-            }
-        };
-        check(out, true, format!("key: {} is a usable RSA key{}", signer.describe(), key_note(&app.key)))?;
-        let mut minter = match Minter::with_signer(app, signer, ctx) {
-            Ok(m) => m,
-            Err(e) => {
-                check(out, false, format!("network: {e}"))?;
-                continue;
-            }
-        };
-        match minter.with_jwt(|client, jwt| client.app(jwt)) {
-            Ok((info, date)) => {
-                check(out, true, format!("JWT: accepted by GitHub as app {:?} (GET /app)", info.slug))?;
-                match date {
-                    Some(date) => {
-                        let offset = i128::from(date) - i128::from(ctx.now);
-                        let ok = offset.abs() <= 30;
-                        let text = if ok {
-                            format!("clock: within {} s of GitHub's", offset.abs())
-                        } else {
-                            format!(
-                                "clock: {offset} s off GitHub's (JWTs are corrected automatically; fix the clock with NTP)"
-                            )
-                        };
-                        check(out, ok, text)?;
-                    }
-                    None => check(out, false, "clock: GitHub's answer had no Date header".into())?,
-                }
-            }
-            Err(e) => {
-                check(out, false, format!("JWT: {e}"))?;
-                continue;
-            }
-        }
-        match minter.with_jwt(|client, jwt| client.installations(jwt)) {
-            Ok(list) => {
-                let shown: Vec<String> = list
-                    .iter()
-                    .take(10)
-                    .map(|i| format!("{} ({})", i.account.as_ref().map_or("?", |a| a.login.as_str()), i.id))
-                    .collect();
-                let more =
-                    if list.len() > 10 { format!(", and {} more", list.len() - 10) } else { String::new() };
-                check(
-                    out,
-                    !list.is_empty(),
-                    format!("installations: {} visible: {}{more}", list.len(), shown.join(", ")),
-                )?;
-                if let Some(id) = app.installation_id {
-                    let visible = list.iter().any(|i| i.id == id);
-                    let text = if visible {
-                        format!("installation_id {id}: installed")
-                    } else {
-                        format!(
-                            "installation_id {id}: not among the app's installations (check installation_id)"
-                        )
-                    };
-                    check(out, visible, text)?;
-                }
-            }
-            Err(e) => check(out, false, format!("installations: {e}"))?,
-        }
+        p.heading(format!("{} for {} ({})", app.label(), app.host, app.api_url))?;
+        let mut checks = Vec::new();
+        check_app(app, ctx, &mut p, &mut checks)?;
+        report.apps.push(AppReport {
+            app: app.label(),
+            app_id: app.app_id.to_string(),
+            host: app.host.to_string(),
+            api_url: app.api_url.to_string(),
+            checks,
+        });
     }
-    match failures {
+    let mut hosts: Vec<&str> = config.apps.iter().map(|a| &*a.host).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    hosts.retain(|h| seen.insert(*h));
+    let entries = wiring::read_git_config(ctx.deadline);
+    for host in hosts {
+        p.heading(format!("git for https://{host}/"))?;
+        let mut checks = Vec::new();
+        match &entries {
+            Ok(entries) => {
+                let needs_path = matches!(
+                    route(
+                        config,
+                        Target { protocol: Some("https"), host: Some(host), path: None, username: None }
+                    ),
+                    Route::NeedsPath { .. }
+                );
+                let facts = Facts { configure, needs_path, deadline: ctx.deadline };
+                for finding in wiring::check(&Wiring::of(entries, host, None), &facts) {
+                    p.check(&mut checks, from_finding(finding))?;
+                }
+            }
+            Err(e) => p.check(&mut checks, check("git", false, format!("git: {e}")))?,
+        }
+        report.hosts.push(HostReport { host: host.to_string(), checks });
+    }
+    report.failed = p.failed;
+    report.ok = p.failed == 0;
+    if json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Output(e.into()))?;
+        writeln!(p.out, "{text}").map_err(out_err)?;
+    }
+    match p.failed {
         0 => Ok(()),
         count => Err(Error::ChecksFailed { count }),
     }
+}
+
+fn from_finding(finding: Finding) -> Check {
+    let Finding { ok, what, why, fix } = finding;
+    Check { check: "git", ok, message: what, why, fix }
+}
+
+fn check_app(
+    app: &App,
+    ctx: &Context<'_>,
+    p: &mut Printer<'_>,
+    checks: &mut Vec<Check>,
+) -> Result<(), Error> {
+    // Read once: a private_key_command runs a single time per app.
+    let signer = match Signer::for_app(app, ctx.var, ctx.deadline) {
+        Ok(signer) if signer.jwt(&app.app_id, 0).is_ok() => signer,
+        Ok(signer) => {
+            let text = format!("key: {} cannot sign (is it at least 2048 bits?)", signer.describe());
+            return p.check(checks, check("key", false, text));
+        }
+        Err(e) => return p.check(checks, check("key", false, format!("key: {e}"))),
+    };
+    let text = format!("key: {} is a usable RSA key{}", signer.describe(), key_note(&app.key));
+    p.check(checks, check("key", true, text))?;
+    let mut minter = match Minter::with_signer(app, signer, ctx) {
+        Ok(m) => m,
+        Err(e) => return p.check(checks, check("network", false, format!("network: {e}"))),
+    };
+    let slug = match minter.with_jwt(|client, jwt| client.app(jwt)) {
+        Ok((info, date)) => {
+            p.check(
+                checks,
+                check("jwt", true, format!("JWT: accepted by GitHub as app {:?} (GET /app)", info.slug)),
+            )?;
+            match date {
+                Some(date) => {
+                    let offset = i128::from(date) - i128::from(ctx.now);
+                    let ok = offset.abs() <= 30;
+                    let text = if ok {
+                        format!("clock: within {} s of GitHub's", offset.abs())
+                    } else {
+                        format!(
+                            "clock: {offset} s off GitHub's (JWTs are corrected automatically; fix the clock with NTP)"
+                        )
+                    };
+                    p.check(checks, check("clock", ok, text))?;
+                }
+                None => p.check(
+                    checks,
+                    check("clock", false, "clock: GitHub's answer had no Date header".into()),
+                )?,
+            }
+            Some(info.slug)
+        }
+        Err(e) => return p.check(checks, check("jwt", false, format!("JWT: {e}"))),
+    };
+    let list = match minter.with_jwt(|client, jwt| client.installations(jwt)) {
+        Ok(list) => list,
+        Err(e) => return p.check(checks, check("installations", false, format!("installations: {e}"))),
+    };
+    let shown: Vec<String> = list
+        .iter()
+        .take(10)
+        .map(|i| format!("{} ({})", i.account.as_ref().map_or("?", |a| a.login.as_str()), i.id))
+        .collect();
+    let more = if list.len() > 10 { format!(", and {} more", list.len() - 10) } else { String::new() };
+    let text = format!("installations: {} visible: {}{more}", list.len(), shown.join(", "));
+    p.check(checks, check("installations", !list.is_empty(), text))?;
+    if let Some(id) = app.installation_id {
+        let visible = list.iter().any(|i| i.id == id);
+        let text = if visible {
+            format!("installation_id {id}: installed")
+        } else {
+            format!("installation_id {id}: not among the app's installations (check installation_id)")
+        };
+        p.check(checks, check("installation_id", visible, text))?;
+    }
+    for c in repos_checks(app, &list, slug.as_deref()) {
+        p.check(checks, c)?;
+    }
+    Ok(())
+}
+
+/// Whether each `repos` pattern has an installation that can serve it: the
+/// pattern's owner must be the account of `installation_id`, or of one of
+/// the app's installations when they are discovered.
+fn repos_checks(app: &App, list: &[InstallationInfo], slug: Option<&str>) -> Vec<Check> {
+    let login = |i: &InstallationInfo| i.account.as_ref().map(|a| a.login.to_ascii_lowercase());
+    let accounts: Vec<String> = match app.installation_id {
+        Some(id) => list.iter().filter(|i| i.id == id).filter_map(login).collect(),
+        None => list.iter().filter_map(login).collect(),
+    };
+    if accounts.is_empty() {
+        return Vec::new();
+    }
+    let install = slug.map_or_else(
+        || "install the app on that account in GitHub's app settings".to_string(),
+        |slug| format!("install the app there: {}/apps/{slug}/installations/new", web_url(app)),
+    );
+    let unserved: Vec<&Pattern> = app.repos.iter().filter(|p| !served_by(p, &accounts)).collect();
+    if unserved.is_empty() {
+        return vec![check(
+            "repos",
+            true,
+            format!("repos: every pattern is on an installed account ({})", accounts.join(", ")),
+        )];
+    }
+    unserved
+        .into_iter()
+        .map(|pattern| {
+            let owner = pattern.as_str().split('/').next().unwrap_or("");
+            let (message, fix) = match app.installation_id {
+                Some(id) => (
+                    format!(
+                        "repos: pattern {:?} cannot be served: installation_id {id} is the installation of account {}",
+                        pattern.as_str(),
+                        accounts.join(", ")
+                    ),
+                    format!("set installation_id to the installation of {owner}, or leave it out to discover it"),
+                ),
+                None => (
+                    format!(
+                        "repos: pattern {:?} cannot be served: the app is not installed on account {owner} (installed on: {})",
+                        pattern.as_str(),
+                        accounts.join(", ")
+                    ),
+                    install.clone(),
+                ),
+            };
+            Check {
+                check: "repos",
+                ok: false,
+                message,
+                why: Some("every git command for those repositories gets no token".into()),
+                fix: Some(fix),
+            }
+        })
+        .collect()
+}
+
+/// Whether `pattern`'s owner part matches one of `accounts` (lower-case logins).
+fn served_by(pattern: &Pattern, accounts: &[String]) -> bool {
+    let owner = pattern.as_str().split('/').next().unwrap_or("").to_ascii_lowercase();
+    accounts.iter().any(|account| glob(&owner, account))
+}
+
+/// `*` matches any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            let Some(rest) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len()).filter(|&i| rest.is_char_boundary(i)).any(|i| glob(tail, &rest[i..]))
+        }
+    }
+}
+
+/// The web address of the app's GitHub (for the install link).
+fn web_url(app: &App) -> String {
+    format!("https://{}", app.host)
 }
 
 fn key_note(source: &KeySource) -> String {
@@ -116,5 +325,48 @@ fn key_note(source: &KeySource) -> String {
                 .unwrap_or_default()
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Defaults, parse_config};
+    use crate::github::Account;
+    use std::path::Path;
+
+    fn app(extra: &str) -> App {
+        let text = format!("[[app]]\napp_id = 1\nprivate_key_path = \"/k\"\n{extra}");
+        parse_config(&text, Path::new("/c.toml"), &Defaults::for_tests()).unwrap().apps.remove(0)
+    }
+
+    fn installation(id: u64, login: &str) -> InstallationInfo {
+        InstallationInfo { id, account: Some(Account { login: login.into() }) }
+    }
+
+    #[test]
+    fn a_pattern_for_an_account_no_installation_has_fails() {
+        let list = [installation(5, "Beta")];
+        let checks = repos_checks(
+            &app("installation_id = 5\nrepos = [\"acme/*\", \"beta/web\"]\n"),
+            &list,
+            Some("ci"),
+        );
+        assert_eq!(checks.len(), 1);
+        assert!(
+            !checks[0].ok && checks[0].message.contains("\"acme/*\"") && checks[0].message.contains("beta")
+        );
+        let checks = repos_checks(&app("repos = [\"acme/*\", \"*/web\"]\n"), &list, Some("ci"));
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].fix.as_deref().unwrap().contains("https://github.com/apps/ci/installations/new"));
+        let checks = repos_checks(&app("repos = [\"b*/*\"]\n"), &list, None);
+        assert!(checks[0].ok, "{:?}", checks[0]);
+    }
+
+    #[test]
+    fn glob_matches_any_run() {
+        assert!(glob("a*e", "acme"));
+        assert!(glob("*", ""));
+        assert!(!glob("a*x", "acme"));
     }
 }

@@ -1,40 +1,155 @@
-//! `explain URL`: which app, pattern, installation, scope and cache entry
-//! serve a URL, and why, without the network.
+//! `explain URL`: one verdict for a URL (which app, pattern, installation,
+//! scope and cache entry serve it, or why nothing does) and how git is wired
+//! to ask this helper for it. No network: GitHub is not asked; git config is
+//! read. `--json` gives the same as one JSON object.
 
+use super::wiring::{self, Facts, Wiring};
 use super::{out_err, parse_target};
 use crate::cache::{Remembered, is_fresh};
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
-use crate::repo::Specificity;
-use crate::route::{Plan, Route, route};
+use crate::repo::{Specificity, normalise_host};
+use crate::route::{Plan, Route, Target, route};
 use crate::time::format_utc;
+use serde::Serialize;
 use std::io::Write;
 
-/// `explain URL`: which app serves it and why, without the network.
-pub(crate) fn explain(url: &str, ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
+/// The JSON report; field names are documented in docs/commands.md.
+#[derive(Debug, Default, Serialize)]
+struct Explained {
+    request: String,
+    config: String,
+    served: bool,
+    /// One sentence: served by whom, or why not.
+    verdict: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    installation: Option<Installation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<CacheState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git: Option<GitSide>,
+    /// The text lines, in order (not in the JSON).
+    #[serde(skip)]
+    lines: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Installation {
+    /// `configured`, `remembered`, `to_discover`, `not_installed`.
+    source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    /// Unix seconds until which "not installed" is remembered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct CacheState {
+    /// `fresh`, `stale`, `none`.
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct GitSide {
+    url: String,
+    helpers: Vec<String>,
+    use_http_path: bool,
+    ok: bool,
+    findings: Vec<GitFinding>,
+}
+
+#[derive(Debug, Serialize)]
+struct GitFinding {
+    ok: bool,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+/// `explain URL`: which app serves it and why, and git's wiring for it.
+pub(crate) fn explain(
+    url: &str,
+    json: bool,
+    configure: &str,
+    ctx: &Context<'_>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let config = ctx.config;
     let target = parse_target(Some(url), None, config)?;
-    let mut lines = vec![
-        format!("request:      {}", target.describe()),
-        format!("config:       {}", config.path.display()),
-    ];
+    let mut e = Explained { request: target.describe(), config: config.describe(), ..Explained::default() };
+    e.lines.push(format!("request:      {}", target.describe()));
+    e.lines.push(format!("config:       {}", config.describe()));
     match route(config, target.as_target()) {
-        Route::NotMine(why) => lines.push(format!("served:       no: {why}")),
-        Route::NeedsPath { host } => lines.push(format!(
-            "served:       no: without the repository path no single app can be chosen for {host}; set credential.https://{host}.useHttpPath true"
-        )),
-        Route::Serve(plan) => explain_plan(&plan, config, ctx, &mut lines),
+        Route::NotMine(why) => e.verdict = format!("no: {why}"),
+        Route::NeedsPath { host } => {
+            e.verdict = format!(
+                "no: without the repository path no single app can be chosen for {host}; set credential.https://{host}.useHttpPath true"
+            )
+        }
+        Route::Serve(plan) => explain_plan(&plan, config, ctx, &mut e),
     }
-    for line in lines {
+    e.lines.insert(2, format!("served:       {}", e.verdict));
+    let host = normalise_host(&target.host);
+    if target.protocol == "https" && config.apps.iter().any(|a| *a.host == host) {
+        git_side(&host, target.path.as_deref(), configure, ctx, &mut e);
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&e).map_err(|e| Error::Output(e.into()))?;
+        return writeln!(out, "{text}").map_err(out_err);
+    }
+    for line in &e.lines {
         writeln!(out, "{line}").map_err(out_err)?;
     }
     Ok(())
 }
 
-fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, lines: &mut Vec<String>) {
+fn git_side(host: &str, path: Option<&str>, configure: &str, ctx: &Context<'_>, e: &mut Explained) {
+    let entries = match wiring::read_git_config(ctx.deadline) {
+        Ok(entries) => entries,
+        Err(why) => {
+            e.lines.push(format!("git:          {why}"));
+            return;
+        }
+    };
+    let wiring = Wiring::of(&entries, host, path);
+    let needs_path = matches!(
+        route(ctx.config, Target { protocol: Some("https"), host: Some(host), path: None, username: None }),
+        Route::NeedsPath { .. }
+    );
+    let findings = wiring::check(&wiring, &Facts { configure, needs_path, deadline: ctx.deadline });
+    for f in &findings {
+        let mark = if f.ok { " ok " } else { "FAIL" };
+        e.lines.push(format!("git:          [{mark}] {}", f.line().trim_start_matches("git: ")));
+    }
+    e.git = Some(GitSide {
+        url: wiring.url.clone(),
+        helpers: wiring.helpers.iter().map(|h| h.value.clone()).collect(),
+        use_http_path: wiring.use_http_path,
+        ok: findings.iter().all(|f| f.ok),
+        findings: findings
+            .into_iter()
+            .map(|f| GitFinding { ok: f.ok, message: f.what, why: f.why, fix: f.fix })
+            .collect(),
+    });
+}
+
+fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Explained) {
     let app = plan.app;
-    lines.push(format!("served:       yes, by {}", app.label()));
+    e.app = Some(app.label());
     match (plan.pattern, &plan.repo) {
         (Some(pattern), Some(repo)) => {
             let rivals = config
@@ -48,51 +163,87 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, lines: &mut
                 Specificity::WildcardRepo => "wildcard in the repository",
                 Specificity::WildcardOwner => "wildcard in the owner",
             };
-            lines.push(format!(
+            e.pattern = Some(pattern.as_str().to_string());
+            e.lines.push(format!(
                 "pattern:      {:?} ({kind}); {rivals} pattern(s) match {repo}: the most specific wins, ties go to the first in the file",
                 pattern.as_str()
             ));
         }
-        _ => lines.push(format!(
+        _ => e.lines.push(format!(
             "pattern:      none needed: the only app for {} serves requests without a path",
             app.host
         )),
     }
-    lines.push(format!("api:          {}", app.api_url));
+    e.api_url = Some(app.api_url.to_string());
+    e.lines.push(format!("api:          {}", app.api_url));
     let cache = ctx.cache();
-    let installation = match (app.installation_id, &plan.repo) {
-        (Some(id), _) => format!("{id} (configured)"),
+    let (installation, text) = match (app.installation_id, &plan.repo) {
+        (Some(id), _) => {
+            (Installation { source: "configured", id: Some(id), until: None }, format!("{id} (configured)"))
+        }
         (None, Some(repo)) => {
             let known = cache.installations(&app.api_url, &app.app_id.to_string());
             match known.about(&repo.owner, &repo.repo, ctx.now) {
-                Remembered::NotInstalled { until } => {
-                    format!("none: not installed for {repo} (remembered until {})", format_utc(until))
-                }
-                Remembered::Installed(id) => format!("{id} (remembered from discovery for {})", repo.owner),
-                Remembered::Unknown => {
-                    format!("to be discovered with GET /repos/{}/{}/installation", repo.owner, repo.repo)
-                }
+                Remembered::NotInstalled { until } => (
+                    Installation { source: "not_installed", id: None, until: Some(until) },
+                    format!("none: not installed for {repo} (remembered until {})", format_utc(until)),
+                ),
+                Remembered::Installed(id) => (
+                    Installation { source: "remembered", id: Some(id), until: None },
+                    format!("{id} (remembered from discovery for {})", repo.owner),
+                ),
+                Remembered::Unknown => (
+                    Installation { source: "to_discover", id: None, until: None },
+                    format!("to be discovered with GET /repos/{}/{}/installation", repo.owner, repo.repo),
+                ),
             }
         }
-        (None, None) => "to be discovered".to_string(),
+        (None, None) => {
+            (Installation { source: "to_discover", id: None, until: None }, "to be discovered".to_string())
+        }
     };
-    lines.push(format!("installation: {installation}"));
+    e.lines.push(format!("installation: {text}"));
+    // The verdict follows from the installation: a remembered "not installed"
+    // means git gets nothing, whatever the pattern said.
+    match (installation.source, &plan.repo) {
+        ("not_installed", Some(repo)) => {
+            e.served = false;
+            e.verdict = format!(
+                "no: {} is not installed for {repo} (remembered until {}; `git-credential-github-app cache clear` forgets it)",
+                app.label(),
+                format_utc(installation.until.unwrap_or(0))
+            );
+        }
+        _ => {
+            e.served = true;
+            e.verdict = format!("yes, by {}", app.label());
+        }
+    }
+    e.installation = Some(installation);
     let scope = match (&plan.narrow.repositories, plan.narrow.permissions.is_empty()) {
         (None, true) => "installation (every repository the installation can reach)".to_string(),
         _ => plan.key.scope.clone(),
     };
-    lines.push(format!("token scope:  {scope}"));
-    let state = match cache.read(&plan.key) {
-        Some(entry) if is_fresh(entry.expires_at, ctx.now, config.min_token_lifetime_secs) => format!(
-            "fresh until {} ({} min left; reused while more than {} s remain)",
-            format_utc(entry.expires_at),
-            (entry.expires_at - ctx.now) / 60,
-            config.min_token_lifetime_secs
+    e.token_scope = Some(plan.key.scope.clone());
+    e.lines.push(format!("token scope:  {scope}"));
+    let (state, text) = match cache.read(&plan.key) {
+        Some(entry) if is_fresh(entry.expires_at, ctx.now, config.min_token_lifetime_secs) => (
+            CacheState { state: "fresh", expires_at: Some(entry.expires_at) },
+            format!(
+                "fresh until {} ({} min left; reused while more than {} s remain)",
+                format_utc(entry.expires_at),
+                (entry.expires_at - ctx.now) / 60,
+                config.min_token_lifetime_secs
+            ),
         ),
-        Some(entry) => {
-            format!("stale (expires {}): the next get mints a new token", format_utc(entry.expires_at))
+        Some(entry) => (
+            CacheState { state: "stale", expires_at: Some(entry.expires_at) },
+            format!("stale (expires {}): the next get mints a new token", format_utc(entry.expires_at)),
+        ),
+        None => {
+            (CacheState { state: "none", expires_at: None }, "no token cached: the next get mints one".into())
         }
-        None => "no token cached: the next get mints one".to_string(),
     };
-    lines.push(format!("cache:        {state}"));
+    e.cache = Some(state);
+    e.lines.push(format!("cache:        {text}"));
 }

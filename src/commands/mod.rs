@@ -12,9 +12,10 @@ mod doctor;
 mod explain;
 mod revoke;
 mod token;
+mod wiring;
 
 pub(crate) use cache::{cache_clear, cache_list};
-pub(crate) use configure::{configure, helper_value};
+pub(crate) use configure::{configure, helper_flags, helper_value, unconfigure_all};
 pub(crate) use doctor::doctor;
 pub(crate) use explain::explain;
 pub(crate) use revoke::revoke;

@@ -3,29 +3,47 @@
 
 use super::{out_err, parse_target};
 use crate::context::Context;
-use crate::credential::serve;
+use crate::credential::{Served, not_installed, serve};
 use crate::error::Error;
 use crate::protocol::is_safe_value;
 use crate::route::{Route, route};
+use crate::time::format_utc;
+use serde::Serialize;
 use std::io::Write;
 
-/// `token`: the token `get` would answer with, on its own line.
+/// `token --json`; field names are documented in docs/commands.md.
+#[derive(Serialize)]
+struct TokenJson<'a> {
+    token: &'a str,
+    /// Unix seconds.
+    expires_at: u64,
+    expires_at_utc: String,
+    installation_id: u64,
+    app_id: String,
+    app: String,
+    api_url: String,
+}
+
+/// `token`: the token `get` would answer with, on its own line (or as JSON).
 pub(crate) fn token(
     arg: Option<&str>,
     host: Option<&str>,
+    json: bool,
     ctx: &Context<'_>,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let target = parse_target(arg, host, ctx.config)?;
-    let token = match route(ctx.config, target.as_target()) {
-        Route::Serve(plan) => serve(&plan, ctx)?.ok_or_else(|| {
-            Error::NotServed(format!(
-                "{}: {} is not installed for {}",
-                target.describe(),
-                plan.app.label(),
-                plan.repo.as_ref().map_or_else(String::new, |r| r.owner.clone())
-            ))
-        })?,
+    let (app, (installation_id, token)) = match route(ctx.config, target.as_target()) {
+        Route::Serve(plan) => match serve(&plan, ctx)? {
+            Served::Token { installation_id, token } => (plan.app, (installation_id, token)),
+            Served::NotInstalled { until } => {
+                return Err(Error::NotServed(format!(
+                    "{}: {}",
+                    target.describe(),
+                    not_installed(&plan, until)
+                )));
+            }
+        },
         Route::NotMine(why) => return Err(Error::NotServed(format!("{}: {why}", target.describe()))),
         Route::NeedsPath { host } => {
             return Err(Error::NotServed(format!(
@@ -37,6 +55,19 @@ pub(crate) fn token(
     let value = token.token.expose();
     if !is_safe_value(value) {
         return Err(Error::NotServed("the token holds a line break".into()));
+    }
+    if json {
+        let shown = TokenJson {
+            token: value,
+            expires_at: token.expires_at,
+            expires_at_utc: format_utc(token.expires_at),
+            installation_id,
+            app_id: app.app_id.to_string(),
+            app: app.label(),
+            api_url: app.api_url.to_string(),
+        };
+        let text = serde_json::to_string(&shown).map_err(|e| Error::Output(e.into()))?;
+        return writeln!(out, "{text}").map_err(out_err);
     }
     writeln!(out, "{value}").map_err(out_err)
 }

@@ -6,7 +6,11 @@
 //! Each value checks itself while serde reads it (see [`values`]), so errors
 //! carry the TOML line; what needs several keys at once is checked here.
 
+mod flags;
+mod hints;
 mod values;
+
+pub(crate) use flags::from_flags;
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope};
 
@@ -130,10 +134,24 @@ impl App {
     }
 }
 
+impl Config {
+    /// Where the config came from, for messages: `config file PATH` or `command-line flags`.
+    pub(crate) fn describe(&self) -> String {
+        if self.from_flags {
+            "the app given by command-line flags".to_string()
+        } else {
+            format!("config file {}", self.path.display())
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// The config file; empty when the app was given by flags.
     pub(crate) path: PathBuf,
+    /// The app was given on the command line: no file was read.
+    pub(crate) from_flags: bool,
     pub(crate) cache_dir: PathBuf,
     pub(crate) min_token_lifetime_secs: u64,
     /// The most one `get` may take, retries and lock waits included.
@@ -141,7 +159,7 @@ pub(crate) struct Config {
     pub(crate) apps: Vec<App>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     cache_dir: Option<String>,
@@ -179,6 +197,8 @@ pub enum ConfigError {
     Syntax { path: PathBuf, line: Option<usize>, message: String },
     /// A value that parses but cannot work; `line` is where its table starts.
     Invalid { path: PathBuf, line: Option<usize>, message: String },
+    /// An app given by command-line flags is invalid; `message` names the flag.
+    Flags { message: String },
 }
 
 impl fmt::Display for ConfigError {
@@ -208,6 +228,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Invalid { path, line: None, message } => {
                 write!(f, "config file {}: {message}", path.display())
             }
+            ConfigError::Flags { message } => write!(f, "command line: {message}"),
         }
     }
 }
@@ -250,14 +271,57 @@ pub(crate) fn load_required(location: Option<&Location>, defaults: &Defaults) ->
 /// Parses and validates config text; `path` is used for messages and to
 /// resolve relative paths.
 pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        line: e.span().map(|span| line_of(text, span.start)),
-        message: scrub(&one_line(e.message())),
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        // Say it in the user's terms where the mistake is a known one.
+        let (line, message) = match hints::explain(text) {
+            Some((line, hint)) => (Some(line), hint),
+            None => (e.span().map(|span| line_of(text, span.start)), scrub(&one_line(e.message()))),
+        };
+        ConfigError::Syntax { path: path.to_path_buf(), line, message }
     })?;
-    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), line: None, message };
-    let base = path.parent().unwrap_or(Path::new(""));
-    let resolve = |value: &str| resolve_path(value, base, defaults.home.as_deref());
+    validate(raw, &Source::File { path, text }, defaults)
+}
+
+/// Where the values being validated came from: messages name the file and
+/// line, or the command-line flag.
+pub(crate) enum Source<'a> {
+    File {
+        path: &'a Path,
+        text: &'a str,
+    },
+    /// Flags; relative paths are taken from the working directory.
+    Flags {
+        cwd: Option<&'a Path>,
+    },
+}
+
+impl Source<'_> {
+    /// How messages name a key: `private_key_path`, or `--private-key-path`.
+    fn key(&self, key: &str) -> String {
+        match self {
+            Source::File { .. } => key.to_string(),
+            Source::Flags { .. } => format!("--{}", key.replace('_', "-")),
+        }
+    }
+
+    fn error(&self, line: Option<usize>, message: String) -> ConfigError {
+        match self {
+            Source::File { path, .. } => ConfigError::Invalid { path: path.to_path_buf(), line, message },
+            Source::Flags { .. } => ConfigError::Flags { message },
+        }
+    }
+}
+
+/// Checks what needs several keys at once and resolves paths and defaults.
+fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<Config, ConfigError> {
+    let invalid = |message: String| source.error(None, message);
+    let (path, base) = match source {
+        Source::File { path, .. } => {
+            (path.to_path_buf(), path.parent().unwrap_or(Path::new("")).to_path_buf())
+        }
+        Source::Flags { cwd } => (PathBuf::new(), cwd.map(Path::to_path_buf).unwrap_or_default()),
+    };
+    let resolve = |value: &str| resolve_path(value, &base, defaults.home.as_deref());
 
     let cache_dir = match raw.cache_dir.as_deref() {
         Some(dir) => resolve(dir).map_err(|m| invalid(format!("cache_dir: {m}")))?,
@@ -277,11 +341,19 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
     let mut names = std::collections::HashMap::new();
     for (i, app) in raw.app.into_iter().enumerate() {
         let position = i + 1;
-        let at = |m: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            line: app_table_line(text, position),
-            message: format!("[[app]] #{position} (app_id {}): {m}", app.app_id),
+        let at = |m: String| {
+            let which = match source {
+                Source::File { .. } => format!("[[app]] #{position} (app_id {})", app.app_id),
+                Source::Flags { .. } => format!("app {} given by flags", app.app_id),
+            };
+            // Found only for an error: keeping spans for every table costs a sixth of the parse.
+            let line = match source {
+                Source::File { text, .. } => app_table_line(text, position),
+                Source::Flags { .. } => None,
+            };
+            source.error(line, format!("{which}: {m}"))
         };
+        let key = |k: &str| source.key(k);
         let host = app.host.unwrap_or_else(Host::github_com);
         let api_url = app.api_url.unwrap_or_else(|| ApiUrl::default_for(&host));
         let repos: Vec<Pattern> = match app.repos {
@@ -289,14 +361,14 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
             None => Pattern::parse("*/*").into_iter().collect(),
         };
         if repos.is_empty() {
-            return Err(at("repos is empty: leave it out to serve every repository".into()));
+            return Err(at(format!("{} is empty: leave it out to serve every repository", key("repos"))));
         }
         if app.installation_id == Some(0) {
-            return Err(at("installation_id must be a positive number".into()));
+            return Err(at(format!("{} must be a positive number", key("installation_id"))));
         }
-        let key = match (app.private_key_path, app.private_key_env, app.private_key_command) {
+        let key_source = match (app.private_key_path, app.private_key_env, app.private_key_command) {
             (Some(p), None, None) => {
-                KeySource::Path(resolve(&p).map_err(|m| at(format!("private_key_path: {m}")))?)
+                KeySource::Path(resolve(&p).map_err(|m| at(format!("{}: {m}", key("private_key_path"))))?)
             }
             (None, Some(name), None) => KeySource::Env(name),
             (None, None, Some(argv)) => {
@@ -314,9 +386,11 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
                 KeySource::Command(argv)
             }
             _ => {
-                return Err(at(
-                    "give exactly one of private_key_path, private_key_env, private_key_command".into()
-                ));
+                let choices = match source {
+                    Source::File { .. } => "private_key_path, private_key_env, private_key_command",
+                    Source::Flags { .. } => "--private-key-path, --private-key-env",
+                };
+                return Err(at(format!("give exactly one of {choices}")));
             }
         };
         let permissions = app
@@ -326,7 +400,7 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
             .map(|(name, access)| (name.to_string(), access))
             .collect();
         let ca_file = match app.ca_file.as_deref() {
-            Some(f) => Some(resolve(f).map_err(|m| at(format!("ca_file: {m}")))?),
+            Some(f) => Some(resolve(f).map_err(|m| at(format!("{}: {m}", key("ca_file"))))?),
             None => None,
         };
         if let Some(name) = &app.name {
@@ -341,7 +415,7 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
             position,
             name: app.name,
             app_id: app.app_id,
-            key,
+            key: key_source,
             host,
             api_url,
             repos,
@@ -353,7 +427,8 @@ pub(crate) fn parse_config(text: &str, path: &Path, defaults: &Defaults) -> Resu
     }
 
     Ok(Config {
-        path: path.to_path_buf(),
+        from_flags: matches!(source, Source::Flags { .. }),
+        path,
         cache_dir,
         min_token_lifetime_secs: raw.min_token_lifetime_secs.unwrap_or(DEFAULT_MIN_LIFETIME),
         timeout: Duration::from_secs(timeout_secs),

@@ -149,7 +149,14 @@ pub(crate) struct RepoPattern(Pattern);
 impl TryFrom<String> for RepoPattern {
     type Error = String;
     fn try_from(text: String) -> Result<RepoPattern, String> {
-        Pattern::parse(&text).map(RepoPattern).ok_or_else(|| {
+        // `acme/web.git` is how the clone URL spells it; GitHub's name has no `.git`.
+        let name = match text.len().checked_sub(4) {
+            Some(cut) if text.is_char_boundary(cut) && text[cut..].eq_ignore_ascii_case(".git") => {
+                &text[..cut]
+            }
+            _ => &text,
+        };
+        Pattern::parse(name).map(RepoPattern).ok_or_else(|| {
             format!(
                 "repos pattern {} is not OWNER/REPO (letters, digits, '-', '_', '.', '*' in each part)",
                 shown(&text)
@@ -259,6 +266,13 @@ str_newtype!(Host, ApiUrl, EnvName, PermissionName);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_spelt_like_a_clone_url_drops_its_git_suffix() {
+        let p: Pattern = RepoPattern::try_from("acme/web.git".to_string()).unwrap().into();
+        assert_eq!(p.as_str(), "acme/web");
+        assert!(RepoPattern::try_from("acme/.git".to_string()).is_err());
+    }
 
     #[test]
     fn data_residency_hosts_get_an_api_subdomain() {

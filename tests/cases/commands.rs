@@ -590,6 +590,7 @@ fn explain_says_why_a_url_is_not_served() {
 fn doctor_passes_every_check_for_a_good_config_and_prints_no_secret() {
     let w = world();
     let cfg = w.config(w.app(&format!("name = \"ci-bot\"\ninstallation_id = {INSTALLATION_ID}")));
+    w.use_helper_in_git_for_host(&cfg);
     let out = w.run(&cfg, &["doctor"]);
     out.assert_success();
     w.assert_output_has_no_secrets(&out);
@@ -613,6 +614,7 @@ fn doctor_runs_a_private_key_command_once_per_app() {
     let script = format!("echo run >> {}; cat {}", runs.display(), w.key.display());
     let key = format!("private_key_command = [\"sh\", \"-c\", {script:?}]");
     let cfg = w.config(w.test_app().key_lines(&key).installation(INSTALLATION_ID));
+    w.use_helper_in_git_for_host(&cfg);
     let out = w.run(&cfg, &["doctor"]);
     out.assert_success();
     w.assert_output_has_no_secrets(&out);
@@ -639,6 +641,7 @@ fn doctor_fails_when_github_refuses_the_jwt_of_a_wrong_key() {
 fn doctor_fails_for_an_installation_id_the_app_does_not_have() {
     let w = world();
     let cfg = w.config(w.app("installation_id = 999"));
+    w.use_helper_in_git_for_host(&cfg);
     let out = w.run(&cfg, &["doctor"]);
     assert_eq!(code(&out), Some(1), "{out}");
     w.assert_output_has_no_secrets(&out);
@@ -670,6 +673,7 @@ fn doctor_follows_every_page_of_installations() {
         w.fake.add_installation(10_000 + n, APP_ID, &format!("org{n}"), None);
     }
     let cfg = w.config(w.app(&format!("installation_id = {}", 10_104)));
+    w.use_helper_in_git_for_host(&cfg);
     let out = w.run(&cfg, &["doctor"]);
     out.assert_success();
     let all = checks(&out.stdout);
@@ -684,6 +688,7 @@ fn doctor_reports_a_clock_that_is_off_from_githubs() {
     w.fake.set_clock_offset(-300);
     let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     let before = unix_now();
+    w.use_helper_in_git_for_host(&cfg);
     let out = w.run(&cfg, &["doctor"]);
     let after = unix_now();
     assert_eq!(code(&out), Some(1), "{out}");

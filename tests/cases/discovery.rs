@@ -79,16 +79,21 @@ fn a_clone_with_a_submodule_under_another_owner_works_with_one_helper_entry() {
 }
 
 #[test]
-fn an_owner_without_the_app_is_not_mine_and_is_not_asked_about_again() {
+fn an_owner_without_the_app_is_declined_with_the_reason_and_not_asked_about_again() {
     let w = World::new();
     let cfg = w.config(w.app(""));
-    let first = w.get(&cfg, "nobody/web.git");
-    w.not_served(&first);
+    let first = w.declined(&w.get(&cfg, "nobody/web.git"));
+    assert!(
+        first.contains("/nobody/web: app 4242 (#1 in the config) is not installed for nobody/web"),
+        "{first}"
+    );
+    assert!(first.contains("GitHub said so") && first.contains("cache clear"), "{first}");
     assert_eq!(w.fake.count("GET", "/repos/nobody/web/installation"), 1);
     assert_eq!(w.fake.requests().len(), 1);
 
-    let second = w.get(&cfg, "nobody/web.git");
-    w.not_served(&second);
+    let second = w.declined(&w.get(&cfg, "nobody/web.git"));
+    assert!(second.contains("is not installed for nobody/web (remembered until 20"), "{second}");
+    assert!(second.contains("`git-credential-github-app cache clear` forgets it"), "{second}");
     assert_eq!(w.fake.requests().len(), 1, "remembered as not installed: no API call");
     assert_eq!(w.fake.mint_count(), 0);
     let memory = w.cache_files("installations-");
@@ -131,12 +136,12 @@ fn an_installation_that_is_gone_for_good_is_forgotten_for_the_whole_owner() {
 
     // The app is uninstalled from acme: the remembered id answers 404, and so does the lookup.
     w.fake.remove_installation(INSTALLATION_ID);
-    w.not_served(&w.get(&cfg, "acme/web"));
+    assert!(w.declined(&w.get(&cfg, "acme/web")).contains("is not installed for acme/web"));
     assert_eq!(w.lookups(), 2);
     let dead_mints = w.fake.count("POST", &format!("/app/installations/{INSTALLATION_ID}/"));
 
     // Another repository of acme does not mint with the dead id again: it looks up instead.
-    w.not_served(&w.get(&cfg, "acme/other"));
+    assert!(w.declined(&w.get(&cfg, "acme/other")).contains("is not installed for acme/other"));
     assert_eq!(w.lookups(), 3);
     assert_eq!(w.fake.count("POST", &format!("/app/installations/{INSTALLATION_ID}/")), dead_mints);
 }

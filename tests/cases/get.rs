@@ -134,7 +134,7 @@ fn cache_files_are_private_and_a_corrupt_entry_is_a_miss_that_gets_replaced() {
 }
 
 #[test]
-fn requests_that_are_not_mine_get_no_answer_and_no_api_call() {
+fn requests_that_are_not_mine_get_no_answer_and_no_api_call_and_a_reason_only_for_a_configured_host() {
     let w = World::new();
     let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
     let host = w.fake.host();
@@ -145,8 +145,6 @@ fn requests_that_are_not_mine_get_no_answer_and_no_api_call() {
         ("get", "protocol=https\nhost=127.0.0.1:1\npath=acme/web.git\n".to_string()),
         ("get", "protocol=https\npath=acme/web.git\n".to_string()),
         ("get", format!("protocol=https\nhost={host}\npath=acme/web.git\nusername=alice\n")),
-        ("get", format!("protocol=https\nhost={host}\npath=other/web.git\n")),
-        ("get", format!("protocol=https\nhost={host}\npath=acme\n")),
         ("capabilities", format!("protocol=https\nhost={host}\npath=acme/web.git\n")),
         (
             "store",
@@ -159,6 +157,11 @@ fn requests_that_are_not_mine_get_no_answer_and_no_api_call() {
         let out = w.helper(&cfg, op, input.as_bytes());
         w.not_served(&out);
     }
+    // The configured host, but no pattern, or no repository: git will only say "could not
+    // read Username", so the helper says why.
+    let said = |path: &str| w.declined(&w.helper(&cfg, "get", request(&host, Some(path)).as_bytes()));
+    assert!(said("other/web.git").ends_with(&format!("matches other/web")), "no repos pattern line");
+    assert!(said("acme").contains("path \"acme\" is not OWNER/REPO"));
     assert_eq!(w.fake.requests().len(), 0, "{:?}", w.fake.requests());
     assert!(w.cache_files("token-").is_empty());
     // The same config does serve the repository it is for.
@@ -219,8 +222,14 @@ fn hosts_and_paths_are_normalised_before_matching() {
 
     let token = w.served(&get("GIT.Example.TEST:443", "ACME/Web.git"));
     assert_eq!(w.served(&get("git.example.test", "/acme/WEB/")), token);
+    // Another port is another host, not in the config: silent. A repository no pattern
+    // matches on the configured host: said why.
     w.not_served(&get("git.example.test:8443", "acme/web"));
-    w.not_served(&get("git.example.test", "acme/web-other"));
+    let line = w.declined(&get("git.example.test", "acme/web-other"));
+    assert!(
+        line.contains("no repos pattern of the apps for git.example.test matches acme/web-other"),
+        "{line}"
+    );
     assert_eq!(w.fake.mint_count(), 1);
 
     // The fake's own host with a mixed-case repository path.

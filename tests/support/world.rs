@@ -430,6 +430,20 @@ impl World {
         assert_eq!(out.stderr, "", "{out}");
     }
 
+    /// The helper answered "not mine" for a host in its config, saying why: exit 0, nothing
+    /// on stdout, exactly one stderr line `PREFIX not serving https://HOST/PATH: WHY`, no
+    /// secret. Returns the line.
+    #[track_caller]
+    pub fn declined(&self, out: &RunOutput) -> String {
+        out.assert_success();
+        assert_eq!(out.stdout, "", "{out}");
+        self.assert_no_secrets(&out.stderr);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one stderr line:\n{out}");
+        assert!(lines[0].starts_with(&format!("{PREFIX}not serving https://")), "{out}");
+        lines[0].to_string()
+    }
+
     /// The helper failed as specified: exit 1, no stdout, exactly one stderr line starting
     /// with the program name, no secret. Returns the line.
     #[track_caller]

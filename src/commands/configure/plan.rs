@@ -35,12 +35,20 @@ pub(crate) fn marker_key(host: &str) -> String {
     format!("{BINARY}.https://{host}.replacedUseHttpPath")
 }
 
-/// The helper string git runs: this binary's absolute path, plus `--config`.
-pub(crate) fn helper_value(exe: &Path, config: Option<&Path>) -> String {
+/// The helper string git runs: this binary's absolute path, plus `--config`
+/// or the app's flags (`--private-key-env NAME` or a path: never a key,
+/// which the flags cannot hold).
+pub(crate) fn helper_value(exe: &Path, config: Option<&Path>, flags: &[(&str, String)]) -> String {
     let mut value = shell_quote(&exe.to_string_lossy());
     if let Some(config) = config {
         value.push_str(" --config ");
         value.push_str(&shell_quote(&config.to_string_lossy()));
+    }
+    for (flag, arg) in flags {
+        value.push(' ');
+        value.push_str(flag);
+        value.push(' ');
+        value.push_str(&shell_quote(arg));
     }
     value
 }
@@ -54,14 +62,18 @@ pub(crate) fn shell_quote(word: &str) -> String {
     if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
 }
 
-/// Whether a helper string runs some install of this binary.
-fn is_ours(value: &str) -> bool {
+/// The program a helper string runs (its first shell word).
+pub(crate) fn program_of(value: &str) -> String {
     let value = value.trim_start();
-    let program = match value.strip_prefix('\'') {
-        Some(quoted) => quoted.split('\'').next().unwrap_or(""),
-        None => value.split(' ').next().unwrap_or(""),
-    };
-    Path::new(program).file_name().is_some_and(|name| name == BINARY)
+    match value.strip_prefix('\'') {
+        Some(quoted) => quoted.split('\'').next().unwrap_or("").to_string(),
+        None => value.split(' ').next().unwrap_or("").to_string(),
+    }
+}
+
+/// Whether a helper string runs some install of this binary.
+pub(crate) fn is_ours(value: &str) -> bool {
+    Path::new(&program_of(value)).file_name().is_some_and(|name| name == BINARY)
 }
 
 /// `helpers` without our entries and the empty entry placed right before each.
@@ -138,6 +150,29 @@ pub(crate) fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> 
         commands.push(args(&scope, &["--unset-all", &marker_key(host)]));
     }
     commands
+}
+
+/// The hosts this helper configured, from `git config --null --get-regexp`
+/// output (`key\nvalue\0` records) over helper and marker keys: a host with
+/// our helper entry or our marker, whatever the config now says.
+pub(crate) fn hosts_we_configured(listing: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for record in listing.split('\0') {
+        let (key, value) = record.split_once('\n').unwrap_or((record, ""));
+        let host = if let Some(rest) = key.strip_prefix(&format!("{BINARY}.https://")) {
+            rest.rsplit_once('.').map(|(host, _)| host)
+        } else if let Some(rest) = key.strip_prefix("credential.https://") {
+            rest.rsplit_once('.').map(|(host, _)| host).filter(|_| is_ours(value))
+        } else {
+            None
+        };
+        if let Some(host) = host.filter(|h| !h.is_empty() && !h.contains('/'))
+            && !hosts.iter().any(|h| h == host)
+        {
+            hosts.push(host.to_string());
+        }
+    }
+    hosts
 }
 
 /// A command as a person would type it.
@@ -242,17 +277,40 @@ mod tests {
     }
 
     #[test]
+    fn every_host_with_our_entry_or_marker_is_found_whatever_the_config_says() {
+        let listing = format!(
+            "credential.helper\nstore\0credential.https://github.com.helper\n\0credential.https://github.com.helper\n{OURS}\0\
+             credential.https://gitlab.com.helper\nstore\0{BINARY}.https://ghe.example:8443.replacedusehttppath\nfalse\0"
+        );
+        assert_eq!(hosts_we_configured(&listing), ["github.com", "ghe.example:8443"]);
+        assert!(hosts_we_configured("").is_empty());
+    }
+
+    #[test]
     fn helper_values_are_quoted_for_the_shell() {
         assert_eq!(
-            helper_value(Path::new("/usr/bin/git-credential-github-app"), None),
+            helper_value(Path::new("/usr/bin/git-credential-github-app"), None, &[]),
             "/usr/bin/git-credential-github-app"
         );
         assert_eq!(
             helper_value(
                 Path::new("/opt/my tools/git-credential-github-app"),
-                Some(Path::new("/etc/it's.toml"))
+                Some(Path::new("/etc/it's.toml")),
+                &[]
             ),
             "'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
+        );
+        assert_eq!(
+            helper_value(
+                Path::new("/usr/bin/git-credential-github-app"),
+                None,
+                &[
+                    ("--app-id", "123".into()),
+                    ("--private-key-env", "GH_APP_PEM".into()),
+                    ("--repos", "acme/*".into())
+                ]
+            ),
+            "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*'"
         );
         assert!(is_ours("'/opt/my tools/git-credential-github-app' --config x"));
         assert!(!is_ours("store"));
