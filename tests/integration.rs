@@ -11,6 +11,7 @@ mod cases {
     mod discovery;
     mod erase;
     mod get;
+    mod git_side;
     mod network;
     mod robustness;
     mod scale;

@@ -15,7 +15,9 @@ use std::time::Instant;
 /// One `git config` entry, in the order git reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GitEntry {
-    /// `file:/home/me/.gitconfig`, `command line:`, ...
+    /// `global`, `local`, `command`, ...
+    pub(crate) scope: String,
+    /// `file:/home/me/.gitconfig`, `file:.git/config`, `command line:`, ...
     pub(crate) origin: String,
     /// Section and name lower-cased by git, subsection as written.
     pub(crate) key: String,
@@ -23,20 +25,43 @@ pub(crate) struct GitEntry {
 }
 
 impl GitEntry {
-    /// `--file PATH` for a fix command, or `--global` when git did not say.
-    fn file_args(&self) -> String {
+    /// The `git config` option that selects the entry's file for a fix
+    /// command: `--file PATH` when git named it absolutely, else the scope
+    /// (`--local` for a repository's `.git/config`, which git names
+    /// relatively); `None` for git's command line.
+    fn file_args(&self) -> Option<String> {
         match self.origin.strip_prefix("file:") {
-            Some(path) => format!("--file {}", super::configure::shell_quote(path)),
-            None => "--global".to_string(),
+            Some(path) if path.starts_with('/') => {
+                Some(format!("--file {}", super::configure::shell_quote(path)))
+            }
+            _ => match self.scope.as_str() {
+                "local" | "worktree" | "global" | "system" => Some(format!("--{}", self.scope)),
+                _ => None,
+            },
         }
     }
 
     /// Where it was set, for a message.
     fn place(&self) -> String {
         match self.origin.strip_prefix("file:") {
-            Some(path) => path.to_string(),
-            None => self.origin.trim_end_matches(':').to_string(),
+            Some(path) if path.starts_with('/') => path.to_string(),
+            Some(path) => format!("{path} of this repository"),
+            None => "git's command line or GIT_CONFIG_* variables".to_string(),
         }
+    }
+
+    /// `git config OPTION --unset-all KEY [PATTERN]`, or what to do without a file.
+    fn unset_command(&self, pattern: Option<&str>) -> String {
+        let Some(file) = self.file_args() else {
+            return format!("remove {} from git's -c options or GIT_CONFIG_* variables", self.key);
+        };
+        let mut command =
+            format!("git config {file} --unset-all {}", super::configure::shell_quote(&self.key));
+        if let Some(pattern) = pattern {
+            command.push(' ');
+            command.push_str(&super::configure::shell_quote(pattern));
+        }
+        command
     }
 }
 
@@ -47,7 +72,8 @@ const STORING: [&str; 8] =
 /// Every `credential.*`, `http.*` and `url.*` entry git sees from here.
 pub(crate) fn read_git_config(deadline: Instant) -> Result<Vec<GitEntry>, String> {
     let args =
-        ["config", "--null", "--show-origin", "--get-regexp", r"^(credential|http|url)\."].map(String::from);
+        ["config", "--null", "--show-scope", "--show-origin", "--get-regexp", r"^(credential|http|url)\."]
+            .map(String::from);
     match Running::start("git", &args, 4 * 1024 * 1024).and_then(|r| r.finish(deadline)) {
         Ok(out) => Ok(parse_entries(&String::from_utf8_lossy(&out))),
         // git config exits 1 when nothing matches.
@@ -57,13 +83,18 @@ pub(crate) fn read_git_config(deadline: Instant) -> Result<Vec<GitEntry>, String
     }
 }
 
-/// `--null --show-origin` output: `origin\0key\nvalue\0` records.
+/// `--null --show-scope --show-origin` output: `scope\0origin\0key\nvalue\0` records.
 pub(crate) fn parse_entries(output: &str) -> Vec<GitEntry> {
     let mut fields = output.split('\0');
     let mut entries = Vec::new();
-    while let (Some(origin), Some(record)) = (fields.next(), fields.next()) {
+    while let (Some(scope), Some(origin), Some(record)) = (fields.next(), fields.next(), fields.next()) {
         let (key, value) = record.split_once('\n').unwrap_or((record, ""));
-        entries.push(GitEntry { origin: origin.to_string(), key: key.to_string(), value: value.to_string() });
+        entries.push(GitEntry {
+            scope: scope.to_string(),
+            origin: origin.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+        });
     }
     entries
 }
@@ -246,13 +277,7 @@ fn unset(entry: &GitEntry) -> String {
             entry.place()
         );
     }
-    let pattern = format!("^{}$", regex_escape(&entry.value));
-    format!(
-        "git config {} --unset-all {} {}",
-        entry.file_args(),
-        super::configure::shell_quote(&entry.key),
-        super::configure::shell_quote(&pattern)
-    )
+    entry.unset_command(Some(&format!("^{}$", regex_escape(&entry.value))))
 }
 
 fn regex_escape(value: &str) -> String {
@@ -327,11 +352,7 @@ pub(crate) fn check(wiring: &Wiring, facts: &Facts<'_>) -> Vec<Finding> {
         findings.push(Finding::fail(
             format!("git: {} is set (in {}; value not shown)", header.key, header.place()),
             "git sends that header (left behind by actions/checkout) instead of asking any helper",
-            format!(
-                "git config {} --unset-all {}",
-                header.file_args(),
-                super::configure::shell_quote(&header.key)
-            ),
+            header.unset_command(None),
         ));
     }
     for (base, entry) in &wiring.rewrites {
@@ -356,7 +377,7 @@ pub(crate) fn check(wiring: &Wiring, facts: &Facts<'_>) -> Vec<Finding> {
         findings.push(Finding::fail(
             format!("git: {} rewrites {} to {base} (in {})", entry.key, entry.value, entry.place()),
             why,
-            format!("git config {} --unset {}", entry.file_args(), super::configure::shell_quote(&entry.key)),
+            entry.unset_command(None),
         ));
     }
     if findings.iter().all(|f| f.ok) {
@@ -423,16 +444,21 @@ mod tests {
     use super::*;
 
     fn entry(origin: &str, key: &str, value: &str) -> GitEntry {
-        GitEntry { origin: origin.into(), key: key.into(), value: value.into() }
+        GitEntry { scope: "global".into(), origin: origin.into(), key: key.into(), value: value.into() }
     }
 
     #[test]
     fn git_config_output_is_read_in_order() {
-        let out = "file:/h/.gitconfig\0credential.helper\nstore\0file:/h/.gitconfig\0credential.https://github.com.usehttppath\ntrue\0command line:\0http.extraheader\nAUTHORIZATION: basic x\0";
+        let out = "global\0file:/h/.gitconfig\0credential.helper\nstore\0local\0file:.git/config\0credential.https://github.com.usehttppath\ntrue\0command\0command line:\0http.extraheader\nAUTHORIZATION: basic x\0";
         let entries = parse_entries(out);
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0], entry("file:/h/.gitconfig", "credential.helper", "store"));
-        assert_eq!(entries[2].origin, "command line:");
+        assert_eq!(
+            entries[1].unset_command(None),
+            "git config --local --unset-all credential.https://github.com.usehttppath"
+        );
+        assert_eq!(entries[1].place(), ".git/config of this repository");
+        assert!(entries[2].unset_command(None).starts_with("remove http.extraheader from git's -c options"));
     }
 
     #[test]
@@ -526,7 +552,9 @@ mod tests {
             "{failed:?}"
         );
         assert!(
-            failed.iter().any(|l| l.contains("SSH") && l.contains("--unset url.git@github.com:.insteadof")),
+            failed
+                .iter()
+                .any(|l| l.contains("SSH") && l.contains("--unset-all url.git@github.com:.insteadof")),
             "{failed:?}"
         );
         assert!(failed.iter().all(|l| !l.contains("basic x")), "{failed:?}");
