@@ -10,6 +10,7 @@ mod cases {
     mod config;
     mod discovery;
     mod erase;
+    mod flags;
     mod get;
     mod git_side;
     mod network;
