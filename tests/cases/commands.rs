@@ -863,3 +863,61 @@ fn tracing_shows_each_step_of_a_get_and_never_a_secret() {
         w.assert_no_secrets(&out.stderr);
     }
 }
+
+// ---- JSON, help, typos ----
+
+#[test]
+fn cache_list_json_gives_each_entry_with_the_documented_fields_and_never_the_token() {
+    let w = world();
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
+    let token = w.served(&w.get(&cfg, "acme/web"));
+    let out = w.run(&cfg, &["cache", "list", "--json"]);
+    out.assert_success();
+    assert!(!out.stdout.contains(&token), "{out}");
+    let list: serde_json::Value = serde_json::from_str(&out.stdout).expect("cache list --json is JSON");
+    assert_eq!(list["cache_dir"], w.cache_dir().display().to_string());
+    let entries = list["tokens"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{out}");
+    let e = &entries[0];
+    assert_eq!(e["installation_id"], INSTALLATION_ID);
+    assert_eq!(e["app_id"], APP_ID.to_string());
+    assert_eq!(e["scope"], "installation");
+    assert_eq!(e["state"], "fresh");
+    assert_eq!(e["expires_at"], w.issued(&token).expires_at);
+    assert!(e["file"].as_str().unwrap().starts_with("token-") && e["api_url"].is_string());
+    assert!(e["app"].as_str().unwrap().contains("4242") && e["expires_at_utc"].is_string());
+}
+
+#[test]
+fn every_command_takes_help_and_prints_its_usage() {
+    let w = world();
+    for command in
+        ["get", "store", "erase", "configure", "unconfigure", "token", "explain", "doctor", "cache", "revoke"]
+    {
+        let out = run(w.env.helper([command, "--help"]));
+        out.assert_success();
+        assert!(out.stdout.starts_with("Usage: git-credential-github-app"), "{out}");
+        assert!(out.stdout.contains(&format!("] {command}")), "{command}: {out}");
+        assert_eq!(out.stderr, "", "{out}");
+    }
+    let out = run(w.env.helper(["help", "unconfigure"]));
+    assert!(out.stdout.contains("--all"), "{out}");
+    assert_eq!(w.fake.requests().len(), 0);
+}
+
+#[test]
+fn a_misspelt_command_typed_at_a_terminal_gets_a_hint_but_git_gets_silence() {
+    let w = world();
+    // `script` gives the helper a terminal on stdin, as a person's shell would.
+    let line = format!("{} doctr", helper_path().display());
+    let mut cmd = Command::new("script");
+    w.env.apply(&mut cmd);
+    cmd.args(["-qec", &line, "/dev/null"]);
+    let out = run(cmd);
+    assert_eq!(code(&out), Some(2), "{out}");
+    assert!(out.stdout.contains("unknown command \"doctr\": did you mean `doctor`? (see --help)"), "{out}");
+    // git runs helpers with a pipe on stdin: an unknown word stays silent.
+    let out = run_with_stdin(w.env.helper(["doctr"]), b"protocol=https\nhost=x\n");
+    out.assert_success();
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""), "{out}");
+}

@@ -128,3 +128,46 @@ fn a_cached_get_does_not_run_the_key_command() {
     assert_eq!(fs::read_to_string(&counter).unwrap(), "run\n", "the command ran once, to mint");
     assert_eq!(w.fake.mint_count(), 1);
 }
+
+#[test]
+fn common_config_mistakes_are_named_in_the_users_terms_with_their_line() {
+    let w = World::new();
+    let app = w.app(&format!("installation_id = {INSTALLATION_ID}"));
+    let cases: Vec<(String, &str)> = vec![
+        (app.replace("[[app]]", "[app]"), "line 1: [app] must be written [[app]] (double brackets)"),
+        (
+            format!("{app}timeout_secs = 5\n"),
+            "timeout_secs is a top-level key but is written under [[app]] #1: move it above the first [[app]]",
+        ),
+        (
+            app.replace(
+                &format!("private_key_path = {}", qp(&w.key)),
+                "private_key_command = \"vault read -field=pem secret/app\"",
+            ),
+            "private_key_command in [[app]] #1 must be a list, [\"program\", \"arg\", ...], not one string",
+        ),
+        (format!("{app}zeta_key = 1\nalpha_key = 2\n"), "unknown key \"zeta_key\" in [[app]] #1"),
+        (format!("{app}instalation_id = 3\n"), "(did you mean installation_id?)"),
+    ];
+    for (toml, expected) in cases {
+        let cfg = w.config(&toml);
+        let line = w.failed(&w.get(&cfg, "acme/web"));
+        assert!(line.contains(cfg.to_str().unwrap()) && line.contains(expected), "{expected}: {line}");
+        assert!(!line.contains("vault read"), "{line}");
+    }
+    // The first unknown key in file order, with its line.
+    let cfg = w.config(format!("{app}zeta_key = 1\nalpha_key = 2\n"));
+    let zeta_line =
+        fs::read_to_string(&cfg).unwrap().lines().position(|l| l.starts_with("zeta_key")).unwrap() + 1;
+    assert!(w.failed(&w.get(&cfg, "acme/web")).contains(&format!("line {zeta_line}:")));
+    assert_eq!(w.fake.requests().len(), 0);
+}
+
+#[test]
+fn a_repos_pattern_written_like_a_clone_url_serves_that_repository() {
+    let w = World::new();
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/web.git\"]")));
+    w.served(&w.get(&cfg, "acme/web.git"));
+    w.served(&w.get(&cfg, "acme/web"));
+    assert!(w.declined(&w.get(&cfg, "acme/web2")).contains("no repos pattern"));
+}
