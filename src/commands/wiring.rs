@@ -334,7 +334,7 @@ pub(crate) fn check(wiring: &Wiring, facts: &Facts<'_>) -> Vec<Finding> {
         );
         findings.push(Finding::fail(
             what,
-            "it answers first, with what it has stored (an expired token), and this helper is never asked",
+            "git asks it first and uses whatever it answers (a storing helper answers with an old, expired token), so this helper may never be asked",
             unset(before),
         ));
     }
@@ -408,7 +408,11 @@ pub(crate) fn storing_after(wiring: &Wiring, position: usize) -> Vec<Finding> {
 
 /// Our helper entry runs an existing program of the same version as this one.
 fn binary_check(value: &str, facts: &Facts<'_>) -> Finding {
-    let program = program_of(value);
+    // git runs a short name NAME as `git credential-NAME`, found on PATH.
+    let program = match program_of(value) {
+        p if p.contains('/') || p.starts_with("git-credential-") => p,
+        short => format!("git-credential-{short}"),
+    };
     if program.starts_with('/') && !std::path::Path::new(&program).exists() {
         return Finding::fail(
             format!("git: the helper entry runs {program}, which does not exist"),

@@ -71,9 +71,11 @@ pub(crate) fn program_of(value: &str) -> String {
     }
 }
 
-/// Whether a helper string runs some install of this binary.
+/// Whether a helper string runs some install of this binary: a path to it,
+/// or git's short form `github-app`, which git runs as `git credential-github-app`.
 pub(crate) fn is_ours(value: &str) -> bool {
-    Path::new(&program_of(value)).file_name().is_some_and(|name| name == BINARY)
+    let program = program_of(value);
+    program == "github-app" || Path::new(&program).file_name().is_some_and(|name| name == BINARY)
 }
 
 /// `helpers` without our entries and the empty entry placed right before each.
@@ -314,6 +316,7 @@ mod tests {
         );
         assert!(is_ours("'/opt/my tools/git-credential-github-app' --config x"));
         assert!(!is_ours("store"));
+        assert!(is_ours("github-app --config /c.toml"));
         assert!(!is_ours(""));
     }
 }
