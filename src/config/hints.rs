@@ -5,6 +5,7 @@
 //! (the first in file order, which serde does not promise). No hint quotes a
 //! value: only key names, which the user typed as keys.
 
+use crate::redact::shown;
 use toml::de::{DeTable, DeValue};
 
 const TOP_LEVEL: [&str; 4] = ["cache_dir", "min_token_lifetime_secs", "timeout_secs", "app"];
@@ -49,7 +50,7 @@ pub(super) fn explain(text: &str) -> Option<(usize, String)> {
             let hint = if APP_KEYS.contains(&name) {
                 format!("{name} belongs in an [[app]] table, below an [[app]] line")
             } else {
-                format!("unknown key {name:?}{}", near(name, &TOP_LEVEL))
+                format!("unknown key {}{}", shown(name), near(name, &TOP_LEVEL))
             };
             found.push((at, hint));
         }
@@ -70,7 +71,10 @@ fn app_table(table: &DeTable<'_>, position: usize, found: &mut Vec<(usize, Strin
                 ),
             ));
         } else if !APP_KEYS.contains(&name) {
-            found.push((at, format!("unknown key {name:?} in [[app]] #{position}{}", near(name, &APP_KEYS))));
+            found.push((
+                at,
+                format!("unknown key {} in [[app]] #{position}{}", shown(name), near(name, &APP_KEYS)),
+            ));
         } else if name == "private_key_command" && matches!(value.get_ref(), DeValue::String(_)) {
             found.push((
                 at,
@@ -151,6 +155,8 @@ mod tests {
         assert!(err.contains("\"zzz_later\"") && err.contains("line 4"), "{err}");
         let err = error(&format!("[[app]]\n{APP}instalation_id = 3\n"));
         assert!(err.contains("did you mean installation_id?"), "{err}");
+        let err = error(&format!("[[app]]\n{APP}ghp_16C7e42F292c6912E7710c838347Ae178B4a = 3\n"));
+        assert!(err.contains("unknown key (a value that looks like") && !err.contains("ghp_"), "{err}");
         let err = error(&format!("app_id = 1\n[[app]]\n{APP}"));
         assert!(err.contains("app_id belongs in an [[app]] table") && err.contains("line 1"), "{err}");
     }
