@@ -9,6 +9,7 @@ use crate::cache::{Remembered, is_fresh};
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
+use crate::redact::{looks_secret, shown};
 use crate::repo::{Specificity, normalise_host};
 use crate::route::{Plan, Route, Target, route};
 use crate::time::format_utc;
@@ -137,7 +138,12 @@ fn git_side(host: &str, path: Option<&str>, configure: &str, ctx: &Context<'_>, 
     }
     e.git = Some(GitSide {
         url: wiring.url.clone(),
-        helpers: wiring.helpers.iter().map(|h| h.value.clone()).collect(),
+        // A `!f() { echo password=...; }` helper would carry a secret: described instead.
+        helpers: wiring
+            .helpers
+            .iter()
+            .map(|h| if looks_secret(&h.value) { shown(&h.value) } else { h.value.clone() })
+            .collect(),
         use_http_path: wiring.use_http_path,
         ok: findings.iter().all(|f| f.ok),
         findings: findings

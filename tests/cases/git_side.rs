@@ -363,3 +363,22 @@ fn git_values(w: &World, key: &str) -> Vec<String> {
     let out = run(w.env.git(["config", "--global", "--get-all", key]));
     out.stdout.lines().map(str::to_string).collect()
 }
+
+#[test]
+fn a_helper_value_holding_a_token_is_never_quoted_by_doctor_or_explain() {
+    let w = World::new();
+    let cfg = configured(&w);
+    w.run(&cfg, &["configure"]).assert_success();
+    let inline = "!f() { echo username=x; echo password=ghp_16C7e42F292c6912E7710c838347Ae178B4a; }; f";
+    w.env.git_config_global_add(&format!("credential.https://{}.helper", w.fake.host()), inline);
+    w.env.git_config_global_add(&format!("credential.https://{}.helper", w.fake.host()), "store");
+    let url = format!("https://{}/acme/web", w.fake.host());
+    for args in
+        [vec!["doctor"], vec!["doctor", "--json"], vec!["explain", &url], vec!["explain", &url, "--json"]]
+    {
+        let out = w.run(&cfg, &args);
+        assert!(!out.stdout.contains("ghp_") && !out.stderr.contains("ghp_"), "{args:?}:\n{out}");
+    }
+    let out = w.run(&cfg, &["doctor"]);
+    assert!(failure(&out, "helper \"store\"").contains("runs after this one"), "{out}");
+}
