@@ -1,19 +1,22 @@
 //! The token cache: one JSON file per (API URL, app, installation, scope), in
 //! a directory only the user can enter.
 //!
-//! Reading a fresh entry is the whole cost of a cached `get`: one file read.
-//! A miss takes an exclusive `flock` on the entry's lock file, re-reads (another
+//! Reading a fresh entry is the whole cost of a cached `get`: one directory
+//! open and one file read. The directory and every file in it are checked on
+//! the opened file (see [`crate::files`]): a directory others may write to,
+//! a symlink, a FIFO or a file of another user is never read. A miss takes an exclusive `flock` on the entry's lock file, re-reads (another
 //! process may have minted meanwhile), mints, writes a temp file and renames it
 //! over the entry, so readers see the old entry or the new one, never a torn one.
 
+use crate::files::{DirRefusal, PrivateDir};
 use crate::secret::Secret;
 use crate::token::InstallationToken;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -68,6 +71,9 @@ struct StoredEntry {
     key: EntryKey,
     installation_id: u64,
     token: String,
+    /// When it was minted (local unix seconds); entries without it are corrupt.
+    #[serde(default)]
+    minted_at: u64,
     expires_at: u64,
 }
 
@@ -112,14 +118,52 @@ pub(crate) fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
     expires_at >= now.saturating_add(min_lifetime)
 }
 
+/// The longest an entry may live after it was minted: GitHub's tokens live
+/// an hour; ten minutes more allow for clock corrections. A longer one was
+/// not issued by GitHub and is treated as corrupt.
+pub(crate) const MAX_ENTRY_LIFETIME: u64 = 70 * 60;
+/// The most an entry, remembered installations or a clock offset may hold.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// How long a failed mint is shared with the processes queued behind it.
+pub(crate) const FAILURE_NOTE_SECS: u64 = 10;
+
+/// Whether an entry's times are ones GitHub could have issued at `now`.
+fn plausible(minted_at: u64, expires_at: u64, now: u64) -> bool {
+    minted_at <= now.saturating_add(MAX_ENTRY_LIFETIME)
+        && expires_at <= minted_at.saturating_add(MAX_ENTRY_LIFETIME)
+        && expires_at <= now.saturating_add(MAX_ENTRY_LIFETIME)
+}
+
 #[derive(Debug)]
 pub enum CacheError {
-    Dir { path: PathBuf, source: io::Error },
-    NotADirectory { path: PathBuf },
-    Owner { path: PathBuf, uid: u32 },
-    Lock { path: PathBuf, source: io::Error },
-    LockTimeout { path: PathBuf, waited: Duration },
-    Write { path: PathBuf, source: io::Error },
+    Dir {
+        path: PathBuf,
+        source: io::Error,
+    },
+    NotADirectory {
+        path: PathBuf,
+    },
+    Owner {
+        path: PathBuf,
+        uid: u32,
+    },
+    /// Group or others may write to the directory: anything in it may be planted.
+    Loose {
+        path: PathBuf,
+        mode: u32,
+    },
+    Lock {
+        path: PathBuf,
+        source: io::Error,
+    },
+    LockTimeout {
+        path: PathBuf,
+        waited: Duration,
+    },
+    Write {
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for CacheError {
@@ -136,6 +180,12 @@ impl fmt::Display for CacheError {
             CacheError::Owner { path, uid } => write!(
                 f,
                 "cache directory {} belongs to uid {uid}, not to this user: refusing to use it",
+                path.display()
+            ),
+            CacheError::Loose { path, mode } => write!(
+                f,
+                "cache directory {} has mode {mode:03o}: other users could plant tokens in it, so it is not used; run chmod 700 {}",
+                path.display(),
                 path.display()
             ),
             CacheError::Lock { path, source } => {
@@ -166,42 +216,51 @@ impl std::error::Error for CacheError {
 #[derive(Debug)]
 pub(crate) struct EntryLock {
     _file: File,
+    /// Whether another process held it when we asked.
+    pub(crate) waited: bool,
+}
+
+/// A failure another process recorded for an entry moments ago.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FailureNote {
+    /// Its one-line message (never a secret: error messages hold none).
+    pub(crate) message: String,
+    pub(crate) age_secs: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredFailure {
+    at: u64,
+    message: String,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Cache {
     dir: PathBuf,
-    /// The uid that must own the directory; `None` where it cannot be known.
+    /// The uid that must own the directory and its files; `None` where it cannot be known.
     owner: Option<u32>,
+    /// Unix seconds: entries that claim to live longer than GitHub's tokens are refused.
+    now: u64,
 }
 
 impl Cache {
-    pub(crate) fn new(dir: impl Into<PathBuf>, owner: Option<u32>) -> Cache {
-        Cache { dir: dir.into(), owner }
+    pub(crate) fn new(dir: impl Into<PathBuf>, owner: Option<u32>, now: u64) -> Cache {
+        Cache { dir: dir.into(), owner, now }
     }
 
-    /// Refuses a directory someone else could have prepared: a symlink, a
-    /// non-directory, or one owned by another user. One `lstat`, so it stays
-    /// on the cached path.
-    fn check_dir(&self) -> Result<fs::Metadata, CacheError> {
-        let meta = fs::symlink_metadata(&self.dir)
-            .map_err(|source| CacheError::Dir { path: self.dir.clone(), source })?;
-        if !meta.is_dir() {
-            return Err(CacheError::NotADirectory { path: self.dir.clone() });
-        }
-        if let Some(owner) = self.owner
-            && meta.uid() != owner
-        {
-            return Err(CacheError::Owner { path: self.dir.clone(), uid: meta.uid() });
-        }
-        Ok(meta)
-    }
-
-    /// Whether what the directory holds can be believed: [`Cache::check_dir`]
-    /// passes and no one else may write to it (it could hold planted files;
-    /// the next mint tightens a directory of ours with `ensure_dir`).
-    fn trusted(&self) -> bool {
-        self.check_dir().is_ok_and(|meta| meta.permissions().mode() & 0o022 == 0)
+    /// The directory, opened once and checked: refused when it is a
+    /// symlink, not a directory, owned by another user, or writable by group
+    /// or others (anything in it could have been planted).
+    fn open_dir(&self) -> Result<PrivateDir, CacheError> {
+        PrivateDir::open(&self.dir, self.owner).map_err(|refusal| {
+            let path = self.dir.clone();
+            match refusal {
+                DirRefusal::Io(source) => CacheError::Dir { path, source },
+                DirRefusal::NotADirectory => CacheError::NotADirectory { path },
+                DirRefusal::Owner { uid } => CacheError::Owner { path, uid },
+                DirRefusal::Writable { mode } => CacheError::Loose { path, mode },
+            }
+        })
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -213,63 +272,54 @@ impl Cache {
         format!("{}.json", key.stem())
     }
 
-    /// Deletes every token, remembered installation and clock offset; lock
-    /// files stay (deleting one under a waiting process would split the lock).
+    /// Deletes every token, remembered installation, failure note and clock
+    /// offset; lock files stay (deleting one under a waiting process would split the lock).
     pub(crate) fn clear(&self) -> Result<usize, CacheError> {
-        match self.check_dir() {
+        let dir = match self.open_dir() {
             Err(CacheError::Dir { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
-            Ok(_) => {}
-        }
-        let dir =
-            fs::read_dir(&self.dir).map_err(|source| CacheError::Dir { path: self.dir.clone(), source })?;
+            Ok(dir) => dir,
+        };
         let mut removed = 0;
-        for entry in dir.filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = ["token-", "installations-", "clock-"].iter().any(|p| name.starts_with(p))
+        for name in dir.names() {
+            let ours = ["token-", "installations-", "clock-", "failure-"].iter().any(|p| name.starts_with(p))
                 && name.ends_with(".json");
             if ours || (name.starts_with('.') && name.contains(".json.tmp")) {
-                match fs::remove_file(entry.path()) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(source) => return Err(CacheError::Write { path: entry.path(), source }),
+                match dir.remove(&name) {
+                    Ok(gone) => removed += usize::from(gone),
+                    Err(source) => return Err(CacheError::Write { path: self.dir.join(name), source }),
                 }
             }
         }
         Ok(removed)
     }
 
+    #[cfg(test)]
     fn entry_path(&self, key: &EntryKey) -> PathBuf {
-        self.dir.join(format!("{}.json", key.stem()))
+        self.dir.join(Self::entry_name(key))
     }
 
     /// The entry for `key`, or `None` when absent, unreadable, corrupt, or
     /// written for another key: all of those are misses.
     pub(crate) fn read(&self, key: &EntryKey) -> Option<Entry> {
-        if !self.trusted() {
-            return None;
-        }
-        let entry = read_entry(&self.entry_path(key))?;
+        let dir = self.open_dir().ok()?;
+        let entry = self.parse_entry(&dir.read(&Self::entry_name(key), MAX_FILE_BYTES)?)?;
         (entry.key == *key).then_some(entry)
     }
 
-    /// Creates the directory with mode 0700 (or tightens it), refusing a symlink.
+    /// Creates the directory with mode 0700 and checks it; an existing one
+    /// that others may write to is refused, never tightened and trusted.
     pub(crate) fn ensure_dir(&self) -> Result<(), CacheError> {
         let err = |source| CacheError::Dir { path: self.dir.clone(), source };
         if let Some(parent) = self.dir.parent() {
             fs::create_dir_all(parent).map_err(err)?;
         }
         match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(err(e)),
         }
-        let meta = self.check_dir()?;
-        // Ours, but opened up by hand: tighten it back.
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
-        }
-        Ok(())
+        self.open_dir()?.make_private().map_err(err)
     }
 
     /// Takes the entry's exclusive lock, waiting at most `timeout`.
@@ -278,16 +328,14 @@ impl Cache {
     }
 
     fn lock_file(&self, stem: &str, timeout: Duration) -> Result<EntryLock, CacheError> {
-        let path = self.dir.join(format!("{stem}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
+        let name = format!("{stem}.lock");
+        let path = self.dir.join(&name);
+        let file = self
+            .open_dir()?
+            .open_lock(&name)
             .map_err(|source| CacheError::Lock { path: path.clone(), source })?;
         match file.try_lock() {
-            Ok(()) => return Ok(EntryLock { _file: file }),
+            Ok(()) => return Ok(EntryLock { _file: file, waited: false }),
             Err(fs::TryLockError::WouldBlock) => {}
             Err(fs::TryLockError::Error(source)) => return Err(CacheError::Lock { path, source }),
         }
@@ -300,13 +348,13 @@ impl Cache {
             let _ = tx.send(result);
         });
         match rx.recv_timeout(timeout) {
-            Ok(Ok(file)) => Ok(EntryLock { _file: file }),
+            Ok(Ok(file)) => Ok(EntryLock { _file: file, waited: true }),
             Ok(Err(source)) => Err(CacheError::Lock { path, source }),
             Err(_) => Err(CacheError::LockTimeout { path, waited: timeout }),
         }
     }
 
-    /// Writes the entry for `key`: temp file (0600) in the same directory, then rename.
+    /// Writes the entry for `key`, minted now: temp file (0600) in the same directory, then rename.
     pub(crate) fn write(
         &self,
         key: &EntryKey,
@@ -318,31 +366,20 @@ impl Cache {
             key: key.clone(),
             installation_id,
             token: token.token.expose().clone(),
+            minted_at: self.now,
             expires_at: token.expires_at,
         };
-        self.replace(&self.entry_path(key), &stored)
+        self.replace(&Self::entry_name(key), &stored)
     }
 
-    /// Writes `value` as JSON to a temp file (0600) in the same directory and
-    /// renames it over `path`, so readers see the old file or the new one.
-    fn replace(&self, path: &Path, value: &impl Serialize) -> Result<(), CacheError> {
-        let err = |source| CacheError::Write { path: path.to_path_buf(), source };
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = self.dir.join(format!(".{name}.tmp{}", std::process::id()));
-        let bytes = serde_json::to_vec(value).map_err(|e| err(e.into()))?;
-        let written = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(&bytes))
-            .and_then(|()| fs::rename(&tmp, path));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(err(e));
-        }
-        Ok(())
+    /// Writes `value` as JSON to a temp file (0600, an unpredictable name) in
+    /// the same directory and renames it over `name`, so readers see the old
+    /// file or the new one.
+    fn replace(&self, name: &str, value: &impl Serialize) -> Result<(), CacheError> {
+        let path = self.dir.join(name);
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| CacheError::Write { path: path.clone(), source: e.into() })?;
+        self.open_dir()?.replace(name, &bytes).map_err(|source| CacheError::Write { path, source })
     }
 
     fn installations_stem(api_url: &str, app_id: &str) -> String {
@@ -351,11 +388,13 @@ impl Cache {
 
     /// What discovery remembers for (API URL, app); empty when nothing is known.
     pub(crate) fn installations(&self, api_url: &str, app_id: &str) -> Installations {
-        if !self.trusted() {
-            return Installations::default();
-        }
-        let path = self.dir.join(format!("{}.json", Self::installations_stem(api_url, app_id)));
-        fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+        let name = format!("{}.json", Self::installations_stem(api_url, app_id));
+        self.read_json(&name).unwrap_or_default()
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let bytes = self.open_dir().ok()?.read(name, MAX_FILE_BYTES)?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Applies `change` to the remembered installations under their own lock,
@@ -371,7 +410,7 @@ impl Cache {
         let _lock = self.lock_file(&stem, timeout)?;
         let mut known = self.installations(api_url, app_id);
         change(&mut known);
-        self.replace(&self.dir.join(format!("{stem}.json")), &known)
+        self.replace(&format!("{stem}.json"), &known)
     }
 
     /// Deletes every entry holding `token` (git's `erase` after a 401); returns how many.
@@ -388,19 +427,46 @@ impl Cache {
             let _lock = self.lock(&entry.key, timeout)?;
             // Re-read under the lock: a new token may have replaced the rejected one.
             if self.read(&entry.key).is_some_and(|e| e.token.ct_eq(token.expose())) {
-                let path = self.entry_path(&entry.key);
-                match fs::remove_file(&path) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(source) => return Err(CacheError::Write { path, source }),
+                let name = Self::entry_name(&entry.key);
+                match self.open_dir()?.remove(&name) {
+                    Ok(gone) => removed += usize::from(gone),
+                    Err(source) => return Err(CacheError::Write { path: self.dir.join(name), source }),
                 }
             }
         }
         Ok(removed)
     }
 
-    fn clock_path(&self, api_url: &str) -> PathBuf {
-        self.dir.join(format!("clock-{}.json", hash_hex(&[api_url])))
+    fn failure_name(key: &EntryKey) -> String {
+        format!("failure-{}.json", hash_hex(&[&key.stem()]))
+    }
+
+    /// Records that minting for `key` just failed with `message`, so the
+    /// processes queued on its lock fail with it instead of retrying each.
+    pub(crate) fn record_failure(&self, key: &EntryKey, message: &str) -> Result<(), CacheError> {
+        let stored = StoredFailure { at: self.now, message: message.to_string() };
+        self.replace(&Self::failure_name(key), &stored)
+    }
+
+    /// A failure recorded for `key` less than [`FAILURE_NOTE_SECS`] ago.
+    pub(crate) fn recent_failure(&self, key: &EntryKey) -> Option<FailureNote> {
+        let stored: StoredFailure = self.read_json(&Self::failure_name(key))?;
+        let age_secs = self.now.checked_sub(stored.at)?;
+        (age_secs < FAILURE_NOTE_SECS).then(|| FailureNote {
+            message: crate::redact::escape(&stored.message.chars().take(1000).collect::<String>()),
+            age_secs,
+        })
+    }
+
+    /// Drops the failure note for `key` (a mint succeeded).
+    pub(crate) fn forget_failure(&self, key: &EntryKey) {
+        if let Ok(dir) = self.open_dir() {
+            let _ = dir.remove(&Self::failure_name(key));
+        }
+    }
+
+    fn clock_name(api_url: &str) -> String {
+        format!("clock-{}.json", hash_hex(&[api_url]))
     }
 
     /// The offset (GitHub's clock minus ours, in seconds) learnt from an
@@ -410,59 +476,52 @@ impl Cache {
         struct Stored {
             offset_secs: i64,
         }
-        if !self.trusted() {
-            return 0;
-        }
-        fs::read(self.clock_path(api_url))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Stored>(&bytes).ok())
-            .map_or(0, |s| s.offset_secs)
+        self.read_json::<Stored>(&Self::clock_name(api_url)).map_or(0, |s| s.offset_secs)
     }
 
     /// Remembers the clock offset for `api_url` so later mints sign with GitHub's time.
     pub(crate) fn set_clock_offset(&self, api_url: &str, offset_secs: i64) -> Result<(), CacheError> {
         self.replace(
-            &self.clock_path(api_url),
+            &Self::clock_name(api_url),
             &serde_json::json!({ "api_url": api_url, "offset_secs": offset_secs }),
         )
     }
 
     /// Every readable token entry in the directory.
     pub(crate) fn entries(&self) -> Vec<Entry> {
-        if !self.trusted() {
-            return Vec::new();
-        }
-        let Ok(dir) = fs::read_dir(&self.dir) else {
+        let Ok(dir) = self.open_dir() else {
             return Vec::new();
         };
-        dir.filter_map(Result::ok)
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.starts_with(ENTRY_PREFIX) && name.ends_with(".json")
-            })
-            .filter_map(|e| read_entry(&e.path()))
+        dir.names()
+            .into_iter()
+            .filter(|name| name.starts_with(ENTRY_PREFIX) && name.ends_with(".json"))
+            .filter_map(|name| self.parse_entry(&dir.read(&name, MAX_FILE_BYTES)?))
             .collect()
     }
-}
 
-fn read_entry(path: &Path) -> Option<Entry> {
-    let bytes = fs::read(path).ok()?;
-    let stored: StoredEntry = serde_json::from_slice(&bytes).ok()?;
-    if stored.version != FORMAT_VERSION || !crate::token::is_token_shaped(&stored.token) {
-        return None;
+    /// An entry from its bytes; `None` when corrupt, of another format, or
+    /// with times GitHub could not have issued.
+    fn parse_entry(&self, bytes: &[u8]) -> Option<Entry> {
+        let stored: StoredEntry = serde_json::from_slice(bytes).ok()?;
+        if stored.version != FORMAT_VERSION
+            || !crate::token::is_token_shaped(&stored.token)
+            || !plausible(stored.minted_at, stored.expires_at, self.now)
+        {
+            return None;
+        }
+        Some(Entry {
+            key: stored.key,
+            installation_id: stored.installation_id,
+            token: Secret::new(stored.token),
+            expires_at: stored.expires_at,
+        })
     }
-    Some(Entry {
-        key: stored.key,
-        installation_id: stored.installation_id,
-        token: Secret::new(stored.token),
-        expires_at: stored.expires_at,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     struct TempDir(PathBuf);
     impl TempDir {
@@ -477,6 +536,8 @@ mod tests {
             let _ = fs::remove_dir_all(&self.0);
         }
     }
+
+    const NOW: u64 = 1_700_000_000;
 
     fn key(scope: &str) -> EntryKey {
         EntryKey {
@@ -501,7 +562,7 @@ mod tests {
     #[test]
     fn a_written_entry_reads_back_and_files_are_private() {
         let tmp = TempDir::new("roundtrip");
-        let cache = Cache::new(tmp.0.join("sub"), None);
+        let cache = Cache::new(tmp.0.join("sub"), None, NOW);
         cache.ensure_dir().unwrap();
         cache.write(&key("installation"), 2, &token("ghs_one", 5000)).unwrap();
         let entry = cache.read(&key("installation")).unwrap();
@@ -518,7 +579,7 @@ mod tests {
     #[test]
     fn a_corrupt_entry_is_a_miss_and_is_replaced_by_the_next_write() {
         let tmp = TempDir::new("corrupt");
-        let cache = Cache::new(&tmp.0, None);
+        let cache = Cache::new(&tmp.0, None, NOW);
         cache.ensure_dir().unwrap();
         fs::write(cache.entry_path(&key("installation")), b"{\"version\":1,\"tok").unwrap();
         assert!(cache.read(&key("installation")).is_none());
@@ -529,7 +590,7 @@ mod tests {
     #[test]
     fn removing_a_token_deletes_only_the_entries_holding_it() {
         let tmp = TempDir::new("remove");
-        let cache = Cache::new(&tmp.0, None);
+        let cache = Cache::new(&tmp.0, None, NOW);
         cache.ensure_dir().unwrap();
         cache.write(&key("a"), 2, &token("ghs_a", 9)).unwrap();
         cache.write(&key("b"), 2, &token("ghs_b", 9)).unwrap();
@@ -542,7 +603,7 @@ mod tests {
     #[test]
     fn a_second_lock_waits_until_the_first_is_released() {
         let tmp = TempDir::new("lock");
-        let cache = Cache::new(&tmp.0, None);
+        let cache = Cache::new(&tmp.0, None, NOW);
         cache.ensure_dir().unwrap();
         let held = cache.lock(&key("x"), Duration::from_secs(5)).unwrap();
         let err = cache.lock(&key("x"), Duration::from_millis(50)).unwrap_err();
@@ -554,7 +615,7 @@ mod tests {
     #[test]
     fn remembered_installations_accumulate_across_updates() {
         let tmp = TempDir::new("installations");
-        let cache = Cache::new(&tmp.0, None);
+        let cache = Cache::new(&tmp.0, None, NOW);
         cache.ensure_dir().unwrap();
         let t = Duration::from_secs(5);
         assert_eq!(cache.installations("https://api", "1"), Installations::default());
@@ -577,15 +638,15 @@ mod tests {
     #[test]
     fn a_cache_dir_owned_by_another_user_is_refused_and_its_entries_ignored() {
         let tmp = TempDir::new("owner");
-        let mine = Cache::new(&tmp.0, None);
+        let mine = Cache::new(&tmp.0, None, NOW);
         mine.ensure_dir().unwrap();
-        mine.write(&key("k"), 2, &token("ghs_planted", u64::MAX)).unwrap();
+        mine.write(&key("k"), 2, &token("ghs_planted", 4000)).unwrap();
         let uid = fs::metadata(&tmp.0).unwrap().uid();
-        let theirs = Cache::new(&tmp.0, Some(uid.wrapping_add(1)));
+        let theirs = Cache::new(&tmp.0, Some(uid.wrapping_add(1)), NOW);
         assert!(theirs.read(&key("k")).is_none());
         assert!(theirs.entries().is_empty());
         assert!(matches!(theirs.ensure_dir().unwrap_err(), CacheError::Owner { .. }));
-        assert!(Cache::new(&tmp.0, Some(uid)).read(&key("k")).is_some());
+        assert!(Cache::new(&tmp.0, Some(uid), NOW).read(&key("k")).is_some());
     }
 
     #[test]
@@ -593,7 +654,7 @@ mod tests {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         let tmp = TempDir::new("torn");
-        let cache = Arc::new(Cache::new(&tmp.0, None));
+        let cache = Arc::new(Cache::new(&tmp.0, None, NOW));
         cache.ensure_dir().unwrap();
         let k = key("installation");
         cache.write(&k, 2, &token("ghs_initial", 1)).unwrap();
@@ -645,10 +706,133 @@ mod tests {
         fs::create_dir_all(tmp.0.join("real")).unwrap();
         std::os::unix::fs::symlink(tmp.0.join("real"), tmp.0.join("link")).unwrap();
         fs::write(tmp.0.join("real").join("token-planted.json"), "{}").unwrap();
-        let link = Cache::new(tmp.0.join("link"), None);
+        let link = Cache::new(tmp.0.join("link"), None, NOW);
         assert!(matches!(link.clear().unwrap_err(), CacheError::NotADirectory { .. }));
         assert!(tmp.0.join("real").join("token-planted.json").exists());
         let err = link.ensure_dir().unwrap_err();
         assert!(matches!(err, CacheError::NotADirectory { .. }));
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_refused_not_tightened_and_its_entries_ignored() {
+        let tmp = TempDir::new("loose");
+        let cache = Cache::new(&tmp.0, None, NOW);
+        cache.ensure_dir().unwrap();
+        cache.write(&key("k"), 2, &token("ghs_planted", 4000)).unwrap();
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(cache.read(&key("k")).is_none());
+        assert!(cache.entries().is_empty());
+        let err = cache.ensure_dir().unwrap_err();
+        assert!(matches!(err, CacheError::Loose { mode: 0o777, .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("run chmod 700 {}", tmp.0.display())), "{text}");
+        assert_eq!(fs::metadata(&tmp.0).unwrap().permissions().mode() & 0o777, 0o777);
+        assert!(cache.lock(&key("k"), Duration::from_secs(1)).is_err());
+        // Read access for others is only taken away.
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o755)).unwrap();
+        cache.ensure_dir().unwrap();
+        assert_eq!(fs::metadata(&tmp.0).unwrap().permissions().mode() & 0o777, 0o700);
+        assert!(cache.read(&key("k")).is_some());
+    }
+
+    #[test]
+    fn an_entry_others_may_write_or_reached_through_a_symlink_is_not_served() {
+        let tmp = TempDir::new("entry-perms");
+        let cache = Cache::new(&tmp.0, None, NOW);
+        cache.ensure_dir().unwrap();
+        cache.write(&key("k"), 2, &token("ghs_planted", 4000)).unwrap();
+        let entry = cache.entry_path(&key("k"));
+        fs::set_permissions(&entry, fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(cache.read(&key("k")).is_none());
+        fs::rename(&entry, tmp.0.join("elsewhere")).unwrap();
+        fs::set_permissions(tmp.0.join("elsewhere"), fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(tmp.0.join("elsewhere"), &entry).unwrap();
+        assert!(cache.read(&key("k")).is_none());
+    }
+
+    #[test]
+    fn an_entry_that_outlives_what_github_issues_is_corrupt() {
+        let tmp = TempDir::new("lifetime");
+        let cache = Cache::new(&tmp.0, None, NOW);
+        cache.ensure_dir().unwrap();
+        cache.write(&key("ok"), 2, &token("ghs_ok", NOW + 3600)).unwrap();
+        assert!(cache.read(&key("ok")).is_some());
+        cache.write(&key("far"), 2, &token("ghs_far", NOW + MAX_ENTRY_LIFETIME + 1)).unwrap();
+        assert!(cache.read(&key("far")).is_none());
+        let planted = serde_json::json!({
+            "version": 1, "api_url": "https://api.github.com", "app_id": "1", "installation": "2",
+            "scope": "forever", "installation_id": 2, "token": "ghs_forever",
+            "minted_at": u64::MAX - 10, "expires_at": u64::MAX,
+        });
+        fs::write(cache.entry_path(&key("forever")), planted.to_string()).unwrap();
+        fs::set_permissions(cache.entry_path(&key("forever")), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(cache.read(&key("forever")).is_none());
+        // An entry without minted_at (an earlier format) is a miss, not served forever.
+        let old = serde_json::json!({
+            "version": 1, "api_url": "https://api.github.com", "app_id": "1", "installation": "2",
+            "scope": "old", "installation_id": 2, "token": "ghs_old", "expires_at": NOW + 3000,
+        });
+        fs::write(cache.entry_path(&key("old")), old.to_string()).unwrap();
+        fs::set_permissions(cache.entry_path(&key("old")), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(cache.read(&key("old")).is_none());
+    }
+
+    #[test]
+    fn a_fifo_at_the_lock_or_entry_path_fails_at_once_instead_of_hanging() {
+        let tmp = TempDir::new("fifo");
+        let cache = Cache::new(&tmp.0, None, NOW);
+        cache.ensure_dir().unwrap();
+        let fifo = |path: &Path| {
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                path,
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                0,
+            )
+            .unwrap()
+        };
+        fifo(&tmp.0.join(format!("{}.lock", key("k").stem())));
+        fifo(&cache.entry_path(&key("k")));
+        let started = std::time::Instant::now();
+        assert!(cache.read(&key("k")).is_none());
+        assert!(matches!(cache.lock(&key("k"), Duration::from_secs(30)), Err(CacheError::Lock { .. })));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn symlinks_planted_at_temp_names_are_never_written_through() {
+        let tmp = TempDir::new("tmp-symlink");
+        let cache = Cache::new(&tmp.0, None, NOW);
+        cache.ensure_dir().unwrap();
+        let victim = tmp.0.join("victim");
+        fs::write(&victim, "untouched").unwrap();
+        let name = Cache::entry_name(&key("k"));
+        // Every name the old scheme could pick, and the pid-free prefix.
+        for guess in [format!(".{name}.tmp{}", std::process::id()), format!(".{name}.tmp")] {
+            std::os::unix::fs::symlink(&victim, tmp.0.join(guess)).unwrap();
+        }
+        cache.write(&key("k"), 2, &token("ghs_secret", 4000)).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(cache.read(&key("k")).unwrap().token.expose(), "ghs_secret");
+    }
+
+    #[test]
+    fn a_failure_note_is_shared_for_seconds_only_and_dropped_on_success() {
+        let tmp = TempDir::new("failure");
+        let cache = Cache::new(&tmp.0, None, NOW);
+        cache.ensure_dir().unwrap();
+        assert_eq!(cache.recent_failure(&key("k")), None);
+        cache.record_failure(&key("k"), "POST x answered HTTP 500 (\u{1b}boom)\u{7}").unwrap();
+        let note = cache.recent_failure(&key("k")).unwrap();
+        assert_eq!(note.age_secs, 0);
+        assert!(!note.message.contains('\u{1b}') && !note.message.contains('\u{7}'), "{note:?}");
+        assert_eq!(cache.recent_failure(&key("other")), None);
+        let later = Cache::new(&tmp.0, None, NOW + FAILURE_NOTE_SECS);
+        assert_eq!(later.recent_failure(&key("k")), None);
+        let earlier = Cache::new(&tmp.0, None, NOW - 1);
+        assert_eq!(earlier.recent_failure(&key("k")), None);
+        cache.forget_failure(&key("k"));
+        assert_eq!(cache.recent_failure(&key("k")), None);
     }
 }

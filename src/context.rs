@@ -36,7 +36,7 @@ pub(crate) struct ClientSetup {
 impl<'a> Context<'a> {
     /// The cache of the config, which must belong to this user.
     pub(crate) fn cache(&self) -> Cache {
-        Cache::new(&self.config.cache_dir, self.uid)
+        Cache::new(&self.config.cache_dir, self.uid, self.now)
     }
 
     /// Starts setting up the client for `app`'s API URL.

@@ -119,7 +119,8 @@ pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Served, Error>
     let wait = ctx.deadline.saturating_duration_since(waiting);
     let lock = match cache.ensure_dir().and_then(|()| cache.lock(&plan.key, wait)) {
         Ok(lock) => {
-            ctx.diag.trace(|| format!("lock: held after {} ms", waiting.elapsed().as_millis()));
+            let queued = if lock.waited { " (queued behind another process)" } else { "" };
+            ctx.diag.trace(|| format!("lock: held after {} ms{queued}", waiting.elapsed().as_millis()));
             Some(lock)
         }
         // The holder is still minting and our time is up: minting now could only fail.
@@ -134,7 +135,25 @@ pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Served, Error>
         ctx.diag.trace(|| "cache: another process minted while we waited".into());
         return Ok(Served::Token { installation_id, token });
     }
-    let Some((installation_id, token)) = Minter::new(plan.app, cache, ctx)?.mint(plan)? else {
+    // We queued behind a process that failed moments ago: share its failure
+    // rather than send GitHub the same doomed request again. A process that
+    // did not have to wait tries afresh (the user may have fixed the cause).
+    let queued = lock.as_ref().is_some_and(|l| l.waited);
+    if let Some(note) = cache.filter(|_| queued).and_then(|c| c.recent_failure(&plan.key)) {
+        return Err(Error::Shared { message: note.message, age_secs: note.age_secs });
+    }
+    let minted = Minter::new(plan.app, cache, ctx).and_then(|mut minter| minter.mint(plan));
+    if let Some(cache) = cache {
+        match &minted {
+            Err(e) => {
+                if let Err(note) = cache.record_failure(&plan.key, &e.to_string()) {
+                    ctx.diag.trace(|| format!("cache: failure not shared: {note}"));
+                }
+            }
+            Ok(_) => cache.forget_failure(&plan.key),
+        }
+    }
+    let Some((installation_id, token)) = minted? else {
         return Ok(Served::NotInstalled { until: None });
     };
     ctx.diag.trace(|| {

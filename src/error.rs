@@ -27,6 +27,12 @@ pub enum Error {
         error: ApiError,
     },
     Cache(CacheError),
+    /// The process that held the entry's lock just failed with `message`;
+    /// this one gives up too instead of asking GitHub again.
+    Shared {
+        message: String,
+        age_secs: u64,
+    },
     /// `token`/`revoke` for something no app serves; says why.
     NotServed(String),
     /// `doctor` found problems (already reported on stdout).
@@ -62,6 +68,10 @@ impl fmt::Display for Error {
             Error::Sign { app, error } => write!(f, "{app}: {error}"),
             Error::Api { app, error } => write!(f, "{app}: {error}"),
             Error::Cache(e) => e.fmt(f),
+            Error::Shared { message, age_secs } => write!(
+                f,
+                "{message} (another git process failed this way {age_secs} s ago; not retried: try again in a few seconds)"
+            ),
             Error::NotServed(why) => write!(f, "no app serves {why}"),
             Error::ChecksFailed { count } => write!(f, "doctor: {count} check(s) failed"),
             Error::RevokeFailed { count } => write!(f, "{count} token(s) could not be revoked"),

@@ -175,7 +175,9 @@ pub(crate) struct Account {
 impl<'a> Client<'a> {
     pub(crate) fn new(options: ClientOptions, diag: &'a Diag<'a>) -> Result<Client<'a>, ApiError> {
         let roots = match &options.connection.trust {
-            Trust::CaFile { path, origin } => read_roots(path, origin)?,
+            Trust::CaFile { path, origin } => {
+                ureq::tls::RootCerts::Specific(Arc::new(read_roots(path, origin)?))
+            }
             Trust::System => ureq::tls::RootCerts::PlatformVerifier,
         };
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
@@ -511,9 +513,16 @@ fn is_tls_io(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
-fn read_roots(path: &Path, origin: &str) -> Result<ureq::tls::RootCerts, ApiError> {
-    let pem = std::fs::read(path)
-        .map_err(|e| ApiError::Setup(format!("cannot read {origin} {}: {e}", path.display())))?;
+/// The most a CA bundle may hold (the system bundle is about 200 KiB).
+const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
+
+fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, ApiError> {
+    let pem = crate::files::read_regular(path, MAX_CA_BYTES).map_err(|e| match e.refusal {
+        crate::files::Refusal::Io(io) => {
+            ApiError::Setup(format!("cannot read {origin} {}: {io}", path.display()))
+        }
+        _ => ApiError::Setup(format!("{origin} {e}")),
+    })?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -523,7 +532,7 @@ fn read_roots(path: &Path, origin: &str) -> Result<ureq::tls::RootCerts, ApiErro
     if certs.is_empty() {
         return Err(ApiError::Setup(format!("{origin} {} holds no PEM certificate", path.display())));
     }
-    Ok(ureq::tls::RootCerts::Specific(Arc::new(certs)))
+    Ok(certs)
 }
 
 fn build_proxy(url: &str, no_proxy: Option<&str>, origin: &str) -> Result<ureq::Proxy, ApiError> {

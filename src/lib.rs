@@ -14,6 +14,7 @@ mod context;
 mod credential;
 mod diag;
 mod error;
+mod files;
 mod github;
 mod jwt;
 mod mint;
@@ -104,7 +105,7 @@ pub fn run<R: Read, W: Write>(
     // The app given by flags replaces the config file: none is read.
     let load = || match by_flags {
         true => config::from_flags(&invocation.app, &env.defaults, env.cwd.as_deref()).map(Some),
-        false => config::load(location.as_ref(), &env.defaults),
+        false => config::load(location.as_ref(), &env.defaults, env.uid),
     };
     let sink = RefCell::new(stderr);
     let diag = Diag::new(&sink, env.trace);
@@ -167,7 +168,7 @@ pub fn run<R: Read, W: Write>(
         command => {
             let config = match by_flags {
                 true => config::from_flags(&invocation.app, &env.defaults, env.cwd.as_deref())?,
-                false => config::load_required(location.as_ref(), &env.defaults)?,
+                false => config::load_required(location.as_ref(), &env.defaults, env.uid)?,
             };
             let ctx = context(&config);
             let out = &mut stdout;

@@ -9,8 +9,18 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// Set in debug builds only (tests): panics on purpose, to prove what a bug looks like.
+#[cfg(debug_assertions)]
+const FORCE_PANIC_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_DEBUG_FORCE_PANIC";
+
 fn main() -> ExitCode {
     let started = Instant::now();
+    no_core_dumps();
+    std::panic::set_hook(Box::new(report_panic));
+    #[cfg(debug_assertions)]
+    if env::var_os(FORCE_PANIC_ENV).is_some() {
+        panic!("forced by {FORCE_PANIC_ENV}: ghs_ThisPayloadMustNeverBePrinted");
+    }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let args: Vec<_> = env::args_os().skip(1).collect();
     let environment = Environment {
@@ -27,10 +37,11 @@ fn main() -> ExitCode {
         trace: trace_enabled(env::var(TRACE_ENV).ok().as_deref()),
         exe: env::current_exe().ok(),
         cwd: env::current_dir().ok(),
-        uid: own_uid(),
+        uid: Some(rustix::process::geteuid().as_raw()),
         interactive: io::stdin().is_terminal(),
     };
-    let mut stderr = io::stderr().lock();
+    // Not locked for the whole run: a panic on another thread must still be able to print.
+    let mut stderr = io::stderr();
     let stdio = Stdio { stdin: io::stdin().lock(), stdout: io::stdout().lock(), stderr: &mut stderr };
     match run(&args, &environment, Clock { now, started }, stdio) {
         Ok(()) => ExitCode::SUCCESS,
@@ -43,11 +54,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// `/proc/self` belongs to the process's user (Linux); elsewhere the cache
-/// directory's owner is not checked.
-fn own_uid() -> Option<u32> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+/// A bug must not reach the user as an abort (exit 134, "Aborted" under git)
+/// or a message: a panic's payload or a core file could hold the key, the JWT
+/// or a token. One line, with where in the source, then exit 1.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let place = info.location().map_or(String::new(), |l| format!(" at {}:{}", l.file(), l.line()));
+    let line = format!(
+        "git-credential-github-app: internal error{place}: the helper stopped on a bug; please report it (details withheld: they could hold a secret)\n"
+    );
+    let _ = io::stderr().write_all(line.as_bytes());
+    std::process::exit(1);
+}
+
+/// No core file: the whole run may hold a private key, a JWT or a token in
+/// memory, and a core file would write them to disk (docs/security.md).
+fn no_core_dumps() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let maximum = getrlimit(Resource::Core).maximum;
+    let _ = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum });
 }
 
 fn first_var(names: &[&str]) -> Option<String> {

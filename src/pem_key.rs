@@ -7,6 +7,7 @@
 //! runs without a shell, with a deadline; its output is never repeated.
 
 use crate::config::KeySource;
+use crate::files::{self, FileError, Refusal};
 use crate::process::{Failure, Running};
 use crate::secret::Secret;
 use ring::rand::SystemRandom;
@@ -14,7 +15,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,8 @@ pub enum KeyError {
     TooLarge {
         path: PathBuf,
     },
+    /// Not a regular file.
+    File(FileError),
     EnvUnset {
         name: String,
     },
@@ -126,6 +129,7 @@ impl fmt::Display for KeyError {
             KeyError::TooLarge { path } => {
                 write!(f, "private key file {} is larger than 64 KiB: is it the right file", path.display())
             }
+            KeyError::File(e) => write!(f, "private key file {e}"),
             KeyError::EnvUnset { name } => {
                 write!(f, "private_key_env names ${name}, which is not set or empty in git's environment")
             }
@@ -235,18 +239,17 @@ fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>
     Ok(pem)
 }
 
-/// Reads a PEM key file after checking that only its owner can use it.
+/// Reads a PEM key file after checking that it is a regular file (a FIFO
+/// never blocks) and that only its owner can use it.
 fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
-    let read_err = |source| KeyError::Read { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
+    let refused = |e: FileError| match e.refusal {
+        Refusal::Io(source) => KeyError::Read { path: path.to_path_buf(), source },
+        Refusal::TooLarge { .. } => KeyError::TooLarge { path: path.to_path_buf() },
+        _ => KeyError::File(e),
+    };
+    let (file, meta) = files::open_regular(path, MAX_KEY_BYTES).map_err(refused)?;
     check_permissions(path, &meta)?;
-    let mut pem = Vec::with_capacity(4096);
-    file.take(MAX_KEY_BYTES + 1).read_to_end(&mut pem).map_err(read_err)?;
-    if pem.len() as u64 > MAX_KEY_BYTES {
-        return Err(KeyError::TooLarge { path: path.to_path_buf() });
-    }
-    Ok(Secret::new(pem))
+    files::read_capped(file, path, MAX_KEY_BYTES).map(Secret::new).map_err(refused)
 }
 
 #[cfg(unix)]

@@ -14,6 +14,7 @@ pub(crate) use flags::from_flags;
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope};
 
+use crate::files::{self, FileError, Refusal};
 use crate::redact::{looks_secret, scrub};
 use crate::repo::Pattern;
 use serde::Deserialize;
@@ -193,6 +194,9 @@ pub enum ConfigError {
     Missing { path: Option<PathBuf> },
     /// A file the user named cannot be read.
     Read { path: PathBuf, source: io::Error },
+    /// The file is not one to trust: not a regular file, too large, or
+    /// changeable by another user.
+    Unsafe(FileError),
     /// TOML syntax, an unknown key, or a wrong type: `line` is 1-based when known.
     Syntax { path: PathBuf, line: Option<usize>, message: String },
     /// A value that parses but cannot work; `line` is where its table starts.
@@ -216,6 +220,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Read { path, source } => {
                 write!(f, "cannot read config file {}: {source}", path.display())
             }
+            ConfigError::Unsafe(e) => write!(f, "config file {e}"),
             ConfigError::Syntax { path, line: Some(line), message } => {
                 write!(f, "config file {} line {line}: {message}", path.display())
             }
@@ -242,30 +247,59 @@ impl std::error::Error for ConfigError {
     }
 }
 
+/// The most a config file may hold: a thousand apps fit in far less.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// The config file's text; `Ok(None)` when the default file is absent.
-pub(crate) fn read_text(location: &Location) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(&location.path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound && !location.explicit => Ok(None),
-        Err(source) => Err(ConfigError::Read { path: location.path.clone(), source }),
-    }
+/// It must be a regular file of at most 1 MiB that only this user (or root)
+/// can change: it decides which program runs as `private_key_command` and
+/// where the app's JWT is sent. `uid` is this process's user, where known.
+pub(crate) fn read_text(location: &Location, uid: Option<u32>) -> Result<Option<String>, ConfigError> {
+    let path = &location.path;
+    let (file, meta) = match files::open_regular(path, MAX_CONFIG_BYTES) {
+        Ok(opened) => opened,
+        Err(FileError { refusal: Refusal::Io(e), .. })
+            if e.kind() == io::ErrorKind::NotFound && !location.explicit =>
+        {
+            return Ok(None);
+        }
+        Err(FileError { refusal: Refusal::Io(source), .. }) => {
+            return Err(ConfigError::Read { path: path.clone(), source });
+        }
+        Err(e) => return Err(ConfigError::Unsafe(e)),
+    };
+    files::check_trusted_owner(path, &meta, uid).map_err(ConfigError::Unsafe)?;
+    let bytes = files::read_capped(file, path, MAX_CONFIG_BYTES).map_err(ConfigError::Unsafe)?;
+    String::from_utf8(bytes).map(Some).map_err(|_| ConfigError::Read {
+        path: path.clone(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"),
+    })
 }
 
 /// The config at `location`; `Ok(None)` when there is none to read (no
 /// location is known, or the default file is absent).
-pub(crate) fn load(location: Option<&Location>, defaults: &Defaults) -> Result<Option<Config>, ConfigError> {
+pub(crate) fn load(
+    location: Option<&Location>,
+    defaults: &Defaults,
+    uid: Option<u32>,
+) -> Result<Option<Config>, ConfigError> {
     let Some(location) = location else {
         return Ok(None);
     };
-    match read_text(location)? {
+    match read_text(location, uid)? {
         Some(text) => parse_config(&text, &location.path, defaults).map(Some),
         None => Ok(None),
     }
 }
 
 /// The config at `location`, which a command cannot do without.
-pub(crate) fn load_required(location: Option<&Location>, defaults: &Defaults) -> Result<Config, ConfigError> {
-    load(location, defaults)?.ok_or_else(|| ConfigError::Missing { path: location.map(|l| l.path.clone()) })
+pub(crate) fn load_required(
+    location: Option<&Location>,
+    defaults: &Defaults,
+    uid: Option<u32>,
+) -> Result<Config, ConfigError> {
+    load(location, defaults, uid)?
+        .ok_or_else(|| ConfigError::Missing { path: location.map(|l| l.path.clone()) })
 }
 
 /// Parses and validates config text; `path` is used for messages and to
@@ -505,9 +539,9 @@ mod tests {
     fn a_missing_default_file_serves_nothing_but_a_missing_named_file_is_an_error() {
         let missing = PathBuf::from("/nonexistent/dir/config.toml");
         let default = Location { path: missing.clone(), explicit: false };
-        assert!(read_text(&default).unwrap().is_none());
+        assert!(read_text(&default, None).unwrap().is_none());
         let named = Location { path: missing, explicit: true };
-        let err = read_text(&named).unwrap_err().to_string();
+        let err = read_text(&named, None).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
     }
 
