@@ -9,9 +9,11 @@
 //! Nothing outlives the caller's deadline.
 
 use crate::diag::Diag;
-use crate::network::{Connection, Trust};
+use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
+use crate::redact;
 use crate::secret::Secret;
 use crate::time::{format_utc, parse_http_date, parse_timestamp};
+use crate::tls::{self, ExactOrChain};
 use crate::token::{InstallationToken, is_token_shaped};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -174,26 +176,38 @@ pub(crate) struct Account {
 
 impl<'a> Client<'a> {
     pub(crate) fn new(options: ClientOptions, diag: &'a Diag<'a>) -> Result<Client<'a>, ApiError> {
-        let roots = match &options.connection.trust {
-            Trust::CaFile { path, origin } => {
-                ureq::tls::RootCerts::Specific(Arc::new(read_roots(path, origin)?))
-            }
-            Trust::System => ureq::tls::RootCerts::PlatformVerifier,
-        };
-        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
         let proxy = match &options.connection.proxy {
-            Some(p) => Some(build_proxy(&p.url, p.no_proxy.as_deref(), p.origin)?),
+            Some(p) => Some(build_proxy(p)?),
             None => None,
         };
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
-            .tls_config(tls)
             .proxy(proxy)
             .timeout_connect(Some(CONNECT_TIMEOUT))
-            .max_redirects(0)
-            .build()
-            .new_agent();
+            .max_redirects(0);
+        let agent = match &options.connection.trust {
+            // Certificates the user named: webpki, or exactly one of them (tls.rs).
+            Trust::CaFile { path, origin } => {
+                let trusted = read_roots(path, origin)?
+                    .iter()
+                    .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
+                    .collect();
+                let verifier = ExactOrChain::new(trusted)
+                    .map_err(|e| ApiError::Setup(format!("{origin} {} {e}", path.display())))?;
+                ureq::Agent::with_parts(
+                    config.build(),
+                    tls::connector(Arc::new(verifier)),
+                    ureq::unversioned::resolver::DefaultResolver::default(),
+                )
+            }
+            Trust::System => {
+                let tls = ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build();
+                config.tls_config(tls).build().new_agent()
+            }
+        };
         Ok(Client { agent, options, diag })
     }
 
@@ -314,13 +328,17 @@ impl<'a> Client<'a> {
             self.diag.trace(|| {
                 let result = match &outcome {
                     Ok(a) => a.status.to_string(),
-                    Err(e) => format!("failed ({})", one_line(&e.to_string())),
+                    Err(Failure::Transport(e)) => format!("failed ({})", one_line(&e.to_string())),
+                    Err(Failure::Body { status, detail }) => format!("{status}, {detail}"),
                 };
                 let ms = started.elapsed().as_millis();
                 format!("http: {method} {path} -> {result} in {ms} ms (attempt {attempt})")
             });
             let wait = match &outcome {
-                Err(error) if is_retryable(error) => Some(backoff(attempt)),
+                Err(Failure::Transport(error)) if is_retryable(method, error) => Some(backoff(attempt)),
+                // The answer arrived but its body did not: a GET may ask again;
+                // a POST may have minted a token, so it is never repeated.
+                Err(Failure::Body { .. }) if method != Method::Post => Some(backoff(attempt)),
                 Ok(a) if a.status >= 500 => Some(backoff(attempt)),
                 Ok(a) if is_rate_limited(a) && a.ratelimit_remaining != Some(0) => {
                     a.retry_after.filter(|&s| s <= MAX_RETRY_AFTER).map(Duration::from_secs)
@@ -336,7 +354,21 @@ impl<'a> Client<'a> {
                 attempt += 1;
                 continue;
             }
-            let answer = outcome.map_err(|e| self.transport(&endpoint, e))?;
+            let answer = match outcome {
+                Ok(answer) => answer,
+                Err(Failure::Transport(e)) => return Err(self.transport(&endpoint, e)),
+                Err(Failure::Body { status, detail }) => {
+                    let detail = format!(
+                        "it answered HTTP {status} but {detail}{}",
+                        if method == Method::Post {
+                            "; not retried, as the request may have taken effect"
+                        } else {
+                            ""
+                        }
+                    );
+                    return Err(ApiError::Malformed { endpoint, detail });
+                }
+            };
             if (200..300).contains(&answer.status) {
                 return Ok((endpoint, answer));
             }
@@ -368,7 +400,7 @@ impl<'a> Client<'a> {
         bearer: &Secret<String>,
         body: Option<&str>,
         timeout: Duration,
-    ) -> Result<Answer, ureq::Error> {
+    ) -> Result<Answer, Failure> {
         let authorization = format!("Bearer {}", bearer.expose());
         // The same headers and time budget for every method; only the body differs.
         fn prepare<B>(
@@ -387,11 +419,12 @@ impl<'a> Client<'a> {
         let response = match (method, body) {
             (Method::Post, Some(json)) => prepare(self.agent.post(url), timeout, &authorization)
                 .header("Content-Type", "application/json")
-                .send(json)?,
-            (Method::Post, None) => prepare(self.agent.post(url), timeout, &authorization).send_empty()?,
-            (Method::Delete, _) => prepare(self.agent.delete(url), timeout, &authorization).call()?,
-            (Method::Get, _) => prepare(self.agent.get(url), timeout, &authorization).call()?,
-        };
+                .send(json),
+            (Method::Post, None) => prepare(self.agent.post(url), timeout, &authorization).send_empty(),
+            (Method::Delete, _) => prepare(self.agent.delete(url), timeout, &authorization).call(),
+            (Method::Get, _) => prepare(self.agent.get(url), timeout, &authorization).call(),
+        }
+        .map_err(Failure::Transport)?;
         let header =
             |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
@@ -400,7 +433,7 @@ impl<'a> Client<'a> {
         let (retry_after, ratelimit_remaining, ratelimit_reset) =
             (number("retry-after"), number("x-ratelimit-remaining"), number("x-ratelimit-reset"));
         let next = header("link").and_then(|l| next_link(&l));
-        let body = read_body(response)?;
+        let body = read_body(response).map_err(|detail| Failure::Body { status, detail })?;
         Ok(Answer { status, body, date, retry_after, ratelimit_remaining, ratelimit_reset, next })
     }
 
@@ -420,7 +453,7 @@ impl<'a> Client<'a> {
             .unwrap_or(&self.options.api_url);
         let trust = &self.options.connection.trust;
         let via = match &self.options.connection.proxy {
-            Some(p) => format!(" through proxy {} ({})", redact_userinfo(&p.url), p.origin),
+            Some(p) => format!(" through proxy {} ({})", p.shown(), p.origin),
             None => String::new(),
         };
         let detail = match error {
@@ -431,16 +464,33 @@ impl<'a> Client<'a> {
                 return self.out_of_time(endpoint);
             }
             ureq::Error::Tls(e) => format!("TLS failure with {host} (trusting {trust}): {e}"),
-            ureq::Error::Rustls(e) => format!("TLS failure with {host} (trusting {trust}): {e}"),
-            ureq::Error::Io(e) if is_tls_io(&e) => {
-                format!("TLS failure with {host} (trusting {trust}): {}", one_line(&e.to_string()))
-            }
+            ureq::Error::Rustls(e) => self.tls_failure(host, &e),
             ureq::Error::HostNotFound => format!("cannot resolve {host}{via}"),
             ureq::Error::ConnectionFailed => format!("cannot connect to {host}{via}"),
-            ureq::Error::Io(e) => format!("cannot reach {host}{via}: {}", one_line(&e.to_string())),
+            ureq::Error::Io(e) => match tls_error(&e) {
+                Some(tls) => self.tls_failure(host, tls),
+                None => format!("cannot reach {host}{via}: {}", one_line(&e.to_string())),
+            },
             other => format!("cannot reach {host}{via}: {}", one_line(&other.to_string())),
         };
         ApiError::Transport { endpoint: endpoint.to_string(), detail }
+    }
+}
+
+/// Why a call got no usable answer.
+enum Failure {
+    /// No HTTP answer (DNS, connect, TLS, proxy, timeout).
+    Transport(ureq::Error),
+    /// The status line and headers arrived, the body did not (cut short,
+    /// too large, not UTF-8).
+    Body { status: u16, detail: String },
+}
+
+impl<'a> Client<'a> {
+    fn tls_failure(&self, host: &str, error: &rustls::Error) -> String {
+        let trust = &self.options.connection.trust;
+        let words = tls::describe(error, matches!(trust, Trust::CaFile { .. }));
+        format!("TLS failure with {host} (trusting {trust}): {words}")
     }
 }
 
@@ -459,16 +509,28 @@ fn is_rate_limited(answer: &Answer) -> bool {
         && (answer.ratelimit_remaining == Some(0) || answer.retry_after.is_some() || answer.status == 429)
 }
 
-/// Connection-level failures worth another try; TLS and set-up errors are not.
-fn is_retryable(error: &ureq::Error) -> bool {
-    match error {
-        ureq::Error::Io(e) => !is_tls_io(e),
-        ureq::Error::ConnectionFailed
-        | ureq::Error::HostNotFound
-        | ureq::Error::Protocol(_)
-        | ureq::Error::Timeout(ureq::Timeout::Connect) => true,
-        _ => false,
-    }
+/// Failures worth another try; TLS and set-up errors are not. A POST (a
+/// mint) is retried only when it surely never reached the server: the name
+/// did not resolve or the connection was never made.
+fn is_retryable(method: Method, error: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    let before_sending = match error {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => return true,
+        ureq::Error::Io(e) => {
+            if tls_error(e).is_some() {
+                return false;
+            }
+            matches!(
+                e.kind(),
+                K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
+            )
+        }
+        ureq::Error::Protocol(_) => false,
+        _ => return false,
+    };
+    before_sending || method != Method::Post
 }
 
 /// ~250 ms, then ~500 ms, each ±25 % at random, so many runners hitting
@@ -506,11 +568,11 @@ fn hint(method: Method, path: &str, status: u16, message: &str) -> Option<String
     }
 }
 
-/// Whether an I/O error is TLS refusing the peer (not worth a retry), as
-/// opposed to a connection that broke: rustls hands its verdict up as an
-/// `io::Error` wrapping a `rustls::Error`.
-fn is_tls_io(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+/// The TLS verdict inside an I/O error, if that is what it is (as opposed
+/// to a connection that broke): rustls hands it up as an `io::Error`
+/// wrapping a `rustls::Error`.
+fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// The most a CA bundle may hold (the system bundle is about 200 KiB).
@@ -535,32 +597,51 @@ fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'s
     Ok(certs)
 }
 
-fn build_proxy(url: &str, no_proxy: Option<&str>, origin: &str) -> Result<ureq::Proxy, ApiError> {
-    let bad = |_| ApiError::Setup(format!("proxy URL {:?} from {origin} is not valid", redact_userinfo(url)));
-    let parsed = ureq::Proxy::new(url).map_err(bad)?;
-    let mut builder = ureq::Proxy::builder(parsed.protocol()).host(parsed.host()).port(parsed.port());
+fn build_proxy(proxy: &Proxy) -> Result<ureq::Proxy, ApiError> {
+    let protocol = match proxy.scheme() {
+        ProxyScheme::Http => ureq::ProxyProtocol::Http,
+        ProxyScheme::Https => ureq::ProxyProtocol::Https,
+        ProxyScheme::Socks4 => ureq::ProxyProtocol::Socks4,
+        ProxyScheme::Socks4a => ureq::ProxyProtocol::Socks4A,
+        ProxyScheme::Socks5 => ureq::ProxyProtocol::Socks5,
+        ProxyScheme::Socks5h => ureq::ProxyProtocol::Socks5h,
+        ProxyScheme::Unsupported(scheme) => {
+            return Err(ApiError::Setup(format!(
+                "proxy {} from {} uses the scheme {:?}, which the helper does not support: use {}",
+                proxy.shown(),
+                proxy.origin,
+                redact::escape(&scheme),
+                network::SUPPORTED_PROXY_SCHEMES
+            )));
+        }
+    };
+    let bad =
+        |_| ApiError::Setup(format!("proxy {} from {} is not a valid URL", proxy.shown(), proxy.origin));
+    let parsed = ureq::Proxy::new(&proxy.url_for_ureq()).map_err(bad)?;
+    // ureq picks where names are resolved from the protocol, as curl does:
+    // locally for socks4 and socks5, at the proxy for socks4a and socks5h.
+    let mut builder = ureq::Proxy::builder(protocol).host(parsed.host()).port(parsed.port());
     if let Some(user) = parsed.username() {
         builder = builder.username(user);
     }
     if let Some(password) = parsed.password() {
         builder = builder.password(password);
     }
-    for entry in no_proxy.unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in proxy.no_proxy.as_deref().unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
         builder = builder.no_proxy(entry);
     }
     builder.build().map_err(bad)
 }
 
-/// A proxy URL may carry `user:password@`: never repeat that part.
-fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
-        _ => url.to_string(),
-    }
-}
-
-fn read_body(mut response: ureq::http::Response<ureq::Body>) -> Result<String, ureq::Error> {
-    response.body_mut().with_config().limit(MAX_BODY).read_to_string()
+/// The body, at most [`MAX_BODY`] bytes of UTF-8; the error says what went wrong.
+fn read_body(mut response: ureq::http::Response<ureq::Body>) -> Result<String, String> {
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| format!("its body could not be read ({})", one_line(&e.to_string())))?;
+    String::from_utf8(bytes).map_err(|_| "its body is not UTF-8 text".to_string())
 }
 
 #[derive(Deserialize)]
@@ -724,11 +805,5 @@ mod tests {
         );
         let only_perms = MintRequest { repositories: None, permissions: narrow.permissions.clone() };
         assert_eq!(serde_json::to_string(&only_perms).unwrap(), r#"{"permissions":{"contents":"read"}}"#);
-    }
-
-    #[test]
-    fn proxy_credentials_are_not_repeated_in_messages() {
-        assert_eq!(redact_userinfo("http://u:p@proxy:3128"), "http://***@proxy:3128");
-        assert_eq!(redact_userinfo("http://proxy:3128"), "http://proxy:3128");
     }
 }

@@ -28,6 +28,7 @@ mod route;
 mod secret;
 mod signer;
 mod time;
+mod tls;
 mod token;
 
 pub use crate::config::{CONFIG_ENV, Defaults};

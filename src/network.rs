@@ -47,9 +47,76 @@ impl std::fmt::Display for Trust {
 /// A proxy and where it was configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Proxy {
+    /// As configured: may hold `user:password@`; show it only through [`Proxy::shown`].
     pub(crate) url: String,
     pub no_proxy: Option<String>,
     pub(crate) origin: &'static str,
+}
+
+/// The proxy schemes the helper speaks, for messages and docs.
+pub(crate) const SUPPORTED_PROXY_SCHEMES: &str = "http://, https://, socks4://, socks4a://, socks5:// or socks5h:// (socks:// means socks4://, as in curl)";
+
+/// A proxy's protocol, from its URL's scheme (none means http, as in curl and git).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProxyScheme {
+    Http,
+    Https,
+    /// The target's name is resolved here, its address sent to the proxy.
+    Socks4,
+    /// The target's name is resolved by the proxy.
+    Socks4a,
+    /// The target's name is resolved here, its address sent to the proxy.
+    Socks5,
+    /// The target's name is resolved by the proxy.
+    Socks5h,
+    Unsupported(String),
+}
+
+impl Proxy {
+    /// The scheme (lower case; `http` when the URL has none) and the rest.
+    fn split(&self) -> (String, &str) {
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None => ("http".to_string(), self.url.as_str()),
+        }
+    }
+
+    pub(crate) fn scheme(&self) -> ProxyScheme {
+        match self.split().0.as_str() {
+            "http" => ProxyScheme::Http,
+            "https" => ProxyScheme::Https,
+            // curl reads a bare socks:// as SOCKS4; so does git through it.
+            "socks" | "socks4" => ProxyScheme::Socks4,
+            "socks4a" => ProxyScheme::Socks4a,
+            "socks5" => ProxyScheme::Socks5,
+            "socks5h" => ProxyScheme::Socks5h,
+            other => ProxyScheme::Unsupported(other.to_string()),
+        }
+    }
+
+    /// The URL as ureq reads it: with a scheme, `socks` spelled `socks4`.
+    pub(crate) fn url_for_ureq(&self) -> String {
+        match self.split() {
+            (scheme, rest) if scheme == "socks" => format!("socks4://{rest}"),
+            (scheme, rest) => format!("{scheme}://{rest}"),
+        }
+    }
+
+    /// The proxy for messages: `scheme://host:port` as the connection would
+    /// use them, never a user name, password, path or query. A URL that
+    /// cannot be parsed is not shown at all.
+    pub(crate) fn shown(&self) -> String {
+        let (scheme, rest) = self.split();
+        let supported = !matches!(self.scheme(), ProxyScheme::Unsupported(_));
+        let url = if supported { self.url_for_ureq() } else { format!("http://{rest}") };
+        match ureq::Proxy::new(&url) {
+            Ok(parsed) if supported => {
+                crate::redact::escape(&format!("{scheme}://{}:{}", parsed.host(), parsed.port()))
+            }
+            Ok(parsed) => crate::redact::escape(&format!("{scheme}://{}", parsed.host())),
+            Err(_) => format!("{}://(an address that cannot be parsed)", crate::redact::escape(&scheme)),
+        }
+    }
 }
 
 /// How to reach one API URL: through which proxy, trusting which roots.
@@ -82,7 +149,7 @@ pub(crate) fn resolve(
     let from_git = if wants_git(ca_file, env) { git() } else { GitHttpConfig::default() };
     let proxy = match (&env.proxy, from_git.proxy) {
         (Some(url), _) => {
-            Some(Proxy { url: url.clone(), no_proxy: env.no_proxy.clone(), origin: "environment" })
+            Some(Proxy { url: with_scheme(url), no_proxy: env.no_proxy.clone(), origin: "environment" })
         }
         (None, Some(url)) => Some(Proxy {
             url: with_scheme(&url),
@@ -103,7 +170,7 @@ pub(crate) fn resolve(
     Connection { proxy, trust }
 }
 
-/// git, like curl, takes `host:port` for an http proxy.
+/// git, like curl, takes `host:port` for an http proxy (so does the environment).
 fn with_scheme(url: &str) -> String {
     if url.contains("://") { url.to_string() } else { format!("http://{url}") }
 }
@@ -204,5 +271,33 @@ mod tests {
         assert_eq!(parsed.proxy.as_deref(), Some("http://p:1"));
         assert_eq!(parsed.ssl_ca_info, Some(PathBuf::from("/x/ca.pem")));
         assert_eq!(parse_git_http_config(""), GitHttpConfig::default());
+    }
+
+    fn proxy(url: &str) -> Proxy {
+        Proxy { url: url.into(), no_proxy: None, origin: "environment" }
+    }
+
+    #[test]
+    fn proxies_are_shown_as_scheme_host_and_port_only() {
+        assert_eq!(proxy("http://alice:pw@proxy.corp:3128/path?token=abc").shown(), "http://proxy.corp:3128");
+        assert_eq!(proxy("alice:pw@proxy.corp:3128").shown(), "http://proxy.corp:3128");
+        assert_eq!(proxy("socks5h://bob:s3cret@127.0.0.1:1080").shown(), "socks5h://127.0.0.1:1080");
+        assert_eq!(proxy("SOCKS5://127.0.0.1").shown(), "socks5://127.0.0.1:1080");
+        assert_eq!(proxy("quic://u:p@relay:443").shown(), "quic://relay");
+        let broken = proxy("http://u:pa/ss@host").shown();
+        assert!(!broken.contains("pa") && !broken.contains("ss"), "{broken}");
+        assert_eq!(proxy("http://ev\u{1b}il:1").shown(), "http://(an address that cannot be parsed)");
+    }
+
+    #[test]
+    fn proxy_schemes_are_read_as_curl_reads_them() {
+        assert_eq!(proxy("proxy:3128").scheme(), ProxyScheme::Http);
+        assert_eq!(proxy("socks://p:1080").scheme(), ProxyScheme::Socks4);
+        assert_eq!(proxy("socks://p:1080").url_for_ureq(), "socks4://p:1080");
+        assert_eq!(proxy("socks4a://p").scheme(), ProxyScheme::Socks4a);
+        assert_eq!(proxy("Socks5h://p").scheme(), ProxyScheme::Socks5h);
+        assert_eq!(proxy("socks5://p").scheme(), ProxyScheme::Socks5);
+        assert_eq!(proxy("https://p").scheme(), ProxyScheme::Https);
+        assert_eq!(proxy("ftp://p").scheme(), ProxyScheme::Unsupported("ftp".into()));
     }
 }
