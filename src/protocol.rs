@@ -136,6 +136,7 @@ fn text(value: &[u8]) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UnsafeValue {
     pub(crate) key: &'static str,
+    pub(crate) why: &'static str,
 }
 
 /// The credential we answer `get` with.
@@ -155,7 +156,15 @@ pub(crate) fn is_safe_value(value: &str) -> bool {
 pub(crate) fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeValue> {
     let password = credential.password.expose();
     if !is_safe_value(password) {
-        return Err(UnsafeValue { key: "password" });
+        return Err(UnsafeValue { key: "password", why: "containing a line break or NUL" });
+    }
+    // Only GitHub's token alphabet is ever handed to git.
+    if !crate::token::is_token_shaped(password) {
+        return Err(UnsafeValue { key: "password", why: "that is not shaped like a GitHub token" });
+    }
+    // git reads 0 as "never expires".
+    if credential.expires_at == 0 {
+        return Err(UnsafeValue { key: "password_expiry_utc", why: "of 0 (git would read it as never expiring)" });
     }
     let mut out = Vec::with_capacity(password.len() + 80);
     out.extend_from_slice(b"username=x-access-token\npassword=");
@@ -174,7 +183,7 @@ pub(crate) fn write_credential(mut output: impl Write, credential: &Credential<'
     let bytes = render_credential(credential).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("refusing to print a {} containing a line break or NUL", e.key),
+            format!("refusing to print a {} {}", e.key, e.why),
         )
     })?;
     output.write_all(&bytes)?;
@@ -329,7 +338,7 @@ mod tests {
             }
 
             #[test]
-            fn a_written_credential_reads_back_as_written(password in "[!-~]{1,600}", expires_at in any::<u64>()) {
+            fn a_written_credential_reads_back_as_written(password in "[A-Za-z0-9._-]{1,600}", expires_at in 1..u64::MAX) {
                 let token = Secret::new(password.clone());
                 let bytes = render_credential(&Credential { password: &token, expires_at }).unwrap();
                 let read = parse_request(&bytes);
@@ -352,6 +361,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_password_outside_the_token_alphabet_or_an_expiry_of_0_is_never_written() {
+        for bad in ["ghs_a b", "ghs_\u{1b}[31m", "ghs_a=b", "ghs_é"] {
+            let token = Secret::new(bad.to_string());
+            assert!(render_credential(&Credential { password: &token, expires_at: 1 }).is_err(), "{bad:?}");
+        }
+        let token = Secret::new("ghs_ok".to_string());
+        let err = render_credential(&Credential { password: &token, expires_at: 0 }).unwrap_err();
+        assert_eq!(err.key, "password_expiry_utc");
+        assert!(render_credential(&Credential { password: &token, expires_at: 1 }).is_ok());
     }
 
     #[test]

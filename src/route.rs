@@ -3,6 +3,7 @@
 //! that narrows the mint). Pure: takes the validated [`Config`] and the
 //! request's fields; one [`Route`] comes out.
 
+use crate::redact::escape;
 use crate::cache::EntryKey;
 use crate::config::{App, Config, TokenScope};
 use crate::github::MintRequest;
@@ -30,10 +31,11 @@ impl fmt::Display for NotMine {
             NotMine::Username(u) => {
                 write!(f, "username {u:?} is not x-access-token, so another helper answers")
             }
-            NotMine::NoAppForHost(h) => write!(f, "no [[app]] is configured for host {h}"),
+            // Hosts come from git's request (a submodule URL can carry ESC or BEL).
+            NotMine::NoAppForHost(h) => write!(f, "no [[app]] is configured for host {}", escape(h)),
             NotMine::NotARepository(p) => write!(f, "path {p:?} is not OWNER/REPO"),
             NotMine::NoPatternMatched { host, repo } => {
-                write!(f, "no repos pattern of the apps for {host} matches {repo}")
+                write!(f, "no repos pattern of the apps for {} matches {}", escape(host), escape(&repo.to_string()))
             }
         }
     }
@@ -89,6 +91,7 @@ pub(crate) enum Route<'c> {
 
 /// The one-line hint printed when git sent no path but one is needed.
 pub(crate) fn use_http_path_hint(host: &str) -> String {
+    let host = escape(host);
     format!(
         "cannot choose an app for {host} without the repository path: run `git config --global credential.https://{host}.useHttpPath true`"
     )
@@ -334,5 +337,19 @@ mod tests {
             route(&c, https("github.com", Some("other/web"))),
             Route::NotMine(NotMine::NoPatternMatched { .. })
         ));
+    }
+
+    #[test]
+    fn control_characters_from_git_never_reach_a_message_raw() {
+        let host = "evil\u{1b}]0;pwned\u{7}.example";
+        for message in [
+            NotMine::NoAppForHost(host.into()).to_string(),
+            NotMine::Protocol(Some(host.into())).to_string(),
+            NotMine::Username(host.into()).to_string(),
+            NotMine::NotARepository(host.into()).to_string(),
+            use_http_path_hint(host),
+        ] {
+            assert!(!message.contains(['\u{1b}', '\u{7}']), "{message:?}");
+        }
     }
 }

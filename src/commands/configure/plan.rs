@@ -37,9 +37,15 @@ pub(crate) fn marker_key(host: &str) -> String {
 
 /// The helper string git runs: this binary's absolute path, plus `--config`
 /// or the app's flags (`--private-key-env NAME` or a path: never a key,
-/// which the flags cannot hold).
+/// which the flags cannot hold). git runs a value starting with `/` through
+/// the shell as it is, and one starting with `!` as the shell command after
+/// the `!`; a path the shell would split or expand (spaces, quotes,
+/// non-ASCII, `$`) is quoted after a `!`, since a value starting with a quote
+/// would be read as a helper name.
 pub(crate) fn helper_value(exe: &Path, config: Option<&Path>, flags: &[(&str, String)]) -> String {
-    let mut value = shell_quote(&exe.to_string_lossy());
+    let exe = exe.to_string_lossy();
+    let quoted = shell_quote(&exe);
+    let mut value = if quoted == exe && exe.starts_with('/') { quoted } else { format!("!{quoted}") };
     if let Some(config) = config {
         value.push_str(" --config ");
         value.push_str(&shell_quote(&config.to_string_lossy()));
@@ -65,6 +71,8 @@ pub(crate) fn shell_quote(word: &str) -> String {
 /// The program a helper string runs (its first shell word).
 pub(crate) fn program_of(value: &str) -> String {
     let value = value.trim_start();
+    // `!` makes git run the rest as a shell command (how awkward paths are written).
+    let value = value.strip_prefix('!').unwrap_or(value).trim_start();
     match value.strip_prefix('\'') {
         Some(quoted) => quoted.split('\'').next().unwrap_or("").to_string(),
         None => value.split(' ').next().unwrap_or("").to_string(),
@@ -300,7 +308,7 @@ mod tests {
                 Some(Path::new("/etc/it's.toml")),
                 &[]
             ),
-            "'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
+            "!'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
         );
         assert_eq!(
             helper_value(
@@ -314,6 +322,11 @@ mod tests {
             ),
             "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*'"
         );
+        assert_eq!(
+            helper_value(Path::new("/opt/Übung \"q\"/git-credential-github-app"), None, &[]),
+            "!'/opt/Übung \"q\"/git-credential-github-app'"
+        );
+        assert!(is_ours("!'/opt/my tools/git-credential-github-app' --config x"));
         assert!(is_ours("'/opt/my tools/git-credential-github-app' --config x"));
         assert!(!is_ours("store"));
         assert!(is_ours("github-app --config /c.toml"));
