@@ -164,7 +164,10 @@ pub(crate) fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, 
     }
     // git reads 0 as "never expires".
     if credential.expires_at == 0 {
-        return Err(UnsafeValue { key: "password_expiry_utc", why: "of 0 (git would read it as never expiring)" });
+        return Err(UnsafeValue {
+            key: "password_expiry_utc",
+            why: "of 0 (git would read it as never expiring)",
+        });
     }
     let mut out = Vec::with_capacity(password.len() + 80);
     out.extend_from_slice(b"username=x-access-token\npassword=");
@@ -181,10 +184,7 @@ pub(crate) fn write_token(output: impl Write, token: &InstallationToken) -> io::
 /// Writes the answer to `get` in one `write_all`, so git never sees half of it.
 pub(crate) fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> io::Result<()> {
     let bytes = render_credential(credential).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("refusing to print a {} {}", e.key, e.why),
-        )
+        io::Error::new(io::ErrorKind::InvalidData, format!("refusing to print a {} {}", e.key, e.why))
     })?;
     output.write_all(&bytes)?;
     output.flush()

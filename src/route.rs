@@ -3,11 +3,11 @@
 //! that narrows the mint). Pure: takes the validated [`Config`] and the
 //! request's fields; one [`Route`] comes out.
 
-use crate::redact::escape;
 use crate::cache::EntryKey;
 use crate::config::{App, Config, TokenScope};
 use crate::github::MintRequest;
 use crate::protocol::Request;
+use crate::redact::escape;
 use crate::repo::{Pattern, RepoRef, normalise_host, parse_repo_path};
 use std::fmt;
 
@@ -35,7 +35,12 @@ impl fmt::Display for NotMine {
             NotMine::NoAppForHost(h) => write!(f, "no [[app]] is configured for host {}", escape(h)),
             NotMine::NotARepository(p) => write!(f, "path {p:?} is not OWNER/REPO"),
             NotMine::NoPatternMatched { host, repo } => {
-                write!(f, "no repos pattern of the apps for {} matches {}", escape(host), escape(&repo.to_string()))
+                write!(
+                    f,
+                    "no repos pattern of the apps for {} matches {}",
+                    escape(host),
+                    escape(&repo.to_string())
+                )
             }
         }
     }

@@ -754,8 +754,73 @@ mod tests {
             proptest::collection::vec(line, 0..16).prop_map(|lines| lines.join("\n"))
         }
 
+        /// A PEM private key: header, 64-character base64 lines, footer.
+        fn pem() -> impl Strategy<Value = String> {
+            let kind = prop_oneof![Just("RSA PRIVATE KEY"), Just("PRIVATE KEY")];
+            (kind, proptest::collection::vec("[A-Za-z0-9+/]{64}", 1..6)).prop_map(|(kind, body)| {
+                format!("-----BEGIN {kind}-----\n{}\n-----END {kind}-----", body.join("\n"))
+            })
+        }
+
+        /// Every key of the config, and names that are not keys.
+        fn any_key() -> impl Strategy<Value = &'static str> {
+            prop_oneof![
+                Just("app_id"),
+                Just("name"),
+                Just("private_key_path"),
+                Just("private_key_env"),
+                Just("private_key_command"),
+                Just("host"),
+                Just("api_url"),
+                Just("repos"),
+                Just("installation_id"),
+                Just("ca_file"),
+                Just("token_scope"),
+                Just("permissions"),
+                Just("cache_dir"),
+                Just("timeout_secs"),
+                Just("min_token_lifetime_secs"),
+                Just("unknown_key"),
+            ]
+        }
+
+        /// `pem` pasted into a config the way people paste: as a value of
+        /// any key (multi-line, escaped, literal, in a list, in a table), as
+        /// a key name, or as bare lines, before or after a valid app.
+        fn config_with_pem() -> impl Strategy<Value = (String, String)> {
+            (pem(), any_key(), 0..8usize, any::<bool>()).prop_map(|(pem, key, form, first)| {
+                let line = pem.lines().nth(1).unwrap_or_default().to_string();
+                let pasted = match form {
+                    0 => format!("{key} = \"\"\"\n{pem}\n\"\"\""),
+                    1 => format!("{key} = {pem:?}"),
+                    2 => format!("{key} = '''\n{pem}'''"),
+                    3 => format!("{key} = [{pem:?}]"),
+                    4 => format!("{key} = {{ contents = {pem:?} }}"),
+                    5 => format!("{key} = {{ {line} = \"read\" }}"),
+                    6 => format!("{line} = 1"),
+                    _ => pem.clone(),
+                };
+                let text = if first {
+                    format!("{pasted}\n[[app]]\napp_id = 1\nprivate_key_env = \"K\"\n")
+                } else {
+                    format!("[[app]]\napp_id = 1\nprivate_key_env = \"K\"\n{pasted}\n")
+                };
+                (text, pem)
+            })
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn no_config_error_repeats_any_line_of_a_pasted_pem((text, pem) in config_with_pem()) {
+                if let Err(e) = parse(&text) {
+                    let message = e.to_string();
+                    for line in pem.lines() {
+                        prop_assert!(!message.contains(line), "{}\n---\n{}", message, text);
+                    }
+                }
+            }
 
             #[test]
             fn arbitrary_toml_never_panics_and_errors_name_the_file(text in toml_like()) {
