@@ -13,13 +13,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::support::fake_github::Options;
+use crate::support::git_env::TestEnv;
 use crate::support::git_env::run_with_timeout;
 use crate::support::proxy::ConnectProxy;
+use crate::support::selfsigned::{SelfSigned, SelfSignedKind};
+use crate::support::socks::{Socks4, Socks5};
 use crate::support::tls::TestTls;
 use crate::support::world::{
     APP_ID, App, Config, INSTALLATION_ID, MINTS, OWNER, World, files_with_prefix, mint_path, request,
 };
-use crate::support::{Fault, RunOutput, iso8601, unix_now};
+use crate::support::{Fault, RunOutput, fixture_string, iso8601, unix_now};
 
 const REPO: &str = "web";
 /// A hung helper fails the test after this instead of blocking it.
@@ -535,4 +539,283 @@ fn a_repository_scoped_mint_of_a_repository_not_granted_is_reported_with_its_422
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].body_json()["repositories"], json!(["secret-plans"]));
     assert_eq!(w.fake.mint_count(), 0);
+}
+
+// ---- SOCKS proxies (issue 11) ----
+
+/// The test app reached through `https://localhost:PORT`, so a SOCKS proxy sees a name to
+/// resolve (the fake's certificate is for `localhost` too).
+fn app_by_name(w: &World) -> App {
+    app(w).api_url(&format!("https://localhost:{}/api/v3", w.fake.port()))
+}
+
+#[test]
+fn socks5h_from_all_proxy_carries_the_mint_and_the_proxy_resolves_the_name() {
+    let mut w = world();
+    let socks = Socks5::start();
+    let cfg = config(&w, app_by_name(&w));
+    w.env.set_env("ALL_PROXY", &socks.url_h());
+    w.served(&get(&w, &cfg));
+    let reqs = socks.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].target, format!("localhost:{}", w.fake.port()));
+    assert!(reqs[0].by_name, "socks5h sends the name: {reqs:?}");
+}
+
+#[test]
+fn socks5_resolves_the_name_here_and_sends_the_proxy_an_address() {
+    let mut w = world();
+    let socks = Socks5::start();
+    let cfg = config(&w, app_by_name(&w));
+    w.env.set_env("ALL_PROXY", &socks.url());
+    w.served(&get(&w, &cfg));
+    let reqs = socks.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert!(!reqs[0].by_name, "socks5 sends an address: {reqs:?}");
+    assert!(reqs[0].target.ends_with(&format!(":{}", w.fake.port())), "{reqs:?}");
+}
+
+#[test]
+fn a_socks5_proxy_with_a_password_carries_the_mint_and_the_password_is_never_printed() {
+    let mut w = world();
+    let socks = Socks5::start_with_auth("proxyuser", "Pr0xyPassw0rd");
+    let cfg = config(&w, app_by_name(&w));
+    w.env.set_env("HTTPS_PROXY", &socks.url_h());
+    w.env.set_env("GIT_CREDENTIAL_GITHUB_APP_TRACE", "1");
+    let out = get(&w, &cfg);
+    w.served(&out);
+    assert!(socks.requests().iter().all(|r| r.authenticated), "{:?}", socks.requests());
+    assert!(!out.stderr.contains("Pr0xyPassw0rd"), "{out}");
+
+    // A wrong password: one line naming the proxy as scheme://host:port, never the password.
+    drop_cached_tokens(&w);
+    w.env.set_env("GIT_CREDENTIAL_GITHUB_APP_TRACE", "0");
+    w.env.set_env("HTTPS_PROXY", &format!("socks5h://proxyuser:WrongPassw0rd@{}", socks.addr()));
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains(&format!("socks5h://{}", socks.addr())), "{line}");
+    assert!(!line.contains("WrongPassw0rd") && !line.contains("proxyuser"), "{line}");
+}
+
+#[test]
+fn git_config_http_proxy_socks4_and_socks4a_carry_the_mint() {
+    let w = world();
+    let socks = Socks4::start();
+    let cfg = config(&w, app_by_name(&w));
+    w.env.git_config_global("http.proxy", &socks.url());
+    w.served(&get(&w, &cfg));
+    drop_cached_tokens(&w);
+    w.env.git_config_global("http.proxy", &socks.url_a());
+    w.served(&get(&w, &cfg));
+    let reqs = socks.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert!(!reqs[0].by_name, "socks4 sends an address: {reqs:?}");
+    assert!(reqs[1].by_name, "socks4a sends the name: {reqs:?}");
+}
+
+#[test]
+fn no_proxy_covering_the_api_host_bypasses_a_socks_proxy() {
+    let mut w = world();
+    let socks = Socks5::start();
+    let cfg = config(&w, app(&w));
+    w.env.set_env("ALL_PROXY", &socks.url());
+    w.env.set_env("NO_PROXY", "127.0.0.1");
+    w.served(&get(&w, &cfg));
+    assert_eq!(socks.connections(), 0, "{:?}", socks.requests());
+}
+
+#[test]
+fn an_unsupported_proxy_scheme_is_one_line_naming_the_scheme() {
+    let mut w = world();
+    let cfg = config(&w, app(&w));
+    w.env.set_env("HTTPS_PROXY", "quic://alice:Sekr1tPass@relay.example:443");
+    let out = get(&w, &cfg);
+    let line = w.failed(&out);
+    assert!(line.contains("\"quic\"") && line.contains("socks5h://"), "{line}");
+    assert!(line.contains("quic://relay.example"), "{line}");
+    assert!(!line.contains("alice") && !line.contains("Sekr1tPass"), "{line}");
+    assert!(w.fake.requests().is_empty());
+}
+
+#[test]
+fn a_proxy_url_is_shown_as_scheme_host_and_port_only() {
+    let mut w = world();
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let cfg = config(&w, app(&w));
+    w.env.set_env("HTTPS_PROXY", &format!("alice:Sekr1tPass@127.0.0.1:{port}/?token=QueryS3cret"));
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains(&format!("http://127.0.0.1:{port}")), "{line}");
+    for secret in ["alice", "Sekr1tPass", "QueryS3cret"] {
+        assert!(!line.contains(secret), "{secret} shown: {line}");
+    }
+}
+
+// ---- internal errors (issue 11) ----
+
+#[test]
+fn a_forced_internal_error_is_one_line_and_exit_1_without_its_payload() {
+    let mut w = world();
+    let cfg = config(&w, app(&w));
+    w.env.set_env("GIT_CREDENTIAL_GITHUB_APP_DEBUG_FORCE_PANIC", "1");
+    let out = get(&w, &cfg);
+    let line = w.failed(&out);
+    assert!(line.starts_with("git-credential-github-app: internal error"), "{line}");
+    assert!(!out.stderr.contains("ghs_ThisPayloadMustNeverBePrinted"), "{out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+}
+
+// ---- self-signed Enterprise Server certificates (issue 11) ----
+
+/// A world whose fake GitHub serves `cert` (self-signed, CA:TRUE), trusting nothing by itself.
+fn self_signed_world(cert: &SelfSigned) -> World {
+    let fake = cert.start_fake(Options::default());
+    fake.add_app(APP_ID, "Iv23liTestClient", "test-app", &fixture_string("app-key.pub.pem"));
+    fake.add_installation(INSTALLATION_ID, APP_ID, OWNER, None);
+    fake.create_repo(OWNER, "widgets");
+    let env = TestEnv::new();
+    let key = env.copy_key("app-key-pkcs1.pem");
+    World { fake, env, key }
+}
+
+#[test]
+fn a_self_signed_ca_true_certificate_named_by_ca_file_is_trusted_by_the_helper_and_by_git() {
+    let cert = SelfSigned::generate(SelfSignedKind::Valid);
+    let mut w = self_signed_world(&cert);
+    let cfg = config(&w, app(&w).ca_file(&cert.cert_path()));
+    w.served(&get(&w, &cfg));
+    // git trusts the same file; the helper answers git, and git fetches.
+    w.env.set_ca(&cert.cert_path());
+    w.use_helper_in_git(&cfg);
+    let out =
+        run_with_timeout(w.env.git(["ls-remote", &w.fake.repo_url(OWNER, "widgets")]), None, HELPER_TIMEOUT);
+    assert!(out.stdout.contains("refs/heads/main"), "{out}");
+}
+
+#[test]
+fn a_self_signed_certificate_named_by_git_ssl_cainfo_or_http_sslcainfo_is_trusted() {
+    let cert = SelfSigned::generate(SelfSignedKind::Valid);
+    let mut w = self_signed_world(&cert);
+    let cfg = config(&w, app(&w).no_ca_file());
+    w.env.set_ca(&cert.cert_path());
+    w.served(&get(&w, &cfg));
+
+    let cert = SelfSigned::generate(SelfSignedKind::Valid);
+    let w = self_signed_world(&cert);
+    let cfg = config(&w, app(&w).no_ca_file());
+    let key = format!("http.{}/.sslCAInfo", w.fake.base_url());
+    w.env.git_config_global(&key, &cert.cert_path().display().to_string());
+    w.served(&get(&w, &cfg));
+}
+
+#[test]
+fn a_self_signed_certificate_is_never_trusted_through_the_system_store() {
+    let cert = SelfSigned::generate(SelfSignedKind::Valid);
+    let mut w = self_signed_world(&cert);
+    let cfg = config(&w, app(&w).no_ca_file());
+    w.env.set_env("SSL_CERT_FILE", &cert.cert_path().display().to_string());
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains("system trust store"), "{line}");
+    assert!(line.contains("CA:TRUE"), "{line}");
+    assert!(w.fake.requests().is_empty());
+}
+
+#[test]
+fn a_self_signed_certificate_that_expired_or_names_another_host_is_refused_in_words() {
+    for (kind, words) in
+        [(SelfSignedKind::Expired, "expired"), (SelfSignedKind::WrongHost, "wrong host name")]
+    {
+        let cert = SelfSigned::generate(kind);
+        let w = self_signed_world(&cert);
+        let cfg = config(&w, app(&w).ca_file(&cert.cert_path()));
+        let line = mint_error(&w, &get(&w, &cfg));
+        assert!(line.contains(words), "{kind:?}: {line}");
+        assert!(!line.contains("Other(") && !line.contains("InvalidCertificate"), "{line}");
+        assert!(w.fake.requests().is_empty());
+    }
+}
+
+#[test]
+fn a_self_signed_certificate_not_in_ca_file_is_refused_in_words() {
+    let cert = SelfSigned::generate(SelfSignedKind::Valid);
+    let w = self_signed_world(&cert);
+    let dir = crate::support::TempDir::new("unrelated-ca");
+    let cfg = config(&w, app(&w).ca_file(&unrelated_ca(dir.path())));
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains("self-signed certificate not in ca_file"), "{line}");
+    assert!(!line.contains("CaUsedAsEndEntity"), "{line}");
+}
+
+#[test]
+fn a_server_certificate_from_an_unknown_issuer_is_named_so() {
+    let w = world();
+    let dir = crate::support::TempDir::new("other-ca");
+    // A CA with another name: no issuer of the fake's certificate is in the file.
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "some other CA");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let other = params.self_signed(&rcgen::KeyPair::generate().expect("key")).expect("CA");
+    let path = dir.path().join("other-ca.pem");
+    fs::write(&path, other.pem()).expect("writing the CA");
+    let cfg = config(&w, app(&w).ca_file(&path));
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains("unknown issuer"), "{line}");
+}
+
+// ---- never mint twice; share failures (issue 11) ----
+
+#[test]
+fn a_mint_answered_201_with_a_body_cut_short_is_not_retried() {
+    let w = world();
+    let head = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n";
+    w.fake.push_fault("POST", MINTS, Fault::Raw(format!("{head}{{\"token\":\"ghs_cut").into_bytes()));
+    let cfg = config(&w, app(&w));
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains("201") && line.contains("not retried"), "{line}");
+    assert_eq!(w.fake.count("POST", MINTS), 1);
+}
+
+#[test]
+fn a_mint_answered_201_with_a_body_that_is_not_utf8_is_not_retried() {
+    let w = world();
+    let mut raw =
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 6\r\n\r\n".to_vec();
+    raw.extend_from_slice(b"{\"\xff\xfe\"}");
+    w.fake.push_fault("POST", MINTS, Fault::Raw(raw));
+    let cfg = config(&w, app(&w));
+    let line = mint_error(&w, &get(&w, &cfg));
+    assert!(line.contains("201") && line.contains("not UTF-8"), "{line}");
+    assert_eq!(w.fake.count("POST", MINTS), 1);
+}
+
+#[test]
+fn thirty_two_parallel_cold_gets_against_a_failing_api_make_at_most_three_mint_attempts() {
+    let w = world();
+    for _ in 0..200 {
+        w.fake.push_fault("POST", MINTS, Fault::json_error(500, "Server Error"));
+    }
+    let timeout_secs = 20;
+    let cfg = w.config(Config::new().cache_dir(&cache_dir(&w)).timeout_secs(timeout_secs).app(app(&w)));
+    let input = format!("{}\n", request(&w.fake.host(), Some(&format!("{OWNER}/{REPO}.git"))));
+    let started = Instant::now();
+    let children: Vec<_> = (0..32)
+        .map(|_| {
+            let mut cmd = w.cmd(&cfg, &["get"]);
+            cmd.stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().expect("spawning the helper");
+            use std::io::Write as _;
+            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writing the request");
+            child
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("waiting for the helper");
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("500"), "every process gives the holder's reason: {stderr}");
+    }
+    let elapsed = started.elapsed();
+    assert!(w.fake.count("POST", MINTS) <= 3, "{} mint attempts", w.fake.count("POST", MINTS));
+    assert!(elapsed < Duration::from_secs(timeout_secs / 2), "took {elapsed:?}");
 }

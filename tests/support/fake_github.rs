@@ -64,6 +64,9 @@ pub enum Fault {
     CloseConnection,
     /// Wait this long, then answer normally.
     Delay(Duration),
+    /// Write these bytes as the whole response (status line, headers, body), then close the
+    /// connection: for answers cut short or not UTF-8.
+    Raw(Vec<u8>),
 }
 
 impl Fault {
@@ -92,6 +95,7 @@ impl Fault {
             Fault::Hang => "hang",
             Fault::CloseConnection => "close",
             Fault::Delay(_) => "delay",
+            Fault::Raw(_) => "raw",
         }
     }
 }
@@ -601,6 +605,13 @@ fn serve_connection(shared: &Shared, tcp: TcpStream, peer: SocketAddr) {
                 return;
             }
             Some(Fault::CloseConnection) => return,
+            Some(Fault::Raw(bytes)) => {
+                let s = stream.get_mut();
+                let _ = s.write_all(&bytes).and_then(|()| s.flush());
+                s.conn.send_close_notify();
+                let _ = s.flush();
+                return;
+            }
             Some(Fault::Status { status, headers, body }) => {
                 let mut r = Response::new(status).body(body);
                 r.headers = headers;
