@@ -235,8 +235,16 @@ impl PrivateDir {
     /// Opens (creating, 0600) `name` for locking: a symlink, FIFO or
     /// directory there is an error at once, never a wait.
     pub(crate) fn open_lock(&self, name: &str) -> io::Result<File> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | IN_DIR;
-        let fd = rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600))?;
+        // Read-write: a FIFO opens at once (and is then refused as one) where
+        // write-only would fail with a puzzling "no such device or address".
+        let flags = OFlags::RDWR | OFlags::CREATE | IN_DIR;
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::LOOP) => {
+                return Err(io::Error::new(io::ErrorKind::PermissionDenied, "it is a symlink"));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let file = File::from(fd);
         self.check_file(&file)?;
         Ok(file)

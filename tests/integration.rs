@@ -13,6 +13,7 @@ mod cases {
     mod flags;
     mod get;
     mod git_side;
+    mod hostile;
     mod network;
     mod robustness;
     mod scale;

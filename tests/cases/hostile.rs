@@ -1,0 +1,299 @@
+//! A shared, hostile machine (issue 10): another user who can write to the cache directory,
+//! planted tokens, symlinks and FIFOs, configs others can change, files that are devices or
+//! FIFOs, a PEM pasted into the config, and a helper installed under an awkward path.
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, lchown, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::git_env::{helper_path, run, run_with_timeout};
+use crate::support::world::{Config, INSTALLATION_ID, OWNER, PREFIX, World, files_with_prefix, request};
+use crate::support::{RunOutput, set_mode};
+
+/// `nobody`: the other user of these tests.
+const OTHER_UID: u32 = 65534;
+/// A hung helper fails the test after this instead of blocking it.
+const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn config(w: &World, cache_dir: &Path) -> PathBuf {
+    w.config(
+        Config::new().cache_dir(cache_dir).timeout_secs(10).app(w.test_app().installation(INSTALLATION_ID)),
+    )
+}
+
+fn get(w: &World, cfg: &Path) -> RunOutput {
+    let input = format!("{}\n", request(&w.fake.host(), Some("acme/web.git")));
+    run_with_timeout(w.cmd(cfg, &["get"]), Some(input.as_bytes()), HELPER_TIMEOUT)
+}
+
+/// The one cached entry's path (after a served `get`).
+fn the_entry(cache_dir: &Path) -> PathBuf {
+    let entries = files_with_prefix(cache_dir, "token-");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+/// Replaces the token in `entry` with `planted` (expiry, minted_at untouched unless given).
+fn plant(entry: &Path, planted: &str, expires_at: Option<u64>) {
+    let mut json: serde_json::Value = serde_json::from_slice(&fs::read(entry).unwrap()).unwrap();
+    json["token"] = planted.into();
+    if let Some(at) = expires_at {
+        json["expires_at"] = at.into();
+    }
+    fs::write(entry, json.to_string()).unwrap();
+}
+
+#[track_caller]
+fn warned_once(out: &RunOutput, needles: &[&str]) {
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(lines[0].starts_with(PREFIX), "{out}");
+    for needle in needles {
+        assert!(lines[0].contains(needle), "{needle:?} missing: {out}");
+    }
+}
+
+// ---- the cache directory and its files ----
+
+#[test]
+fn a_token_planted_in_a_cache_dir_others_can_write_is_never_served_and_the_dir_is_named_once() {
+    let w = World::new();
+    let cache_dir = w.env.root().join("cache");
+    let cfg = config(&w, &cache_dir);
+    w.served(&get(&w, &cfg));
+    plant(&the_entry(&cache_dir), "ghs_PlantedByAnotherUser", None);
+    set_mode(&cache_dir, 0o777);
+
+    let out = get(&w, &cfg);
+    let token = w.served(&out);
+    assert_ne!(token, "ghs_PlantedByAnotherUser");
+    assert_eq!(w.fake.mint_count(), 2);
+    let dir = cache_dir.display().to_string();
+    warned_once(&out, &[&dir, &format!("chmod 700 {dir}"), "without the cache"]);
+    assert_eq!(fs::metadata(&cache_dir).unwrap().permissions().mode() & 0o777, 0o777, "not tightened");
+}
+
+#[test]
+fn a_token_planted_in_an_entry_others_can_write_is_never_served() {
+    let w = World::new();
+    let cache_dir = w.env.root().join("cache");
+    let cfg = config(&w, &cache_dir);
+    w.served(&get(&w, &cfg));
+    let entry = the_entry(&cache_dir);
+    plant(&entry, "ghs_PlantedByAnotherUser", None);
+    set_mode(&entry, 0o666);
+    let token = w.served(&get(&w, &cfg));
+    assert_ne!(token, "ghs_PlantedByAnotherUser");
+    assert_eq!(w.fake.mint_count(), 2);
+}
+
+#[test]
+fn an_entry_that_expires_later_than_github_allows_is_never_served() {
+    let w = World::new();
+    let cache_dir = w.env.root().join("cache");
+    let cfg = config(&w, &cache_dir);
+    w.served(&get(&w, &cfg));
+    plant(&the_entry(&cache_dir), "ghs_PlantedForever", Some(u64::MAX));
+    let token = w.served(&get(&w, &cfg));
+    assert_ne!(token, "ghs_PlantedForever");
+    assert_eq!(w.fake.mint_count(), 2);
+}
+
+#[test]
+fn symlinks_another_user_plants_at_guessable_temp_names_are_never_written_through() {
+    let w = World::new();
+    let cache_dir = w.env.root().join("cache");
+    let cfg = config(&w, &cache_dir);
+    // Learn the entry's name, then empty the directory and open it to everyone.
+    w.served(&get(&w, &cfg));
+    let name = the_entry(&cache_dir).file_name().unwrap().to_str().unwrap().to_string();
+    let stem = name.trim_end_matches(".json").to_string();
+    fs::remove_file(cache_dir.join(&name)).unwrap();
+    fs::remove_file(cache_dir.join(format!("{stem}.lock"))).unwrap();
+    set_mode(&cache_dir, 0o777);
+    let victim = w.env.root().join("victim");
+    fs::write(&victim, "untouched").unwrap();
+    // The other user's links: every temp name the next few hundred processes could pick, the
+    // entry and its lock.
+    let next_pid: u32 =
+        fs::read_to_string("/proc/sys/kernel/ns_last_pid").map_or(0, |s| s.trim().parse().unwrap_or(0));
+    let mut links: Vec<String> = (next_pid..next_pid + 400).map(|pid| format!(".{name}.tmp{pid}")).collect();
+    links.extend([name.clone(), format!("{stem}.lock")]);
+    for link in &links {
+        let path = cache_dir.join(link);
+        symlink(&victim, &path).unwrap();
+        if lchown(&path, Some(OTHER_UID), Some(OTHER_UID)).is_err() {
+            eprintln!("skipping the other user's ownership: cannot chown as this user (not root)");
+        }
+    }
+
+    for _ in 0..3 {
+        let out = get(&w, &cfg);
+        w.served(&out);
+    }
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+    assert_eq!(fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o644);
+}
+
+#[test]
+fn fifos_at_the_lock_and_entry_paths_never_hang_a_get() {
+    let w = World::new();
+    let cache_dir = w.env.root().join("cache");
+    let cfg = config(&w, &cache_dir);
+    w.served(&get(&w, &cfg));
+    let entry = the_entry(&cache_dir);
+    let lock = entry.with_extension("lock");
+    for path in [&entry, &lock] {
+        let _ = fs::remove_file(path);
+        let made = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+        assert!(made.success());
+    }
+    let started = Instant::now();
+    let out = get(&w, &cfg);
+    w.served(&out);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    warned_once(&out, &["FIFO", "without the cache"]);
+}
+
+// ---- files the helper reads ----
+
+#[test]
+fn a_config_others_can_change_is_refused_naming_the_file_and_the_chmod() {
+    let w = World::new();
+    let cfg = config(&w, &w.env.root().join("cache"));
+    set_mode(&cfg, 0o666);
+    let line = w.failed(&get(&w, &cfg));
+    let path = cfg.display().to_string();
+    assert!(line.contains(&path) && line.contains(&format!("chmod go-w {path}")), "{line}");
+    assert!(w.fake.requests().is_empty());
+}
+
+#[test]
+fn a_config_of_another_user_is_refused() {
+    let w = World::new();
+    let cfg = config(&w, &w.env.root().join("cache"));
+    if lchown(&cfg, Some(OTHER_UID), None).is_err() {
+        eprintln!("skipping: only root can give a file to another user");
+        return;
+    }
+    let line = w.failed(&get(&w, &cfg));
+    assert!(line.contains(&cfg.display().to_string()) && line.contains("uid 65534"), "{line}");
+}
+
+#[test]
+fn a_config_key_or_ca_file_that_is_a_device_or_fifo_fails_at_once_naming_it() {
+    let w = World::new();
+    let fifo = w.env.root().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    set_mode(&fifo, 0o600);
+    let started = Instant::now();
+    for config in [Path::new("/dev/zero"), &fifo] {
+        let line = w.failed(&get(&w, config));
+        assert!(
+            line.contains(&config.display().to_string()) && line.contains("not a regular file"),
+            "{line}"
+        );
+    }
+    let with_key = w.config(Config::new().app(w.test_app().key_file(&fifo).installation(INSTALLATION_ID)));
+    let line = w.failed(&get(&w, &with_key));
+    assert!(line.contains("private key file") && line.contains("is a FIFO"), "{line}");
+    let with_ca = w.config(Config::new().app(w.test_app().ca_file(&fifo).installation(INSTALLATION_ID)));
+    let line = w.failed(&get(&w, &with_ca));
+    assert!(line.contains("ca_file") && line.contains("is a FIFO"), "{line}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_config_or_ca_file_over_its_size_cap_is_refused_naming_it() {
+    let w = World::new();
+    let big = w.env.root().join("big.toml");
+    let mut text = String::from("# padding\n");
+    text.push_str(&"#".repeat(1024 * 1024 + 1));
+    fs::write(&big, text).unwrap();
+    set_mode(&big, 0o600);
+    let line = w.failed(&get(&w, &big));
+    assert!(line.contains("big.toml") && line.contains("larger than 1 MiB"), "{line}");
+
+    let bundle = w.env.root().join("huge-ca.pem");
+    fs::write(&bundle, vec![b'A'; 5 * 1024 * 1024]).unwrap();
+    let cfg = w.config(Config::new().app(w.test_app().ca_file(&bundle).installation(INSTALLATION_ID)));
+    let line = w.failed(&get(&w, &cfg));
+    assert!(line.contains("huge-ca.pem") && line.contains("larger than 4 MiB"), "{line}");
+}
+
+// ---- secrets never echoed ----
+
+#[test]
+fn a_pem_pasted_into_the_config_is_never_echoed_by_any_command() {
+    let w = World::new();
+    let pem = fs::read_to_string(&w.key).unwrap();
+    let body = pem.trim().replace('\n', "\\n");
+    let installation = format!("installation_id = {INSTALLATION_ID}");
+    for (key, pasted) in [
+        ("app_id", format!("app_id = \"{body}\"")),
+        ("name", format!("{}\nname = \"\"\"\n{pem}\"\"\"", w.app(&installation))),
+        ("repos", format!("{}\nrepos = [\"{body}\"]", w.app(&installation))),
+        ("permissions", format!("{}\npermissions = {{ contents = \"{body}\" }}", w.app(&installation))),
+        ("a key name", format!("{}\n{} = 1", w.app(&installation), pem.lines().nth(1).unwrap())),
+        ("bare lines", format!("{}\n{pem}", w.app(&installation))),
+    ] {
+        let cfg = w.config(if key == "app_id" { format!("[[app]]\n{pasted}\n") } else { pasted });
+        for args in
+            [&["get"][..], &["token", "acme/web"], &["doctor"], &["explain", "acme/web"], &["cache", "list"]]
+        {
+            let out = if args == ["get"] { get(&w, &cfg) } else { w.run(&cfg, args) };
+            for line in pem.lines().filter(|l| !l.is_empty()) {
+                assert!(!out.stderr.contains(line) && !out.stdout.contains(line), "{key} {args:?}: {out}");
+            }
+        }
+    }
+}
+
+#[test]
+fn control_characters_in_a_host_from_git_are_escaped_in_trace_lines() {
+    let mut w = World::new();
+    let cfg = config(&w, &w.env.root().join("cache"));
+    w.env.set_env("GIT_CREDENTIAL_GITHUB_APP_TRACE", "1");
+    let input = "protocol=https\nhost=evil\u{1b}]0;owned\u{7}.example\npath=acme/web.git\n\n";
+    let out = run_with_timeout(w.cmd(&cfg, &["get"]), Some(input.as_bytes()), HELPER_TIMEOUT);
+    out.assert_success();
+    assert!(out.stderr.contains("evil\\u{1b}]0;owned\\u{7}.example"), "{out}");
+    assert!(!out.stderr.contains(['\u{1b}', '\u{7}']), "{out}");
+}
+
+// ---- configure for any binary path ----
+
+#[test]
+fn configure_from_a_path_with_spaces_quotes_and_non_ascii_writes_a_helper_git_can_run() {
+    let w = World::new();
+    w.fake.create_repo(OWNER, "widgets");
+    let dir = w.env.root().join("my tools").join("Übung \"q\" it's $HOME");
+    fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("git-credential-github-app");
+    // A hard link: a copy's write handle, inherited by a process another test forks at that
+    // moment, can make running the copy fail with ETXTBSY.
+    if fs::hard_link(helper_path(), &copy).is_err() {
+        fs::copy(helper_path(), &copy).unwrap();
+        // Retry while such a handle may still be open elsewhere (ETXTBSY is error 26).
+        let probe = || Command::new(&copy).arg("--version").output();
+        for _ in 0..100 {
+            match probe() {
+                Err(e) if e.raw_os_error() == Some(26) => std::thread::yield_now(),
+                _ => break,
+            }
+        }
+    }
+    let cfg = config(&w, &w.env.root().join("cache"));
+
+    let mut configure = Command::new(&copy);
+    w.env.apply(&mut configure);
+    configure.args([Path::new("--config"), &cfg, Path::new("configure")]);
+    run(configure).assert_success();
+
+    let out =
+        run_with_timeout(w.env.git(["ls-remote", &w.fake.repo_url(OWNER, "widgets")]), None, HELPER_TIMEOUT);
+    assert!(out.stdout.contains("refs/heads/main"), "{out}");
+    assert_eq!(w.fake.mint_count(), 1, "the copy under the awkward path minted: {out}");
+}
