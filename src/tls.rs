@@ -316,3 +316,85 @@ pub(crate) fn describe(error: &rustls::Error, trust_is_file: bool) -> String {
         _ => "its certificate was refused".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A self-signed certificate for `names`, `CA:TRUE` as `openssl req -x509` makes it.
+    fn self_signed(names: &[&str], from: i32, until: i32) -> CertificateDer<'static> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(until, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    fn at_year(year: u64) -> UnixTime {
+        UnixTime::since_unix_epoch(Duration::from_secs((year - 1970) * 31_557_600))
+    }
+
+    fn verify(
+        v: &ExactOrChain,
+        cert: &CertificateDer<'_>,
+        name: &str,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        v.verify_server_cert(cert, &[], &name, &[], now).map(|_| ())
+    }
+
+    #[test]
+    fn the_validity_window_is_read_from_the_certificate() {
+        let cert = self_signed(&["127.0.0.1"], 2020, 2040);
+        assert_eq!(validity(cert.as_ref()), Some((1_577_836_800, 2_208_988_800)));
+        assert_eq!(asn1_time(0x17, b"491231235959Z"), Some(2_524_607_999));
+        assert_eq!(asn1_time(0x18, b"20300101000000Z"), Some(1_893_456_000));
+        assert_eq!(asn1_time(0x17, b"2030010100Z"), None);
+        assert_eq!(validity(b"\x30\x03\x02\x01"), None);
+        assert_eq!(validity(&[]), None);
+    }
+
+    #[test]
+    fn exactly_a_trusted_ca_true_certificate_is_accepted_for_its_name_while_valid() {
+        let cert = self_signed(&["127.0.0.1", "ghe.example"], 2020, 2040);
+        let v = ExactOrChain::new(vec![cert.clone()]).unwrap();
+        assert!(verify(&v, &cert, "127.0.0.1", at_year(2030)).is_ok());
+        assert!(verify(&v, &cert, "ghe.example", at_year(2030)).is_ok());
+        let wrong_name = verify(&v, &cert, "other.example", at_year(2030)).unwrap_err();
+        assert!(describe(&wrong_name, true).contains("wrong host name"), "{wrong_name:?}");
+        let expired = verify(&v, &cert, "127.0.0.1", at_year(2041)).unwrap_err();
+        assert!(describe(&expired, true).contains("expired"), "{expired:?}");
+        let early = verify(&v, &cert, "127.0.0.1", at_year(2019)).unwrap_err();
+        assert!(describe(&early, true).contains("not valid yet"), "{early:?}");
+    }
+
+    #[test]
+    fn a_self_signed_certificate_not_in_the_file_is_refused_and_named() {
+        let trusted = self_signed(&["127.0.0.1"], 2020, 2040);
+        let presented = self_signed(&["127.0.0.1"], 2020, 2040);
+        let v = ExactOrChain::new(vec![trusted]).unwrap();
+        let refused = verify(&v, &presented, "127.0.0.1", at_year(2030)).unwrap_err();
+        let words = describe(&refused, true);
+        assert!(words.contains("self-signed certificate not in ca_file"), "{refused:?}: {words}");
+    }
+
+    #[test]
+    fn typed_tls_errors_are_named_in_words() {
+        let e = |c| rustls::Error::InvalidCertificate(c);
+        assert!(describe(&e(CertificateError::UnknownIssuer), true).contains("unknown issuer"));
+        assert!(describe(&e(CertificateError::UnknownIssuer), false).contains("unknown issuer"));
+        assert!(describe(&e(CertificateError::Revoked), true).contains("revoked"));
+        assert!(describe(&rustls::Error::NoCertificatesPresented, true).contains("no certificate"));
+        assert!(!describe(&e(CertificateError::BadEncoding), true).contains("BadEncoding"));
+    }
+
+    #[test]
+    fn a_file_without_a_usable_certificate_is_refused() {
+        let junk = CertificateDer::from(vec![0x30, 0x00]);
+        assert!(ExactOrChain::new(vec![junk]).is_err());
+    }
+}
