@@ -448,11 +448,15 @@ impl Cache {
         self.replace(&Self::failure_name(key), &stored)
     }
 
-    /// A failure recorded for `key` less than [`FAILURE_NOTE_SECS`] ago.
+    /// A failure recorded for `key` by a process that started less than
+    /// [`FAILURE_NOTE_SECS`] before this one, or after it (while this one
+    /// waited for the lock; a run lasts at most an hour).
     pub(crate) fn recent_failure(&self, key: &EntryKey) -> Option<FailureNote> {
         let stored: StoredFailure = self.read_json(&Self::failure_name(key))?;
-        let age_secs = self.now.checked_sub(stored.at)?;
-        (age_secs < FAILURE_NOTE_SECS).then(|| FailureNote {
+        let recent = self.now < stored.at.saturating_add(FAILURE_NOTE_SECS)
+            && stored.at <= self.now.saturating_add(3600);
+        let age_secs = self.now.saturating_sub(stored.at);
+        recent.then(|| FailureNote {
             message: crate::redact::escape(&stored.message.chars().take(1000).collect::<String>()),
             age_secs,
         })
@@ -830,8 +834,11 @@ mod tests {
         assert_eq!(cache.recent_failure(&key("other")), None);
         let later = Cache::new(&tmp.0, None, NOW + FAILURE_NOTE_SECS);
         assert_eq!(later.recent_failure(&key("k")), None);
+        // Written by a process that started after this one, while it waited: shared.
         let earlier = Cache::new(&tmp.0, None, NOW - 1);
-        assert_eq!(earlier.recent_failure(&key("k")), None);
+        assert_eq!(earlier.recent_failure(&key("k")).map(|n| n.age_secs), Some(0));
+        let long_before = Cache::new(&tmp.0, None, NOW - 3601);
+        assert_eq!(long_before.recent_failure(&key("k")), None);
         cache.forget_failure(&key("k"));
         assert_eq!(cache.recent_failure(&key("k")), None);
     }
