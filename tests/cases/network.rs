@@ -23,7 +23,7 @@ use crate::support::tls::TestTls;
 use crate::support::world::{
     APP_ID, App, Config, INSTALLATION_ID, MINTS, OWNER, World, files_with_prefix, mint_path, request,
 };
-use crate::support::{Fault, RunOutput, fixture_string, iso8601, unix_now};
+use crate::support::{Fault, RunOutput, fixture_string, iso8601, toml_string, unix_now};
 
 const REPO: &str = "web";
 /// A hung helper fails the test after this instead of blocking it.
@@ -661,6 +661,30 @@ fn a_forced_internal_error_is_one_line_and_exit_1_without_its_payload() {
     assert!(line.starts_with("git-credential-github-app: internal error"), "{line}");
     assert!(!out.stderr.contains("ghs_ThisPayloadMustNeverBePrinted"), "{out}");
     assert!(!out.stderr.contains("panicked"), "{out}");
+}
+
+#[test]
+fn the_helper_runs_without_core_dumps_and_its_key_command_inherits_that() {
+    let w = world();
+    let limits = w.env.root().join("limits");
+    let script = format!(
+        "grep 'Max core file size' /proc/self/limits > {}; cat {}",
+        limits.display(),
+        w.key.display()
+    );
+    let key = format!("private_key_command = [\"sh\", \"-c\", {}]", toml_string(&script));
+    let cfg = config(&w, app(&w).key_lines(&key));
+    // Started with core dumps allowed (this machine's default may already be 0).
+    let mut cmd = std::process::Command::new("sh");
+    w.env.apply(&mut cmd);
+    cmd.args(["-c", "ulimit -S -c 1024 && exec \"$0\" \"$@\""])
+        .arg(crate::support::git_env::helper_path())
+        .args([Path::new("--config"), &cfg, Path::new("get")]);
+    let input = format!("{}\n", request(&w.fake.host(), Some(&format!("{OWNER}/{REPO}.git"))));
+    w.served(&run_with_timeout(cmd, Some(input.as_bytes()), HELPER_TIMEOUT));
+    let line = fs::read_to_string(&limits).expect("the key command wrote its limits");
+    let soft = line.split_whitespace().nth(4).expect("the soft limit");
+    assert_eq!(soft, "0", "{line}");
 }
 
 // ---- self-signed Enterprise Server certificates (issue 11) ----
