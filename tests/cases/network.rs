@@ -559,6 +559,37 @@ fn git_ssl_cainfo_is_trusted_without_ca_file() {
     served(&helper.get());
 }
 
+/// `SSL_CERT_DIR` alone (no file): the system store reads every certificate in the directory.
+/// Checked on glibc and on the static musl build alike (`.ci/run` runs the suite on both).
+#[test]
+fn the_system_store_honours_ssl_cert_dir() {
+    let fake = fake();
+    let mut helper = Helper::with(&fake, Cfg { ca_file: None, ..Cfg::new(&fake) });
+    let dir = helper.env.root().join("certs");
+    fs::create_dir_all(&dir).expect("creating cert dir");
+    fs::copy(fake.ca_pem_path(), dir.join("test-ca.pem")).expect("copying the CA");
+    helper.env.set_env("SSL_CERT_DIR", &dir.display().to_string());
+    served(&helper.get());
+    assert_eq!(fake.mint_count(), 1);
+}
+
+/// The API host as a name the resolver finds in `/etc/hosts` (`localhost`, which the fake's
+/// certificate names): name resolution works in the static musl build too.
+#[test]
+fn an_api_host_named_in_etc_hosts_is_resolved() {
+    let fake = fake();
+    let hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+    assert!(
+        hosts.lines().any(|l| l.split_whitespace().next() == Some("127.0.0.1")
+            && l.split_whitespace().any(|w| w == "localhost")),
+        "/etc/hosts should map localhost to 127.0.0.1"
+    );
+    let api_url = format!("api_url = \"https://localhost:{}/api/v3\"\n", fake.port());
+    let helper = Helper::with(&fake, Cfg { extra: api_url, ..Cfg::new(&fake) });
+    served(&helper.get());
+    assert_eq!(fake.mint_count(), 1);
+}
+
 #[test]
 fn git_config_http_sslcainfo_for_the_api_url_is_trusted_when_nothing_else_is_set() {
     let fake = fake();
