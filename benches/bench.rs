@@ -4,13 +4,15 @@
 //!
 //! Everything is measured from outside, as git sees it: a process started with git's request
 //! on stdin, timed to its exit. The rows:
-//! - cached `get` next to `git credential-store get` (a credential for the same host and path
-//!   in a store file) and `cat` of the same input (the floor: start a process, read, write);
+//! - cached `get` next to the glibc (dynamically linked) build of the same code when
+//!   `BENCH_GLIBC_HELPER` names it, `git credential-store get` (a credential for the same host
+//!   and path in a store file) and `cat` of the same input (the floor: start a process, read,
+//!   write), all in one hyperfine run;
 //! - a cold mint (`--prepare` deletes the cached tokens): config, key, JWT, `git config`
-//!   lookup, TLS to the fake, one POST, locked write;
+//!   lookup, TLS to the fake, one POST, locked write; the glibc build beside it;
 //! - 32 and 128 concurrent cold `get`s, with the mints the fake saw and the distinct tokens
 //!   the processes answered (both must be 1 per round);
-//! - peak RSS (`/usr/bin/time -f %M`) of a cached and of a minting `get`;
+//! - peak RSS (`/usr/bin/time -f %M`) of a cached and of a minting `get` (both builds);
 //! - a cached `get` with 1, 100 and 1000 `[[app]]` entries (the served app last, every other
 //!   app on the same host with its own pattern, so routing scans them all), and with 1 and
 //!   1000 token entries in the cache directory.
@@ -19,12 +21,17 @@
 //! global gitconfig, no system gitconfig, environment cleared except PATH), so nothing of the
 //! machine (`SSL_CERT_*`, `GIT_SSL_CAINFO`, a user's gitconfig) changes what is measured.
 //!
-//! hyperfine 1.15 has no `--input`, so every timed command is `sh -c 'CMD < request'`, run
-//! with `-N` (no shell of hyperfine's own, so no subtraction of a calibrated shell time: that
-//! correction is noisy at 1 ms and produced medians of 0.0 in trials). Every row therefore
-//! includes the same `sh` start, shown by its own row (`sh -c ': < request'`).
+//! With a hyperfine that has `--input` (1.16 and later; `scripts/bench.sh` installs 1.20 with
+//! cargo when the one on PATH lacks it), every command runs as `hyperfine -N --input request
+//! CMD`: no shell at all, the process alone is timed. hyperfine 1.15 (Debian 12) has no
+//! `--input`, so there every timed command is `sh -c 'CMD < request'`, run with `-N` (no shell
+//! of hyperfine's own, so no subtraction of a calibrated shell time: that correction is noisy at
+//! 1 ms and produced medians of 0.0 in trials). Every row then includes the same `sh` start,
+//! shown by its own row (`sh -c ': < request'`).
 //!
-//! Knobs (environment): `BENCH_HELPER` (binary to measure, default the one cargo built),
+//! Knobs (environment): `BENCH_HELPER` (binary to measure, default the one cargo built;
+//! `scripts/bench.sh` passes the static musl release build), `BENCH_GLIBC_HELPER` (the glibc
+//! build to compare with, optional),
 //! `BENCH_RUNS` (300), `BENCH_WARMUP` (10), `BENCH_MINT_RUNS` (100), `BENCH_ROUNDS` (10),
 //! `BENCH_RSS_RUNS` (20), `BENCH_COMMAND` (the command line printed in the report),
 //! `BENCH_SETUP_ONLY` (set up, print the paths and a `hermetic` wrapper script, and keep the
@@ -52,17 +59,24 @@ const REPO_PATH: &str = "acme/web.git";
 const MINT_TARGET_MS: f64 = 10.0;
 const RSS_TARGET_KIB: u64 = 10 * 1024;
 const CONFIG_GROWTH_TARGET: f64 = 2.0;
+// Issue 13: the static build's cached `get` against git's own helper and against `cat`.
+const STORE_RATIO_TARGET: f64 = 0.7;
+const CAT_RATIO_TARGET: f64 = 1.2;
 
 fn main() {
     let settings = Settings::from_env();
     let helper = std::env::var_os("BENCH_HELPER").map_or_else(support::git_env::helper_path, PathBuf::from);
     assert!(helper.is_file(), "no helper binary at {}", helper.display());
+    let glibc = std::env::var_os("BENCH_GLIBC_HELPER").filter(|p| !p.is_empty()).map(PathBuf::from);
+    if let Some(glibc) = &glibc {
+        assert!(glibc.is_file(), "no glibc helper binary at {}", glibc.display());
+    }
     for tool in ["hyperfine", "git", "sh", "cat"] {
         assert!(which(tool).is_some(), "{tool} is not on PATH (scripts/bench.sh installs hyperfine)");
     }
     assert!(Path::new("/usr/bin/time").is_file(), "/usr/bin/time (GNU time) is needed for peak RSS");
 
-    let bench = Bench::new(helper, settings);
+    let bench = Bench::new(helper, glibc, settings);
     if std::env::var_os("BENCH_SETUP_ONLY").is_some() {
         bench.hold();
         return;
@@ -99,6 +113,10 @@ impl Settings {
 struct Bench {
     settings: Settings,
     helper: PathBuf,
+    /// The glibc build to compare with (`BENCH_GLIBC_HELPER`).
+    glibc: Option<PathBuf>,
+    /// hyperfine has `--input`: commands run without a shell.
+    direct: bool,
     fake: FakeGitHub,
     env: TestEnv,
     /// git's request for `get`, as git 2.47 sends it after a 401 with `useHttpPath`.
@@ -140,6 +158,9 @@ impl Stat {
     }
 }
 
+/// Peak RSS: the median and the samples, in KiB.
+type Rss = (u64, Vec<u64>);
+
 struct Row {
     name: String,
     command: String,
@@ -156,7 +177,7 @@ struct Concurrency {
 }
 
 impl Bench {
-    fn new(helper: PathBuf, settings: Settings) -> Bench {
+    fn new(helper: PathBuf, glibc: Option<PathBuf>, settings: Settings) -> Bench {
         let fake = FakeGitHub::start(Options::default());
         fake.add_app(APP_ID, "Iv23liBench", "bench-app", &fixture_string("app-key.pub.pem"));
         fake.add_installation(INSTALLATION_ID, APP_ID, OWNER, None);
@@ -236,7 +257,21 @@ impl Bench {
             })
             .collect();
 
-        Bench { settings, helper, fake, env, input, cache_dir, store, app_configs, entry_configs }
+        let help = Command::new("hyperfine").arg("--help").output().expect("running hyperfine --help");
+        let direct = String::from_utf8_lossy(&help.stdout).contains("--input");
+        Bench {
+            settings,
+            helper,
+            glibc,
+            direct,
+            fake,
+            env,
+            input,
+            cache_dir,
+            store,
+            app_configs,
+            entry_configs,
+        }
     }
 
     fn run(&self) -> String {
@@ -246,36 +281,38 @@ impl Bench {
         let helper = sh_quote(&self.helper);
         let input = sh_quote(&self.input);
         let get = format!("{helper} get < {input}");
+        let glibc_get = self.glibc.as_ref().map(|g| format!("{} get < {input}", sh_quote(g)));
 
-        // 1. Cached get vs git credential-store vs cat.
+        // 1. Cached get (static and glibc builds) vs git credential-store vs cat.
         self.prime(&[]);
         let store_cmd = format!("git credential-store --file {} get < {input}", sh_quote(&self.store));
         let cat_cmd = format!("cat < {input}");
         let sh_cmd = format!(": < {input}");
         let out = run_with_stdin(self.shell(&store_cmd), b"");
         assert!(out.stdout.contains("password=ghs_"), "credential-store does not answer:\n{out}");
-        let (mut rows, _, _) = self.hyperfine_rows(
-            &[
-                ("cached `get`", get.clone(), true),
-                ("`git credential-store get`", store_cmd, false),
-                ("`cat` of the request (floor)", cat_cmd, false),
-                ("`sh` alone (in every row)", sh_cmd, false),
-            ],
-            s.warmup,
-            s.runs,
-            None,
-        );
+        let mut single = vec![("cached `get`", get.clone(), true)];
+        if let Some(glibc_get) = &glibc_get {
+            single.push(("cached `get`, glibc build", glibc_get.clone(), true));
+        }
+        single.extend([
+            ("`git credential-store get`", store_cmd, false),
+            ("`cat` of the request (floor)", cat_cmd, false),
+        ]);
+        if !self.direct {
+            single.push(("`sh` alone (in every row)", sh_cmd, false));
+        }
+        let (mut rows, _, _) = self.hyperfine_rows(&single, s.warmup, s.runs, None);
 
-        // 2. Cold mint.
+        // 2. Cold mint (each build mints on every run: `--prepare` empties the cache).
         let clear = format!("rm -f {}/token-*.json", sh_quote(&self.cache_dir));
-        let (mut mint, minted, warmups) = self.hyperfine_rows(
-            &[("cold mint (empty cache)", get.clone(), false)],
-            3,
-            s.mint_runs,
-            Some(&clear),
-        );
-        let expected = (warmups + s.mint_runs) as usize;
-        mint[0].note = format!("{minted} mints for {expected} runs (incl. {warmups} warmup)");
+        let mut minting = vec![("cold mint (empty cache)", get.clone(), false)];
+        if let Some(glibc_get) = &glibc_get {
+            minting.push(("cold mint, glibc build", glibc_get.clone(), false));
+        }
+        let (mut mint, minted, warmups) = self.hyperfine_rows(&minting, 3, s.mint_runs, Some(&clear));
+        let expected = minting.len() * (warmups + s.mint_runs) as usize;
+        mint[0].note =
+            format!("{minted} mints for {expected} runs of {} build(s) (incl. warmup)", minting.len());
         assert_eq!(minted, expected, "every cold-mint run must mint exactly once");
         rows.append(&mut mint);
 
@@ -332,13 +369,17 @@ impl Bench {
         let store_path = self.store.to_str().expect("utf-8 path");
         let rss_store = self.peak_rss(&["git", "credential-store", "--file", store_path, "get"], false);
         let rss_cat = self.peak_rss(&["cat"], false);
+        let rss_glibc = self.glibc.as_ref().map(|g| {
+            let g = g.to_str().expect("utf-8 path");
+            [self.peak_rss(&[g, "get"], false), self.peak_rss(&[g, "get"], true)]
+        });
 
         let load = (load_before, loadavg());
         self.report(
             &rows,
             &sized,
             &concurrency,
-            [rss_cached, rss_mint, rss_store, rss_cat],
+            ([rss_cached, rss_mint, rss_store, rss_cat], rss_glibc),
             load,
             started.elapsed(),
         )
@@ -398,6 +439,16 @@ impl Bench {
         }
     }
 
+    /// The command line hyperfine runs for `command` (`CMD < request`): `CMD` itself when
+    /// hyperfine feeds the request (`--input`), else `sh -c "CMD < request"`.
+    fn timed(&self, command: &str) -> String {
+        let suffix = format!(" < {}", sh_quote(&self.input));
+        match command.strip_suffix(&suffix) {
+            Some(direct) if self.direct => direct.to_string(),
+            _ => sh_c(command),
+        }
+    }
+
     fn helper_cmd(&self, config: Option<&Path>) -> Command {
         let mut cmd = Command::new(&self.helper);
         self.env.apply(&mut cmd);
@@ -452,9 +503,12 @@ impl Bench {
             if let Some(prepare) = prepare {
                 cmd.args(["--prepare", &sh_c(prepare)]);
             }
+            if self.direct {
+                cmd.arg("--input").arg(&self.input);
+            }
             for &i in &order {
                 let (name, command, _) = &commands[i];
-                cmd.args(["--command-name", name]).arg(sh_c(command));
+                cmd.args(["--command-name", name]).arg(self.timed(command));
             }
             // hyperfine's own progress goes to our stderr; stdout carries only the report.
             let status = cmd
@@ -571,7 +625,8 @@ impl Bench {
                 .expect("running /usr/bin/time");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{argv:?} failed under /usr/bin/time: {stderr}");
-            if argv[0] == self.helper.to_str().unwrap_or_default() {
+            let helpers = std::iter::once(&self.helper).chain(self.glibc.as_ref());
+            if helpers.filter_map(|h| h.to_str()).any(|h| h == argv[0]) {
                 assert_eq!(
                     self.fake.mint_count() - before,
                     usize::from(mint),
@@ -591,7 +646,7 @@ impl Bench {
         rows: &[Row],
         sized: &[Row],
         concurrency: &[Concurrency],
-        rss: [(u64, Vec<u64>); 4],
+        (rss, rss_glibc): ([Rss; 4], Option<[Rss; 2]>),
         load: (String, String),
         elapsed: Duration,
     ) -> String {
@@ -620,14 +675,31 @@ impl Bench {
             size,
             size as f64 / 1048576.0
         );
+        let _ = writeln!(r, "| linkage | {} |", linkage(&self.helper));
+        if let Some(glibc) = &self.glibc {
+            let size = fs::metadata(glibc).map_or(0, |m| m.len());
+            let _ = writeln!(
+                r,
+                "| glibc build | `{}`, {} bytes ({:.2} MiB), {} |",
+                glibc.display(),
+                size,
+                size as f64 / 1048576.0,
+                linkage(glibc)
+            );
+        }
         let _ = writeln!(r, "| release profile | {} |", release_profile(&self.helper));
         let _ = writeln!(r, "| load average (1/5/15 min) | {} at start, {} at end |", load.0, load.1);
+        let how = if self.direct {
+            "every command runs as `hyperfine -N --input request CMD`: no shell, the process alone is timed"
+        } else {
+            "every command runs as `hyperfine -N \"sh -c 'CMD < request'\"` (this hyperfine has no `--input`), \
+             so every row includes one `sh` start (its own row shows how much) and nothing is subtracted"
+        };
         let _ = writeln!(
             r,
             "\nhyperfine: `--warmup {} --runs {}` for cached rows, `--warmup 3 --runs {}` with `--prepare` for the mint, \
              each split over 10 hyperfine invocations with the command order rotated and the times pooled; \
-             every command runs as `hyperfine -N \"sh -c 'CMD < request'\"` (hyperfine 1.15 has no `--input`), \
-             so every row includes one `sh` start (its own row shows how much) and nothing is subtracted. Times in ms.\n",
+             {how}. Times in ms.\n",
             s.warmup, s.runs, s.mint_runs
         );
 
@@ -677,12 +749,15 @@ impl Bench {
             writeln!(r, "## Peak memory (max RSS, `/usr/bin/time -f %M`, median of {} runs)\n", s.rss_runs);
         let _ =
             writeln!(r, "| process | median KiB | median MiB | samples (KiB) |\n| --- | ---: | ---: | --- |");
-        for (name, (m, samples)) in [
-            ("cached `get`", cached),
-            ("minting `get`", minting),
-            ("`git credential-store get`", store),
-            ("`cat`", cat),
-        ] {
+        let mut rss_rows = vec![("cached `get`", cached), ("minting `get`", minting)];
+        if let Some([glibc_cached, glibc_minting]) = &rss_glibc {
+            rss_rows.extend([
+                ("cached `get`, glibc build", glibc_cached),
+                ("minting `get`, glibc build", glibc_minting),
+            ]);
+        }
+        rss_rows.extend([("`git credential-store get`", store), ("`cat`", cat)]);
+        for (name, (m, samples)) in rss_rows {
             let list: Vec<String> = samples.iter().map(u64::to_string).collect();
             let _ = writeln!(r, "| {name} | {m} | {:.2} | {} |", *m as f64 / 1024.0, list.join(" "));
         }
@@ -692,7 +767,10 @@ impl Bench {
         };
         let cached_ms = find(rows, "cached `get`");
         let store_ms = find(rows, "`git credential-store");
-        let mint_ms = find(rows, "cold mint");
+        let cat_ms = find(rows, "`cat`");
+        let mint_ms = find(rows, "cold mint (");
+        let glibc_cached_ms = find(rows, "cached `get`, glibc");
+        let glibc_mint_ms = find(rows, "cold mint, glibc");
         let one_app = find(sized, "cached `get`, 1 `");
         let thousand = find(sized, "cached `get`, 1000 `");
         let conc_ok = concurrency.iter().all(|c| {
@@ -703,10 +781,30 @@ impl Bench {
         let _ = writeln!(r, "| target | measured | result |\n| --- | --- | --- |");
         let _ = writeln!(
             r,
-            "| cached `get` <= `git credential-store get` | {cached_ms:.2} ms vs {store_ms:.2} ms ({:.2}x) | {} |",
+            "| cached `get` <= {STORE_RATIO_TARGET}x `git credential-store get` | {cached_ms:.2} ms vs {store_ms:.2} ms ({:.2}x) | {} |",
             cached_ms / store_ms,
-            pass(cached_ms <= store_ms)
+            pass(cached_ms <= STORE_RATIO_TARGET * store_ms)
         );
+        let _ = writeln!(
+            r,
+            "| cached `get` <= {CAT_RATIO_TARGET}x `cat` | {cached_ms:.2} ms vs {cat_ms:.2} ms ({:.2}x) | {} |",
+            cached_ms / cat_ms,
+            pass(cached_ms <= CAT_RATIO_TARGET * cat_ms)
+        );
+        if self.glibc.is_some() {
+            let _ = writeln!(
+                r,
+                "| (for comparison) cached `get` of the glibc build | {glibc_cached_ms:.2} ms ({:.2}x `git credential-store get`, {:.2}x `cat`) | |",
+                glibc_cached_ms / store_ms,
+                glibc_cached_ms / cat_ms
+            );
+            let _ = writeln!(
+                r,
+                "| cold mint no slower than the glibc build | {mint_ms:.2} ms vs {glibc_mint_ms:.2} ms ({:.2}x) | {} |",
+                mint_ms / glibc_mint_ms,
+                pass(mint_ms <= glibc_mint_ms)
+            );
+        }
         let _ = writeln!(
             r,
             "| cold mint <= {MINT_TARGET_MS} ms | {mint_ms:.2} ms | {} |",
@@ -733,7 +831,7 @@ impl Bench {
 
         let _ = writeln!(r, "\n<details><summary>Exact timed commands</summary>\n");
         for row in rows.iter().chain(sized) {
-            let _ = writeln!(r, "- {}: `{}`", row.name, sh_c(&row.command));
+            let _ = writeln!(r, "- {}: `{}`", row.name, self.timed(&row.command));
         }
         let clear = format!("rm -f {}/token-*.json", sh_quote(&self.cache_dir));
         let _ = writeln!(r, "- cold mint `--prepare`: `{}`", sh_c(&clear));
@@ -819,10 +917,31 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// The `[profile.release]` settings of the manifest the helper was built from (found as
-/// `<dir>/target/release/<bin>` next to `<dir>/Cargo.toml`), on one line.
+/// Static or dynamic, from the ELF program headers: a `PT_INTERP` header names the dynamic
+/// loader (`file` says the same, but need not be installed).
+fn linkage(binary: &Path) -> String {
+    match Command::new("readelf").args(["-lW"]).arg(binary).output() {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            match text.lines().find_map(|l| l.split_once("program interpreter: ")) {
+                Some((_, interp)) => format!("dynamically linked ({})", interp.trim_end_matches(']')),
+                None if text.contains("DYN (") => "static-pie".into(),
+                None => "statically linked".into(),
+            }
+        }
+        _ => "linkage unknown (no readelf)".into(),
+    }
+}
+
+/// The `[profile.release]` settings of the manifest the helper was built from (the nearest
+/// `Cargo.toml` above `<dir>/target/[TARGET/]release/<bin>`), on one line.
 fn release_profile(helper: &Path) -> String {
-    let dir = helper.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
+    let dir = helper
+        .ancestors()
+        .skip(1)
+        .find(|d| d.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
         return format!("unknown (no Cargo.toml at {})", dir.display());
     };

@@ -90,6 +90,30 @@ fn a_second_get_is_served_from_the_cache_without_the_key_or_the_network() {
     assert_eq!(w.fake.requests().len(), 1, "the cached gets made no request");
 }
 
+/// Release builds of the same version share the cache format: an entry written by the binary
+/// cargo built here is served by the binary under test (`GCGA_TEST_HELPER`, e.g. the aarch64
+/// build under qemu; with it unset, the same binary), without the key or the network.
+#[test]
+fn a_cache_written_by_the_cargo_built_binary_is_served_by_the_binary_under_test() {
+    let w = World::new();
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
+    let writer = PathBuf::from(env!("CARGO_BIN_EXE_git-credential-github-app"));
+    let mut cmd = std::process::Command::new(&writer);
+    w.env.apply(&mut cmd);
+    cmd.arg("--config").arg(&cfg).arg("get");
+    let first = w.served(&run_with_stdin(cmd, request(&w.fake.host(), Some("acme/web.git")).as_bytes()));
+    let mut writer_version = std::process::Command::new(&writer);
+    w.env.apply(&mut writer_version);
+    writer_version.arg("--version");
+    let under_test = run(w.env.helper(["--version"]));
+    assert_eq!(under_test.assert_success().stdout, run(writer_version).assert_success().stdout);
+    fs::remove_file(&w.key).unwrap();
+    let second = w.get(&cfg, "acme/web.git");
+    assert_eq!(w.served(&second), first);
+    assert_eq!(second.stderr, "");
+    assert_eq!(w.fake.requests().len(), 1, "the cached get made no request");
+}
+
 #[test]
 fn a_token_with_less_than_the_minimum_lifetime_left_is_never_reused() {
     let w = World::new();

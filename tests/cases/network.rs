@@ -481,6 +481,36 @@ fn git_ssl_cainfo_is_trusted_without_ca_file() {
     w.served(&get(&w, &cfg));
 }
 
+/// `SSL_CERT_DIR` alone (no file): the system store reads every certificate in the directory.
+/// Checked on glibc and on the static musl build alike (`.ci/run` runs the suite on both).
+#[test]
+fn the_system_store_honours_ssl_cert_dir() {
+    let mut w = world();
+    let cfg = config(&w, app(&w).no_ca_file());
+    let dir = w.env.root().join("certs");
+    fs::create_dir_all(&dir).expect("creating cert dir");
+    fs::copy(w.fake.ca_pem_path(), dir.join("test-ca.pem")).expect("copying the CA");
+    w.env.set_env("SSL_CERT_DIR", &dir.display().to_string());
+    w.served(&get(&w, &cfg));
+    assert_eq!(w.fake.mint_count(), 1);
+}
+
+/// The API host as a name the resolver finds in `/etc/hosts` (`localhost`, which the fake's
+/// certificate names): name resolution works in the static musl build too.
+#[test]
+fn an_api_host_named_in_etc_hosts_is_resolved() {
+    let w = world();
+    let hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
+    assert!(
+        hosts.lines().any(|l| l.split_whitespace().next() == Some("127.0.0.1")
+            && l.split_whitespace().any(|w| w == "localhost")),
+        "/etc/hosts should map localhost to 127.0.0.1"
+    );
+    let cfg = config(&w, app_by_name(&w));
+    w.served(&get(&w, &cfg));
+    assert_eq!(w.fake.mint_count(), 1);
+}
+
 #[test]
 fn git_config_http_sslcainfo_for_the_api_url_is_trusted_when_nothing_else_is_set() {
     let w = world();

@@ -161,9 +161,13 @@ impl TestEnv {
     }
 }
 
-/// Path of the helper binary cargo built for this test run.
+/// Path of the helper binary under test: `GCGA_TEST_HELPER` when set (another build of the
+/// same version: the static or aarch64 release binary, a wrapper running it under qemu, the
+/// binary a `.deb` installed), else the one cargo built for this test run.
 pub fn helper_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_git-credential-github-app"))
+    std::env::var_os("GCGA_TEST_HELPER")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_git-credential-github-app")), PathBuf::from)
 }
 
 #[derive(Debug, Clone)]
