@@ -23,6 +23,8 @@ use std::time::Duration;
 
 const FORMAT_VERSION: u32 = 1;
 const ENTRY_PREFIX: &str = "token-";
+/// Vault tokens from `[vault.login]`, kept until shortly before their lease ends.
+const LOGIN_PREFIX: &str = "vault-login-";
 
 /// What a cached token was minted for; two requests share a token only if
 /// every field is equal.
@@ -62,6 +64,16 @@ pub(crate) struct Entry {
     pub(crate) installation_id: u64,
     pub(crate) token: Secret<String>,
     pub(crate) expires_at: u64,
+}
+
+/// A logged-in vault token as kept on disk.
+#[derive(Serialize, Deserialize)]
+struct StoredLogin {
+    version: u32,
+    /// Vault address, namespace, auth mount, role.
+    fields: Vec<String>,
+    token: String,
+    expires_at: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -272,8 +284,9 @@ impl Cache {
         format!("{}.json", key.stem())
     }
 
-    /// Deletes every token, remembered installation, failure note and clock
-    /// offset; lock files stay (deleting one under a waiting process would split the lock).
+    /// Deletes every token, remembered installation, failure note, clock
+    /// offset and kept vault login; lock files stay (deleting one under a
+    /// waiting process would split the lock).
     pub(crate) fn clear(&self) -> Result<usize, CacheError> {
         let dir = match self.open_dir() {
             Err(CacheError::Dir { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -282,7 +295,9 @@ impl Cache {
         };
         let mut removed = 0;
         for name in dir.names() {
-            let ours = ["token-", "installations-", "clock-", "failure-"].iter().any(|p| name.starts_with(p))
+            let ours = [ENTRY_PREFIX, "installations-", "clock-", "failure-", LOGIN_PREFIX]
+                .iter()
+                .any(|p| name.starts_with(p))
                 && name.ends_with(".json");
             if ours || (name.starts_with('.') && name.contains(".json.tmp")) {
                 match dir.remove(&name) {
@@ -491,6 +506,47 @@ impl Cache {
         )
     }
 
+    fn login_name(fields: &[&str]) -> String {
+        format!("{LOGIN_PREFIX}{}.json", hash_hex(fields))
+    }
+
+    /// The vault token a login for `fields` (address, namespace, mount, role)
+    /// left here, while more than `margin` seconds of its lease remain at `now`.
+    pub(crate) fn login_token(&self, fields: &[&str], now: u64, margin: u64) -> Option<Secret<String>> {
+        let stored: StoredLogin = self.read_json(&Self::login_name(fields))?;
+        let same = stored.fields.iter().map(String::as_str).eq(fields.iter().copied());
+        let usable = stored.version == FORMAT_VERSION
+            && same
+            && is_fresh(stored.expires_at, now, margin)
+            && !stored.token.is_empty()
+            && !stored.token.contains(|c: char| c.is_whitespace() || c.is_control());
+        usable.then(|| Secret::new(stored.token))
+    }
+
+    /// Keeps a logged-in vault token until `expires_at` (same file rules as tokens).
+    pub(crate) fn set_login_token(
+        &self,
+        fields: &[&str],
+        token: &Secret<String>,
+        expires_at: u64,
+    ) -> Result<(), CacheError> {
+        let stored = StoredLogin {
+            version: FORMAT_VERSION,
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            token: token.expose().clone(),
+            expires_at,
+        };
+        self.replace(&Self::login_name(fields), &stored)
+    }
+
+    /// Drops the kept login token for `fields` (the vault refused it).
+    pub(crate) fn forget_login_token(&self, fields: &[&str]) {
+        if let Ok(dir) = self.open_dir() {
+            // Gone already is as good as removed.
+            let _ = dir.remove(&Self::login_name(fields));
+        }
+    }
+
     /// Every readable token entry in the directory.
     pub(crate) fn entries(&self) -> Vec<Entry> {
         let Ok(dir) = self.open_dir() else {
@@ -554,6 +610,28 @@ mod tests {
 
     fn token(value: &str, expires_at: u64) -> InstallationToken {
         InstallationToken { token: Secret::new(value.into()), expires_at }
+    }
+
+    #[test]
+    fn a_kept_vault_login_is_used_until_shortly_before_its_lease_ends_and_only_for_its_own_keys() {
+        let dir = TempDir::new("vault-login");
+        let cache = Cache::new(&dir.0, None, 9_000);
+        cache.ensure_dir().unwrap();
+        let fields = ["https://v:8200", "ci", "jwt", "runner"];
+        let token = Secret::new("s.kept".to_string());
+        cache.set_login_token(&fields, &token, 10_000).unwrap();
+        let file = fs::read_dir(&dir.0).unwrap().next().unwrap().unwrap().path();
+        assert!(file.file_name().unwrap().to_string_lossy().starts_with("vault-login-"));
+        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(cache.login_token(&fields, 9_000, 60).map(|t| t.expose().clone()), Some("s.kept".into()));
+        assert!(cache.login_token(&fields, 9_950, 60).is_none(), "within the margin");
+        assert!(cache.login_token(&["https://v:8200", "ci", "jwt", "other"], 9_000, 60).is_none());
+        assert!(cache.login_token(&["https://w:8200", "ci", "jwt", "runner"], 9_000, 60).is_none());
+        cache.forget_login_token(&fields);
+        assert!(cache.login_token(&fields, 9_000, 60).is_none());
+        cache.set_login_token(&fields, &token, 10_000).unwrap();
+        assert_eq!(cache.clear().unwrap(), 1);
+        assert!(cache.login_token(&fields, 9_000, 60).is_none());
     }
 
     #[test]

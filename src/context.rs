@@ -7,6 +7,7 @@ use crate::config::{App, Config};
 use crate::diag::Diag;
 use crate::github::{ApiError, Client, ClientOptions};
 use crate::network::{self, GitHttpQuery, NetworkEnv};
+use crate::vault::VaultEnv;
 use std::path::Path;
 use std::time::Instant;
 
@@ -23,6 +24,8 @@ pub(crate) struct Context<'a> {
     pub(crate) uid: Option<u32>,
     /// Warnings, hints and trace lines (git's stderr).
     pub(crate) diag: &'a Diag<'a>,
+    /// Vault credentials from the environment (for `transit_key`).
+    pub(crate) vault_env: &'a VaultEnv,
 }
 
 /// An API client being set up: git is asked for its `http.*` settings in the

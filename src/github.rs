@@ -26,7 +26,7 @@ const USER_AGENT: &str = concat!("git-credential-github-app/", env!("CARGO_PKG_V
 const API_VERSION: &str = "2022-11-28";
 /// GitHub's answers here are well under a kilobyte; a captive portal's page is not.
 const MAX_BODY: u64 = 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` we wait out; longer ones fail at once with the wait in the message.
@@ -176,38 +176,7 @@ pub(crate) struct Account {
 
 impl<'a> Client<'a> {
     pub(crate) fn new(options: ClientOptions, diag: &'a Diag<'a>) -> Result<Client<'a>, ApiError> {
-        let proxy = match &options.connection.proxy {
-            Some(p) => Some(build_proxy(p)?),
-            None => None,
-        };
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .proxy(proxy)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .max_redirects(0);
-        let agent = match &options.connection.trust {
-            // Certificates the user named: webpki, or exactly one of them (tls.rs).
-            Trust::CaFile { path, origin } => {
-                let trusted = read_roots(path, origin)?
-                    .iter()
-                    .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
-                    .collect();
-                let verifier = ExactOrChain::new(trusted)
-                    .map_err(|e| ApiError::Setup(format!("{origin} {} {e}", path.display())))?;
-                ureq::Agent::with_parts(
-                    config.build(),
-                    tls::connector(Arc::new(verifier)),
-                    ureq::unversioned::resolver::DefaultResolver::default(),
-                )
-            }
-            Trust::System => {
-                let tls = ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build();
-                config.tls_config(tls).build().new_agent()
-            }
-        };
+        let agent = agent(&options.connection)?;
         Ok(Client { agent, options, diag })
     }
 
@@ -494,6 +463,45 @@ impl<'a> Client<'a> {
     }
 }
 
+/// The one way an HTTP agent is built (GitHub's API here; the vault and the
+/// GitHub Actions OIDC endpoint in `vault/`): the connection's proxy and
+/// roots, statuses as answers, no redirects (a credential must not follow
+/// one), the connect timeout.
+pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, ApiError> {
+    let proxy = match &connection.proxy {
+        Some(p) => Some(build_proxy(p)?),
+        None => None,
+    };
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .proxy(proxy)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .max_redirects(0);
+    let agent = match &connection.trust {
+        // Certificates the user named: webpki, or exactly one of them (tls.rs).
+        Trust::CaFile { path, origin } => {
+            let trusted = read_roots(path, origin)?
+                .iter()
+                .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
+                .collect();
+            let verifier = ExactOrChain::new(trusted)
+                .map_err(|e| ApiError::Setup(format!("{origin} {} {e}", path.display())))?;
+            ureq::Agent::with_parts(
+                config.build(),
+                tls::connector(Arc::new(verifier)),
+                ureq::unversioned::resolver::DefaultResolver::default(),
+            )
+        }
+        Trust::System => {
+            let tls =
+                ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+            config.tls_config(tls).build().new_agent()
+        }
+    };
+    Ok(agent)
+}
+
 /// The `rel="next"` target of a `Link` header.
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -512,7 +520,7 @@ fn is_rate_limited(answer: &Answer) -> bool {
 /// Failures worth another try; TLS and set-up errors are not. A POST (a
 /// mint) is retried only when it surely never reached the server: the name
 /// did not resolve or the connection was never made.
-fn is_retryable(method: Method, error: &ureq::Error) -> bool {
+pub(crate) fn is_retryable(method: Method, error: &ureq::Error) -> bool {
     use std::io::ErrorKind as K;
     let before_sending = match error {
         ureq::Error::HostNotFound
@@ -535,7 +543,7 @@ fn is_retryable(method: Method, error: &ureq::Error) -> bool {
 
 /// ~250 ms, then ~500 ms, each ±25 % at random, so many runners hitting
 /// the same hiccup do not retry in lockstep.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = FIRST_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
     let mut byte = [0u8; 1];
     let random =
@@ -571,7 +579,7 @@ fn hint(method: Method, path: &str, status: u16, message: &str) -> Option<String
 /// The TLS verdict inside an I/O error, if that is what it is (as opposed
 /// to a connection that broke): rustls hands it up as an `io::Error`
 /// wrapping a `rustls::Error`.
-fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+pub(crate) fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
@@ -700,14 +708,14 @@ fn withhold_credentials(text: String) -> String {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
     }
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split(|c: char| c.is_control() || c.is_whitespace())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()

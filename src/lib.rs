@@ -26,15 +26,18 @@ mod redact;
 mod repo;
 mod route;
 mod secret;
+mod sign_command;
 mod signer;
 mod time;
 mod tls;
 mod token;
+mod vault;
 
-pub use crate::config::{CONFIG_ENV, Defaults};
+pub use crate::config::{CONFIG_ENV, Defaults, VaultDefaults};
 pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::Error;
 pub use crate::network::NetworkEnv;
+pub use crate::vault::VaultEnv;
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -67,6 +70,8 @@ pub struct Environment {
     pub uid: Option<u32>,
     /// stdin is a terminal: a person runs us, not git (git always gives a pipe).
     pub interactive: bool,
+    /// Vault tokens and the GitHub Actions OIDC request variables (for `transit_key`).
+    pub vault: VaultEnv,
 }
 
 /// The process's standard streams.
@@ -118,6 +123,7 @@ pub fn run<R: Read, W: Write>(
         var: env.var.unwrap_or(|_| None),
         uid: env.uid,
         diag: &diag,
+        vault_env: &env.vault,
     };
     // `--host` without an app is `token`'s host for OWNER/REPO, and nothing else.
     let token_host = invocation.app.host.as_deref().filter(|_| !by_flags);

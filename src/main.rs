@@ -2,7 +2,8 @@
 //! here and nowhere else; errors are printed once, as one line.
 
 use git_credential_github_app::{
-    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Stdio, TRACE_ENV, run, trace_enabled,
+    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Stdio, TRACE_ENV, VaultDefaults, VaultEnv,
+    run, trace_enabled,
 };
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -26,7 +27,16 @@ fn main() -> ExitCode {
     let environment = Environment {
         config_file: env::var_os(CONFIG_ENV),
         user_config_dir: dirs::config_dir(),
-        defaults: Defaults { home: dirs::home_dir(), user_cache_dir: dirs::cache_dir() },
+        defaults: Defaults {
+            home: dirs::home_dir(),
+            user_cache_dir: dirs::cache_dir(),
+            vault: VaultDefaults {
+                address: first_named(&["$VAULT_ADDR", "$BAO_ADDR"]),
+                namespace: first_named(&["$VAULT_NAMESPACE", "$BAO_NAMESPACE"]),
+                ca_cert: first_named(&["$VAULT_CACERT", "$BAO_CACERT"])
+                    .map(|(name, path)| (name, path.into())),
+            },
+        },
         network: NetworkEnv {
             proxy: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
             no_proxy: first_var(&["no_proxy", "NO_PROXY"]),
@@ -39,6 +49,12 @@ fn main() -> ExitCode {
         cwd: env::current_dir().ok(),
         uid: Some(rustix::process::geteuid().as_raw()),
         interactive: io::stdin().is_terminal(),
+        vault: VaultEnv {
+            token: first_named(&["$VAULT_TOKEN", "$BAO_TOKEN"]),
+            token_file: dirs::home_dir().map(|home| home.join(".vault-token")),
+            actions_request_url: env::var("ACTIONS_ID_TOKEN_REQUEST_URL").ok(),
+            actions_request_token: env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").ok(),
+        },
     };
     // Not locked for the whole run: a panic on another thread must still be able to print.
     let mut stderr = io::stderr();
@@ -72,6 +88,14 @@ fn no_core_dumps() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let maximum = getrlimit(Resource::Core).maximum;
     let _ = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum });
+}
+
+/// The first of `names` (`"$NAME"`, as messages show them) that is set and not empty.
+fn first_named(names: &[&'static str]) -> Option<(&'static str, String)> {
+    names.iter().find_map(|&n| {
+        let value = env::var(n.trim_start_matches('$')).ok().filter(|v| !v.is_empty())?;
+        Some((n, value))
+    })
 }
 
 fn first_var(names: &[&str]) -> Option<String> {

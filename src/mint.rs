@@ -27,7 +27,7 @@ const SKEW_TOLERANCE_SECS: i64 = 30;
 pub(crate) struct Minter<'a> {
     app: &'a App,
     client: Client<'a>,
-    signer: Signer,
+    signer: Signer<'a>,
     jwt: Option<Secret<String>>,
     /// GitHub's clock when signing: local now plus the learnt offset.
     signed_at: i64,
@@ -38,21 +38,26 @@ pub(crate) struct Minter<'a> {
 }
 
 impl<'a> Minter<'a> {
-    /// Reads the app's key while git is asked for its http settings.
+    /// Reads the app's key while git is asked for its http settings (a vault
+    /// or sign command is only contacted to sign, below).
     pub(crate) fn new(
         app: &'a App,
         cache: Option<&'a Cache>,
         ctx: &Context<'a>,
     ) -> Result<Minter<'a>, Error> {
         let setup = ctx.client_for(app);
-        let signer = Signer::for_app(app, ctx.var, ctx.deadline)
-            .map_err(|error| Error::Sign { app: app.label(), error })?;
+        let signer =
+            Signer::for_app(app, ctx, cache).map_err(|error| Error::Sign { app: app.label(), error })?;
         let client = ctx.finish(setup).map_err(|error| Error::Api { app: app.label(), error })?;
         Minter::start(app, client, signer, cache, ctx)
     }
 
     /// With a signer the caller already has (`doctor` reads each key once).
-    pub(crate) fn with_signer(app: &'a App, signer: Signer, ctx: &Context<'a>) -> Result<Minter<'a>, Error> {
+    pub(crate) fn with_signer(
+        app: &'a App,
+        signer: Signer<'a>,
+        ctx: &Context<'a>,
+    ) -> Result<Minter<'a>, Error> {
         let client =
             ctx.finish(ctx.client_for(app)).map_err(|error| Error::Api { app: app.label(), error })?;
         Minter::start(app, client, signer, None, ctx)
@@ -61,7 +66,7 @@ impl<'a> Minter<'a> {
     fn start(
         app: &'a App,
         client: Client<'a>,
-        signer: Signer,
+        signer: Signer<'a>,
         cache: Option<&'a Cache>,
         ctx: &Context<'a>,
     ) -> Result<Minter<'a>, Error> {

@@ -211,6 +211,10 @@ fn load(
             .map(|v| Secret::new(v.into_bytes()))
             .ok_or_else(|| KeyError::EnvUnset { name: name.to_string() }),
         KeySource::Command(argv) => run_key_command(argv, timeout),
+        // These sign elsewhere; the signer never asks for their PEM.
+        KeySource::Transit { .. } | KeySource::SignCommand(_) => {
+            Err(KeyError::NotAnRsaKey { source: source.to_string() })
+        }
     }
 }
 

@@ -1,8 +1,8 @@
-//! Child processes the helper runs (a `private_key_command`, `git config`):
-//! no shell, stdin closed, stderr discarded, stdout captured up to a limit,
+//! Child processes the helper runs (a `private_key_command`, a `sign_command`,
+//! `git config`): no shell, stdin closed (or given the bytes to sign), stderr discarded, stdout captured up to a limit,
 //! and never waited for past a deadline, so a stuck child cannot hold git.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -31,13 +31,34 @@ pub(crate) struct Running {
 impl Running {
     /// Starts `program` with `args`, keeping at most `limit` bytes of its stdout.
     pub(crate) fn start(program: &str, args: &[String], limit: u64) -> Result<Running, Failure> {
+        Running::spawn(program, args, None, limit)
+    }
+
+    /// Like [`Running::start`], with `input` written to its stdin (then closed)
+    /// from a thread, so a child that prints before it reads cannot deadlock us.
+    pub(crate) fn start_with_input(
+        program: &str,
+        args: &[String],
+        input: &[u8],
+        limit: u64,
+    ) -> Result<Running, Failure> {
+        Running::spawn(program, args, Some(input.to_vec()), limit)
+    }
+
+    fn spawn(program: &str, args: &[String], input: Option<Vec<u8>>, limit: u64) -> Result<Running, Failure> {
         let mut child = Command::new(program)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(Failure::Start)?;
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            std::thread::spawn(move || {
+                // A child that exits without reading closes the pipe: its exit status tells.
+                let _ = stdin.write_all(&input);
+            });
+        }
         let Some(mut out) = child.stdout.take() else {
             return Err(Failure::Read(io::Error::other("no stdout pipe")));
         };
@@ -109,6 +130,14 @@ mod tests {
         let big = Running::start("sh", &args(&["-c", "printf 0123456789"]), 4).unwrap().finish(soon(10_000));
         assert!(matches!(big, Err(Failure::TooLarge)));
         assert!(matches!(Running::start("/nonexistent/program", &[], 4), Err(Failure::Start(_))));
+    }
+
+    #[test]
+    fn input_reaches_the_childs_stdin() {
+        let out = Running::start_with_input("tr", &args(&["a-z", "A-Z"]), b"signing.input", 64)
+            .unwrap()
+            .finish(soon(10_000));
+        assert_eq!(out.unwrap(), b"SIGNING.INPUT");
     }
 
     #[test]

@@ -1,31 +1,45 @@
 //! The signing seam: each app gets one [`Signer`], chosen by its key source,
 //! that signs the JWT's bytes. The JWT itself is assembled in [`crate::jwt`];
-//! a new key source is one more variant here and one file beside it.
+//! a new key source is one more variant here and one file beside it:
+//! [`crate::pem_key`] (a PEM from a file, a variable or a command),
+//! [`crate::vault`] (a Transit key) and [`crate::sign_command`] (any KMS).
 
-use crate::config::{App, AppId};
+use crate::cache::Cache;
+use crate::config::{App, AppId, KeySource};
+use crate::context::Context;
 use crate::jwt;
 use crate::pem_key::{KeyError, PemKey};
 use crate::secret::Secret;
+use crate::sign_command::{self, CommandError};
+use crate::vault::{Transit, VaultError};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 /// What signs an app's JWTs.
-#[derive(Debug)]
-pub(crate) enum Signer {
+pub(crate) enum Signer<'a> {
     /// The app's PEM key, from a file, an environment variable or a command.
     Pem { key: PemKey, source: String },
+    /// A key in the vault's Transit engine; the vault signs.
+    Transit(Box<Transit<'a>>),
+    /// A program that signs (a cloud KMS, a PKCS#11 token).
+    Command { argv: Vec<String>, deadline: Instant, source: String },
 }
 
 /// Why an app's JWT cannot be signed; each names the key source.
 #[derive(Debug)]
 pub enum SignError {
     Key(KeyError),
+    /// Boxed: it is large, and rare.
+    Vault(Box<VaultError>),
+    Command(CommandError),
 }
 
 impl fmt::Display for SignError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SignError::Key(e) => e.fmt(f),
+            SignError::Vault(e) => e.fmt(f),
+            SignError::Command(e) => e.fmt(f),
         }
     }
 }
@@ -34,38 +48,67 @@ impl std::error::Error for SignError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SignError::Key(e) => Some(e),
+            SignError::Vault(e) => Some(e.as_ref()),
+            SignError::Command(e) => Some(e),
         }
     }
 }
 
-impl Signer {
-    /// The signer for `app`: reads its key now (a command runs at most until `deadline`).
+impl<'a> Signer<'a> {
+    /// The signer for `app`. A PEM is read now (a command runs at most until
+    /// the deadline); a vault or a sign command is contacted only to sign.
+    /// `cache` (when usable) keeps a vault login between mints.
     pub(crate) fn for_app(
         app: &App,
-        var: fn(&str) -> Option<String>,
-        deadline: Instant,
-    ) -> Result<Signer, SignError> {
-        let timeout = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        let key = PemKey::load(&app.key, var, timeout).map_err(SignError::Key)?;
-        Ok(Signer::Pem { key, source: app.key.to_string() })
+        ctx: &Context<'a>,
+        cache: Option<&'a Cache>,
+    ) -> Result<Signer<'a>, SignError> {
+        match &app.key {
+            KeySource::Transit { key, mount } => {
+                let vault = ctx.config.vault.as_ref().ok_or_else(|| {
+                    SignError::Vault(Box::new(VaultError::Setup(
+                        "transit_key needs a vault address in [vault] or $VAULT_ADDR".into(),
+                    )))
+                })?;
+                let transit =
+                    Transit::new(vault, key, mount, ctx, cache).map_err(|e| SignError::Vault(Box::new(e)))?;
+                Ok(Signer::Transit(Box::new(transit)))
+            }
+            KeySource::SignCommand(argv) => Ok(Signer::Command {
+                argv: argv.clone(),
+                deadline: ctx.deadline,
+                source: app.key.to_string(),
+            }),
+            source => {
+                let timeout =
+                    ctx.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+                let key = PemKey::load(source, ctx.var, timeout).map_err(SignError::Key)?;
+                Ok(Signer::Pem { key, source: source.to_string() })
+            }
+        }
     }
 
-    /// What messages call this signer (`private key file /k.pem`).
-    pub(crate) fn describe(&self) -> &str {
+    /// What messages call this signer (`private key file /k.pem`, `transit key "k" ... at vault ...`).
+    pub(crate) fn describe(&self) -> String {
         match self {
-            Signer::Pem { source, .. } => source,
+            Signer::Pem { source, .. } | Signer::Command { source, .. } => source.clone(),
+            Signer::Transit(transit) => transit.describe(),
         }
     }
 
     /// The app JWT for `app_id`, signed at `now` (GitHub's clock, unix seconds).
-    pub(crate) fn jwt(&self, app_id: &AppId, now: i64) -> Result<Secret<String>, SignError> {
+    pub(crate) fn jwt(&mut self, app_id: &AppId, now: i64) -> Result<Secret<String>, SignError> {
         jwt::encode(&jwt::claims(app_id, now), |input| self.sign(input))
     }
 
-    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, SignError> {
+    fn sign(&mut self, input: &[u8]) -> Result<Vec<u8>, SignError> {
         match self {
             Signer::Pem { key, source } => {
                 key.sign(input).map_err(|_| SignError::Key(KeyError::Unusable { source: source.clone() }))
+            }
+            Signer::Transit(transit) => transit.sign(input).map_err(|e| SignError::Vault(Box::new(e))),
+            Signer::Command { argv, deadline, .. } => {
+                sign_command::sign(argv, input, *deadline).map_err(SignError::Command)
             }
         }
     }

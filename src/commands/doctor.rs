@@ -165,16 +165,19 @@ fn check_app(
     p: &mut Printer<'_>,
     checks: &mut Vec<Check>,
 ) -> Result<(), Error> {
-    // Read once: a private_key_command runs a single time per app.
-    let signer = match Signer::for_app(app, ctx.var, ctx.deadline) {
-        Ok(signer) if signer.jwt(&app.app_id, 0).is_ok() => signer,
-        Ok(signer) => {
-            let text = format!("key: {} cannot sign (is it at least 2048 bits?)", signer.describe());
-            return p.check(checks, check("key", false, text));
-        }
+    // Read once: a private_key_command runs a single time per app, a vault logs in once.
+    let mut signer = match Signer::for_app(app, ctx, None) {
+        Ok(signer) => signer,
         Err(e) => return p.check(checks, check("key", false, format!("key: {e}"))),
     };
-    let text = format!("key: {} is a usable RSA key{}", signer.describe(), key_note(&app.key));
+    let text = match (signer.jwt(&app.app_id, 0), &app.key) {
+        (Ok(_), KeySource::Transit { .. }) => {
+            format!("key: {}: logged in and signed a test JWT (RS256)", signer.describe())
+        }
+        (Ok(_), KeySource::SignCommand(_)) => format!("key: {} signed a test JWT (RS256)", signer.describe()),
+        (Ok(_), source) => format!("key: {} is a usable RSA key{}", signer.describe(), key_note(source)),
+        (Err(e), _) => return p.check(checks, check("key", false, format!("key: {e}"))),
+    };
     p.check(checks, check("key", true, text))?;
     let mut minter = match Minter::with_signer(app, signer, ctx) {
         Ok(m) => m,

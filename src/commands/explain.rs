@@ -6,7 +6,7 @@
 use super::wiring::{self, Facts, Wiring};
 use super::{out_err, parse_target};
 use crate::cache::{Remembered, is_fresh};
-use crate::config::Config;
+use crate::config::{App, Config, Identity, KeySource, VaultAuth};
 use crate::context::Context;
 use crate::error::Error;
 use crate::redact::{looks_secret, shown};
@@ -30,6 +30,9 @@ struct Explained {
     pattern: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_url: Option<String>,
+    /// The key source that signs the app's JWTs (and, for a vault, how its token is had).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     installation: Option<Installation>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,6 +185,9 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
     }
     e.api_url = Some(app.api_url.to_string());
     e.lines.push(format!("api:          {}", app.api_url));
+    let key = key_source(app, config, ctx);
+    e.lines.push(format!("key:          {key}"));
+    e.key = Some(key);
     let cache = ctx.cache();
     let (installation, text) = match (app.installation_id, &plan.repo) {
         (Some(id), _) => {
@@ -252,4 +258,36 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
     };
     e.cache = Some(state);
     e.lines.push(format!("cache:        {text}"));
+}
+
+/// Which key source signs the app's JWTs, and for a vault, how the helper gets its token.
+fn key_source(app: &App, config: &Config, ctx: &Context<'_>) -> String {
+    let KeySource::Transit { .. } = &app.key else {
+        return app.key.to_string();
+    };
+    let Some(vault) = &config.vault else {
+        return app.key.to_string();
+    };
+    let namespace = vault.namespace.as_ref().map(|ns| format!(", namespace {ns:?}")).unwrap_or_default();
+    let token = match &vault.auth {
+        VaultAuth::Login(login) => {
+            let identity = match &login.identity {
+                Identity::JwtFile(path) => format!("the JWT in {}", path.display()),
+                Identity::GitHubActions { audience } => {
+                    format!("a GitHub Actions OIDC token for audience {audience:?}")
+                }
+            };
+            format!("login with role {:?} at auth/{} using {identity}", login.role, login.mount)
+        }
+        VaultAuth::TokenFile(path) => format!("token from token_path {}", path.display()),
+        VaultAuth::Ambient => match (&ctx.vault_env.token, &ctx.vault_env.token_file) {
+            (Some((name, _)), _) => format!("token from {name}"),
+            (None, Some(file)) if file.exists() => format!("token from {}", file.display()),
+            _ => "no vault token is set ($VAULT_TOKEN, $BAO_TOKEN, ~/.vault-token): minting will fail".into(),
+        },
+    };
+    format!(
+        "{} at vault {} (from {}){namespace}; {token}; the vault is asked only when a token is minted",
+        app.key, vault.address, vault.address_origin
+    )
 }

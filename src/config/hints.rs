@@ -8,13 +8,16 @@
 use crate::redact::shown;
 use toml::de::{DeTable, DeValue};
 
-const TOP_LEVEL: [&str; 4] = ["cache_dir", "min_token_lifetime_secs", "timeout_secs", "app"];
-const APP_KEYS: [&str; 12] = [
+const TOP_LEVEL: [&str; 5] = ["cache_dir", "min_token_lifetime_secs", "timeout_secs", "app", "vault"];
+const APP_KEYS: [&str; 15] = [
     "name",
     "app_id",
     "private_key_path",
     "private_key_env",
     "private_key_command",
+    "transit_key",
+    "transit_mount",
+    "sign_command",
     "host",
     "api_url",
     "repos",
@@ -75,11 +78,13 @@ fn app_table(table: &DeTable<'_>, position: usize, found: &mut Vec<(usize, Strin
                 at,
                 format!("unknown key {} in [[app]] #{position}{}", shown(name), near(name, &APP_KEYS)),
             ));
-        } else if name == "private_key_command" && matches!(value.get_ref(), DeValue::String(_)) {
+        } else if (name == "private_key_command" || name == "sign_command")
+            && matches!(value.get_ref(), DeValue::String(_))
+        {
             found.push((
                 at,
                 format!(
-                    "private_key_command in [[app]] #{position} must be a list, [\"program\", \"arg\", ...], not one string: no shell splits it"
+                    "{name} in [[app]] #{position} must be a list, [\"program\", \"arg\", ...], not one string: no shell splits it"
                 ),
             ));
         } else if name == "repos" && matches!(value.get_ref(), DeValue::String(_)) {
@@ -159,5 +164,20 @@ mod tests {
         assert!(err.contains("unknown key (a value that looks like") && !err.contains("ghp_"), "{err}");
         let err = error(&format!("app_id = 1\n[[app]]\n{APP}"));
         assert!(err.contains("app_id belongs in an [[app]] table") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn the_vault_table_and_the_keyless_key_sources_are_known_keys() {
+        let err = error(
+            "[vault]\naddress = \"https://v\"\n[[app]]\napp_id = 1\ntransit_key = \"k\"\ntransit_mount = 5\n",
+        );
+        assert!(!err.contains("unknown key"), "{err}");
+        let err = error("[[app]]\napp_id = 1\nsign_command = \"aws kms sign --key-id k\"\n");
+        assert!(
+            err.contains("sign_command in [[app]] #1 must be a list") && !err.contains("aws kms"),
+            "{err}"
+        );
+        let err = error("valt = 1\n");
+        assert!(err.contains("did you mean vault?"), "{err}");
     }
 }

@@ -12,7 +12,7 @@ mod values;
 
 pub(crate) use flags::from_flags;
 
-pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope};
+pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
 
 use crate::files::{self, FileError, Refusal};
 use crate::redact::{looks_secret, scrub};
@@ -24,13 +24,15 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use values::{PermissionName, RepoPattern};
+use values::{PermissionName, RepoPattern, vault_address, vault_name};
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_CONFIG";
 pub(crate) const APP_DIR: &str = "git-credential-github-app";
 const DEFAULT_MIN_LIFETIME: u64 = 600;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
+const DEFAULT_TRANSIT_MOUNT: &str = "transit";
+const DEFAULT_LOGIN_MOUNT: &str = "jwt";
 
 /// Where the config file is, and whether the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,17 @@ pub struct Defaults {
     pub home: Option<PathBuf>,
     /// The user cache dir (`dirs::cache_dir()`), before our own subdirectory.
     pub user_cache_dir: Option<PathBuf>,
+    /// `[vault]` defaults from the environment.
+    pub vault: VaultDefaults,
+}
+
+/// The vault settings `[vault]` falls back to, each with the variable that
+/// gave it (`"$VAULT_ADDR"`: `$VAULT_*` first, then `$BAO_*`), for messages.
+#[derive(Debug, Clone, Default)]
+pub struct VaultDefaults {
+    pub address: Option<(&'static str, String)>,
+    pub namespace: Option<(&'static str, String)>,
+    pub ca_cert: Option<(&'static str, PathBuf)>,
 }
 
 impl Defaults {
@@ -76,6 +89,7 @@ impl Defaults {
         Defaults {
             home: Some(PathBuf::from("/home/ci")),
             user_cache_dir: Some(PathBuf::from("/home/ci/.cache")),
+            vault: VaultDefaults::default(),
         }
     }
 }
@@ -89,6 +103,11 @@ pub(crate) enum KeySource {
     Env(EnvName),
     /// A program and its arguments, run without a shell; its stdout is the PEM.
     Command(Vec<String>),
+    /// A key in the vault's Transit engine that signs and never leaves it.
+    Transit { key: String, mount: String },
+    /// A program (argv, no shell) that reads the JWT's signing input on stdin
+    /// and prints the RS256 signature (a cloud KMS, a PKCS#11 token).
+    SignCommand(Vec<String>),
 }
 
 impl fmt::Display for KeySource {
@@ -100,8 +119,54 @@ impl fmt::Display for KeySource {
             KeySource::Command(argv) => {
                 write!(f, "private key command {:?}", argv.first().map_or("", String::as_str))
             }
+            KeySource::Transit { key, mount } => write!(f, "transit key {key:?} (mount {mount:?})"),
+            KeySource::SignCommand(argv) => {
+                write!(f, "sign_command {:?}", argv.first().map_or("", String::as_str))
+            }
         }
     }
+}
+
+/// The validated `[vault]` table with its environment defaults applied;
+/// present when an app uses `transit_key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Vault {
+    /// `https://HOST[:PORT]` (or loopback `http://`), no trailing slash.
+    pub(crate) address: String,
+    /// The setting that gave the address: `[vault] address`, `$VAULT_ADDR`, `$BAO_ADDR`.
+    pub(crate) address_origin: &'static str,
+    pub(crate) namespace: Option<String>,
+    /// The roots to trust and the setting that chose them; `None`: the system store.
+    pub(crate) ca_file: Option<(PathBuf, &'static str)>,
+    pub(crate) auth: VaultAuth,
+}
+
+/// How the helper gets a vault token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum VaultAuth {
+    /// `token_path`: a file a Vault Agent keeps fresh.
+    TokenFile(PathBuf),
+    /// `$VAULT_TOKEN`, then `$BAO_TOKEN`, then `~/.vault-token`.
+    Ambient,
+    /// `[vault.login]`: a workload identity JWT exchanged for a short-lived token.
+    Login(VaultLogin),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct VaultLogin {
+    pub(crate) role: String,
+    /// The auth method's mount: `auth/{mount}/login`.
+    pub(crate) mount: String,
+    pub(crate) identity: Identity,
+}
+
+/// Where the login JWT comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// A file holding the JWT (a projected service-account token), read at each login.
+    JwtFile(PathBuf),
+    /// The GitHub Actions runner's OIDC endpoint, asked for this audience.
+    GitHubActions { audience: String },
 }
 
 /// One validated `[[app]]` table.
@@ -158,6 +223,8 @@ pub(crate) struct Config {
     /// The most one `get` may take, retries and lock waits included.
     pub(crate) timeout: Duration,
     pub(crate) apps: Vec<App>,
+    /// Where the vault is and how to log in; `Some` when an app uses `transit_key`.
+    pub(crate) vault: Option<Vault>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +235,26 @@ struct RawConfig {
     timeout_secs: Option<u64>,
     #[serde(default)]
     app: Vec<RawApp>,
+    vault: Option<toml::Spanned<RawVault>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVault {
+    address: Option<String>,
+    namespace: Option<String>,
+    ca_file: Option<String>,
+    token_path: Option<String>,
+    login: Option<RawLogin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogin {
+    role: String,
+    mount: Option<String>,
+    jwt_path: Option<String>,
+    github_actions_audience: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +265,9 @@ struct RawApp {
     private_key_path: Option<String>,
     private_key_env: Option<EnvName>,
     private_key_command: Option<Vec<String>>,
+    transit_key: Option<String>,
+    transit_mount: Option<String>,
+    sign_command: Option<Vec<String>>,
     host: Option<Host>,
     api_url: Option<ApiUrl>,
     repos: Option<Vec<RepoPattern>>,
@@ -373,6 +463,7 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
 
     let mut apps = Vec::with_capacity(raw.app.len());
     let mut names = std::collections::HashMap::new();
+    let mut first_transit = None;
     for (i, app) in raw.app.into_iter().enumerate() {
         let position = i + 1;
         let at = |m: String| {
@@ -400,32 +491,44 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         if app.installation_id == Some(0) {
             return Err(at(format!("{} must be a positive number", key("installation_id"))));
         }
-        let key_source = match (app.private_key_path, app.private_key_env, app.private_key_command) {
-            (Some(p), None, None) => {
-                KeySource::Path(resolve(&p).map_err(|m| at(format!("{}: {m}", key("private_key_path"))))?)
-            }
-            (None, Some(name), None) => KeySource::Env(name),
-            (None, None, Some(argv)) => {
-                if argv.first().is_none_or(|program| program.is_empty()) {
-                    return Err(at(
-                        "private_key_command must name a program: [\"prog\", \"arg\", ...]".into()
-                    ));
+        let given = [
+            app.private_key_path.is_some(),
+            app.private_key_env.is_some(),
+            app.private_key_command.is_some(),
+            app.transit_key.is_some(),
+            app.sign_command.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            let choices = match source {
+                Source::File { .. } => {
+                    "private_key_path, private_key_env, private_key_command, transit_key, sign_command"
                 }
-                if argv.iter().any(|word| looks_secret(word)) {
-                    return Err(at(
-                        "private_key_command must be a program and its arguments, not the key; value not shown"
-                            .into(),
-                    ));
-                }
-                KeySource::Command(argv)
-            }
-            _ => {
-                let choices = match source {
-                    Source::File { .. } => "private_key_path, private_key_env, private_key_command",
-                    Source::Flags { .. } => "--private-key-path, --private-key-env",
-                };
-                return Err(at(format!("give exactly one of {choices}")));
-            }
+                Source::Flags { .. } => "--private-key-path, --private-key-env",
+            };
+            return Err(at(format!("give exactly one of {choices}")));
+        }
+        if app.transit_mount.is_some() && app.transit_key.is_none() {
+            return Err(at("transit_mount is set but transit_key is not".into()));
+        }
+        let key_source = if let Some(p) = app.private_key_path {
+            KeySource::Path(resolve(&p).map_err(|m| at(format!("{}: {m}", key("private_key_path"))))?)
+        } else if let Some(name) = app.private_key_env {
+            KeySource::Env(name)
+        } else if let Some(argv) = app.private_key_command {
+            KeySource::Command(check_argv(argv, "private_key_command").map_err(at)?)
+        } else if let Some(argv) = app.sign_command {
+            KeySource::SignCommand(check_argv(argv, "sign_command").map_err(at)?)
+        } else {
+            let name =
+                vault_name(app.transit_key.as_deref().unwrap_or(""), "transit_key", false).map_err(at)?;
+            let mount = vault_name(
+                app.transit_mount.as_deref().unwrap_or(DEFAULT_TRANSIT_MOUNT),
+                "transit_mount",
+                true,
+            )
+            .map_err(at)?;
+            first_transit.get_or_insert(position);
+            KeySource::Transit { key: name, mount }
         };
         let permissions = app
             .permissions
@@ -460,6 +563,28 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         });
     }
 
+    let vault_line = match (source, raw.vault.as_ref()) {
+        (Source::File { text, .. }, Some(v)) => Some(line_of(text, v.span().start)),
+        _ => None,
+    };
+    let settings = match raw.vault.map(toml::Spanned::into_inner) {
+        Some(table) => Some(
+            vault_table(table, &resolve).map_err(|m| source.error(vault_line, format!("[vault]: {m}")))?,
+        ),
+        None => None,
+    };
+    let vault = match first_transit {
+        Some(position) => {
+            let line = match source {
+                Source::File { text, .. } => vault_line.or_else(|| app_table_line(text, position)),
+                Source::Flags { .. } => None,
+            };
+            let settings = settings.unwrap_or_default();
+            Some(apply_vault_defaults(settings, &defaults.vault).map_err(|m| source.error(line, m))?)
+        }
+        None => None,
+    };
+
     Ok(Config {
         from_flags: matches!(source, Source::Flags { .. }),
         path,
@@ -467,7 +592,99 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         min_token_lifetime_secs: raw.min_token_lifetime_secs.unwrap_or(DEFAULT_MIN_LIFETIME),
         timeout: Duration::from_secs(timeout_secs),
         apps,
+        vault,
     })
+}
+
+/// A program and its arguments for `what`, refusing what looks like a pasted key.
+fn check_argv(argv: Vec<String>, what: &str) -> Result<Vec<String>, String> {
+    if argv.first().is_none_or(|program| program.is_empty()) {
+        return Err(format!("{what} must name a program: [\"prog\", \"arg\", ...]"));
+    }
+    if argv.iter().any(|word| looks_secret(word)) {
+        return Err(format!("{what} must be a program and its arguments, not the key; value not shown"));
+    }
+    Ok(argv)
+}
+
+/// `[vault]` as written, checked on its own (before the environment fills gaps).
+#[derive(Debug, Default)]
+struct VaultTable {
+    address: Option<String>,
+    namespace: Option<String>,
+    ca_file: Option<PathBuf>,
+    auth: Option<VaultAuth>,
+}
+
+fn vault_table(
+    raw: RawVault,
+    resolve: &dyn Fn(&str) -> Result<PathBuf, String>,
+) -> Result<VaultTable, String> {
+    let address = raw.address.map(|a| vault_address(&a, "address")).transpose()?;
+    let namespace = raw.namespace.map(|n| vault_name(&n, "namespace", true)).transpose()?;
+    let ca_file = raw.ca_file.map(|f| resolve(&f).map_err(|m| format!("ca_file: {m}"))).transpose()?;
+    let token_path =
+        raw.token_path.map(|f| resolve(&f).map_err(|m| format!("token_path: {m}"))).transpose()?;
+    let auth = match (token_path, raw.login) {
+        (Some(_), Some(_)) => return Err("give token_path or [vault.login], not both".into()),
+        (Some(path), None) => Some(VaultAuth::TokenFile(path)),
+        (None, Some(login)) => {
+            let role = vault_name(&login.role, "[vault.login] role", false)?;
+            let mount = vault_name(
+                login.mount.as_deref().unwrap_or(DEFAULT_LOGIN_MOUNT),
+                "[vault.login] mount",
+                true,
+            )?;
+            let identity = match (login.jwt_path, login.github_actions_audience) {
+                (Some(p), None) => {
+                    Identity::JwtFile(resolve(&p).map_err(|m| format!("[vault.login] jwt_path: {m}"))?)
+                }
+                (None, Some(audience)) => {
+                    if audience.is_empty()
+                        || audience.chars().any(|c| c.is_whitespace() || c.is_control())
+                        || looks_secret(&audience)
+                    {
+                        return Err(format!(
+                            "[vault.login] github_actions_audience {} must be a short text without spaces, such as the vault's URL",
+                            crate::redact::shown(&audience)
+                        ));
+                    }
+                    Identity::GitHubActions { audience }
+                }
+                _ => {
+                    return Err("[vault.login] needs exactly one of jwt_path, github_actions_audience".into());
+                }
+            };
+            Some(VaultAuth::Login(VaultLogin { role, mount, identity }))
+        }
+        (None, None) => None,
+    };
+    Ok(VaultTable { address, namespace, ca_file, auth })
+}
+
+/// Fills what `[vault]` leaves out from the environment: the address is required.
+fn apply_vault_defaults(table: VaultTable, env: &VaultDefaults) -> Result<Vault, String> {
+    let (address, address_origin) = match (table.address, &env.address) {
+        (Some(address), _) => (address, "[vault] address"),
+        (None, Some((name, value))) => (vault_address(value, name)?, *name),
+        (None, None) => {
+            return Err(
+                "transit_key needs the vault's address: set address in [vault], or $VAULT_ADDR (or $BAO_ADDR)"
+                    .into(),
+            );
+        }
+    };
+    let namespace = match (table.namespace, &env.namespace) {
+        (Some(ns), _) => Some(ns),
+        (None, Some((name, value))) if !value.is_empty() => Some(vault_name(value, name, true)?),
+        (None, _) => None,
+    };
+    let ca_file = match (table.ca_file, &env.ca_cert) {
+        (Some(path), _) => Some((path, "[vault] ca_file")),
+        (None, Some((name, path))) => Some((path.clone(), *name)),
+        (None, None) => None,
+    };
+    Ok(Vault { address, address_origin, namespace, ca_file, auth: table.auth.unwrap_or(VaultAuth::Ambient) })
 }
 
 /// Expands `~` and makes a relative path relative to the config file's directory.
@@ -653,6 +870,125 @@ mod tests {
         assert_eq!(argv.to_string(), "private key command \"vault\"");
     }
 
+    const TRANSIT: &str = "[[app]]\napp_id = 9\ntransit_key = \"github-app\"\n";
+
+    fn with_vault_env(address: Option<&str>) -> Defaults {
+        let mut defaults = Defaults::for_tests();
+        defaults.vault.address = address.map(|a| ("$VAULT_ADDR", a.to_string()));
+        defaults.vault.namespace = Some(("$BAO_NAMESPACE", "ci".to_string()));
+        defaults.vault.ca_cert = Some(("$VAULT_CACERT", PathBuf::from("/env/ca.pem")));
+        defaults
+    }
+
+    #[test]
+    fn transit_and_sign_command_are_key_sources_too() {
+        let c = parse(&format!("[vault]\naddress = \"https://vault.example:8200/\"\n{TRANSIT}")).unwrap();
+        assert_eq!(c.apps[0].key, KeySource::Transit { key: "github-app".into(), mount: "transit".into() });
+        let vault = c.vault.unwrap();
+        assert_eq!(
+            (vault.address.as_str(), vault.address_origin),
+            ("https://vault.example:8200", "[vault] address")
+        );
+        assert_eq!(vault.auth, VaultAuth::Ambient);
+        let c =
+            parse(&format!("[vault]\naddress = \"https://v\"\n{TRANSIT}transit_mount = \"team/transit\"\n"))
+                .unwrap();
+        assert_eq!(
+            c.apps[0].key,
+            KeySource::Transit { key: "github-app".into(), mount: "team/transit".into() }
+        );
+        let c = parse("[[app]]\napp_id = 9\nsign_command = [\"aws-kms-sign\", \"--key\", \"k\"]\n").unwrap();
+        assert_eq!(c.apps[0].key.to_string(), "sign_command \"aws-kms-sign\"");
+        assert!(c.vault.is_none());
+        for two in [
+            format!("{TRANSIT}private_key_path = \"k\"\n"),
+            format!("{TRANSIT}sign_command = [\"x\"]\n"),
+            "[[app]]\napp_id = 9\ntransit_mount = \"t\"\nprivate_key_path = \"k\"\n".into(),
+        ] {
+            let err = parse(&format!("[vault]\naddress = \"https://v\"\n{two}")).unwrap_err().to_string();
+            assert!(err.contains("exactly one") || err.contains("transit_mount is set"), "{err}");
+        }
+        let err = parse("[[app]]\napp_id = 9\nsign_command = [\"kms\", \"ghs_0123456789abcdef\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sign_command") && !err.contains("ghs_"), "{err}");
+        assert!(parse("[[app]]\napp_id = 9\nsign_command = []\n").is_err());
+        assert!(
+            parse("[vault]\naddress = \"https://v\"\n[[app]]\napp_id = 9\ntransit_key = \"a/b\"\n").is_err()
+        );
+    }
+
+    #[test]
+    fn the_vault_address_comes_from_the_table_then_the_environment() {
+        let text_of = |t: &str| {
+            parse_config(t, Path::new("/etc/gh/config.toml"), &with_vault_env(Some("http://127.0.0.1:8200")))
+        };
+        let vault = text_of(TRANSIT).unwrap().vault.unwrap();
+        assert_eq!((vault.address.as_str(), vault.address_origin), ("http://127.0.0.1:8200", "$VAULT_ADDR"));
+        assert_eq!(vault.namespace.as_deref(), Some("ci"));
+        assert_eq!(vault.ca_file, Some((PathBuf::from("/env/ca.pem"), "$VAULT_CACERT")));
+        let vault = text_of(&format!(
+            "[vault]\naddress = \"https://v:8200\"\nnamespace = \"team\"\nca_file = \"ca.pem\"\n{TRANSIT}"
+        ))
+        .unwrap()
+        .vault
+        .unwrap();
+        assert_eq!(vault.address, "https://v:8200");
+        assert_eq!(vault.namespace.as_deref(), Some("team"));
+        assert_eq!(vault.ca_file, Some((PathBuf::from("/etc/gh/ca.pem"), "[vault] ca_file")));
+        let err = parse(TRANSIT).unwrap_err().to_string();
+        assert!(err.contains("$VAULT_ADDR") && err.contains("line"), "{err}");
+        let remote_http =
+            parse_config(TRANSIT, Path::new("/c.toml"), &with_vault_env(Some("http://vault.corp:8200")));
+        let err = remote_http.unwrap_err().to_string();
+        assert!(err.contains("$VAULT_ADDR \"http://vault.corp:8200\" must be https://"), "{err}");
+        // Without a transit app the environment is not consulted: a bad $VAULT_ADDR breaks nothing.
+        let pem =
+            parse_config(MINIMAL, Path::new("/c.toml"), &with_vault_env(Some("http://vault.corp:8200")));
+        assert!(pem.unwrap().vault.is_none());
+        let err =
+            parse(&format!("[vault]\naddress = \"http://vault.corp\"\n{MINIMAL}")).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("https://"), "{err}");
+    }
+
+    #[test]
+    fn vault_login_takes_a_role_and_exactly_one_identity() {
+        let head = "[vault]\naddress = \"https://v\"\n";
+        let c = parse(&format!("{head}[vault.login]\nrole = \"ci-runner\"\njwt_path = \"/var/run/secrets/tokens/vault\"\n{TRANSIT}")).unwrap();
+        let login = VaultLogin {
+            role: "ci-runner".into(),
+            mount: "jwt".into(),
+            identity: Identity::JwtFile("/var/run/secrets/tokens/vault".into()),
+        };
+        assert_eq!(c.vault.unwrap().auth, VaultAuth::Login(login));
+        let c = parse(&format!("{head}[vault.login]\nrole = \"r\"\nmount = \"kubernetes\"\ngithub_actions_audience = \"https://v\"\n{TRANSIT}")).unwrap();
+        let VaultAuth::Login(login) = c.vault.unwrap().auth else { panic!("login expected") };
+        assert_eq!(login.mount, "kubernetes");
+        assert_eq!(login.identity, Identity::GitHubActions { audience: "https://v".into() });
+        let c =
+            parse(&format!("[vault]\naddress = \"https://v\"\ntoken_path = \"/run/vault/token\"\n{TRANSIT}"))
+                .unwrap();
+        assert_eq!(c.vault.unwrap().auth, VaultAuth::TokenFile("/run/vault/token".into()));
+        for bad in [
+            format!("{head}token_path = \"/t\"\n[vault.login]\nrole = \"r\"\njwt_path = \"/j\"\n"),
+            format!("{head}[vault.login]\nrole = \"r\"\n"),
+            format!(
+                "{head}[vault.login]\nrole = \"r\"\njwt_path = \"/j\"\ngithub_actions_audience = \"a\"\n"
+            ),
+            format!("{head}[vault.login]\nrole = \"r s\"\njwt_path = \"/j\"\n"),
+            format!(
+                "{head}[vault.login]\nrole = \"r\"\ngithub_actions_audience = \"eyJhbGciOiJSUzI1NiJ9.e30\"\n"
+            ),
+        ] {
+            let err = parse(&format!("{bad}{TRANSIT}")).unwrap_err().to_string();
+            assert!(err.contains("[vault]") && err.contains("line 1") && !err.contains("eyJ"), "{err}");
+        }
+        for unknown in ["[vault]\nadress = \"https://v\"\n", "[vault.login]\nrole = \"r\"\njwt = \"x\"\n"] {
+            let err = parse(unknown).unwrap_err().to_string();
+            assert!(err.contains("unknown field"), "{err}");
+        }
+    }
+
     #[test]
     fn an_error_that_needs_the_whole_table_names_the_tables_line() {
         let err = parse("timeout_secs = 5\n\n[[app]]\napp_id = 9\n").unwrap_err().to_string();
@@ -723,6 +1059,14 @@ mod tests {
                 Just("private_key_path"),
                 Just("private_key_env"),
                 Just("private_key_command"),
+                Just("transit_key"),
+                Just("transit_mount"),
+                Just("sign_command"),
+                Just("address"),
+                Just("token_path"),
+                Just("role"),
+                Just("jwt_path"),
+                Just("github_actions_audience"),
                 Just("host"),
                 Just("api_url"),
                 Just("repos"),
@@ -749,6 +1093,8 @@ mod tests {
                 (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
                 Just("[[app]]".to_string()),
                 Just("[app]".to_string()),
+                Just("[vault]".to_string()),
+                Just("[vault.login]".to_string()),
                 "[ -~]{0,30}",
             ];
             proptest::collection::vec(line, 0..16).prop_map(|lines| lines.join("\n"))

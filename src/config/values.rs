@@ -141,6 +141,56 @@ impl TryFrom<String> for EnvName {
     }
 }
 
+/// A vault address: `https://HOST[:PORT][/PREFIX]`, or `http://` for a
+/// loopback host only (a local Vault Agent listener, a dev server), without a
+/// trailing slash. `origin` names the setting in the message.
+pub(crate) fn vault_address(value: &str, origin: &str) -> Result<String, String> {
+    let url = value.trim().trim_end_matches('/');
+    let bad = |why: &str| format!("{origin} {} {why}", shown(value));
+    if looks_secret(value) || url.contains(char::is_whitespace) || url.contains(char::is_control) {
+        return Err(bad("must be the vault's URL, like https://vault.example:8200"));
+    }
+    let (secure, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => return Err(bad("must start with https://")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || rest.contains(['?', '#']) {
+        return Err(bad("must be https://HOST[:PORT], without credentials or a query"));
+    }
+    if !secure && !is_loopback(authority) {
+        return Err(bad("must be https:// (http:// is only allowed for a loopback address)"));
+    }
+    Ok(url.to_string())
+}
+
+/// Whether `authority` (`host[:port]`) names this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub(crate) fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A vault path word (transit key, mount, role, namespace): letters, digits,
+/// `-`, `_`, `.`, and `/` between parts where `slash` allows.
+pub(crate) fn vault_name(value: &str, what: &str, slash: bool) -> Result<String, String> {
+    let value = if slash { value.trim_matches('/') } else { value };
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || (slash && c == '/'));
+    if !ok || looks_secret(value) {
+        let allowed =
+            if slash { "letters, digits, '-', '_', '.', '/'" } else { "letters, digits, '-', '_', '.'" };
+        return Err(format!("{what} {} must be a vault name ({allowed})", shown(value)));
+    }
+    Ok(value.to_string())
+}
+
 /// One `repos` entry, checked at load.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
@@ -272,6 +322,41 @@ mod tests {
         let p: Pattern = RepoPattern::try_from("acme/web.git".to_string()).unwrap().into();
         assert_eq!(p.as_str(), "acme/web");
         assert!(RepoPattern::try_from("acme/.git".to_string()).is_err());
+    }
+
+    #[test]
+    fn a_vault_address_is_https_or_loopback_http() {
+        let ok = |v: &str| vault_address(v, "address").unwrap();
+        assert_eq!(ok("https://vault.example:8200/"), "https://vault.example:8200");
+        assert_eq!(ok("http://127.0.0.1:8200"), "http://127.0.0.1:8200");
+        assert_eq!(ok("http://localhost:8100"), "http://localhost:8100");
+        assert_eq!(ok("http://[::1]:8200"), "http://[::1]:8200");
+        for bad in [
+            "http://vault.example:8200",
+            "vault:8200",
+            "https://",
+            "https://u:p@v",
+            "ftp://v",
+            "http://10.0.0.1",
+        ] {
+            let err = vault_address(bad, "$VAULT_ADDR").unwrap_err();
+            assert!(err.starts_with("$VAULT_ADDR"), "{err}");
+        }
+        assert!(
+            !vault_address("hvs.CAESIJ0123456789abcdefABCDEF0123456789abcd", "address")
+                .unwrap_err()
+                .contains("hvs.")
+        );
+    }
+
+    #[test]
+    fn vault_names_allow_slashes_only_where_paths_are_expected() {
+        assert_eq!(vault_name("github-app.acme_1", "transit_key", false).unwrap(), "github-app.acme_1");
+        assert!(vault_name("a/b", "transit_key", false).is_err());
+        assert_eq!(vault_name("/team/transit/", "transit_mount", true).unwrap(), "team/transit");
+        for bad in ["", "a//b", "../sys", "a b", "k?x"] {
+            assert!(vault_name(bad, "transit_mount", true).is_err(), "{bad}");
+        }
     }
 
     #[test]
