@@ -14,6 +14,7 @@ mod cases {
     mod get;
     mod git_side;
     mod hostile;
+    mod keyless;
     mod network;
     mod robustness;
     mod scale;
