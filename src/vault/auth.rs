@@ -12,13 +12,13 @@
 use super::client::{Method, VaultClient, VaultError, agent, connection, send, transport_detail};
 use crate::cache::Cache;
 use crate::config::{Identity, VaultAuth, VaultLogin, is_loopback};
+use crate::files::{FileError, Refusal};
 use crate::github::github_message;
 use crate::network::{NetworkEnv, Trust};
 use crate::secret::Secret;
 use crate::vault::VaultEnv;
 use serde_json::json;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -289,14 +289,13 @@ fn percent_encode(value: &str) -> String {
 /// A token or JWT file's content, trimmed; never repeated in messages.
 fn read_small_file(path: &Path, what: &'static str) -> Result<Secret<String>, VaultError> {
     let fail = |detail: String| VaultError::File { what, path: path.to_path_buf(), detail };
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
-    let mut bytes = Vec::with_capacity(1024);
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(format!("cannot be read: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(fail("is larger than 64 KiB: is it the right file?".into()));
-    }
+    // A regular file only (no FIFO a hostile user could hold open), capped like every file read.
+    let bytes = crate::files::read_regular(path, MAX_FILE_BYTES).map_err(|e| match e.refusal {
+        Refusal::Io(io) => fail(format!("cannot be read: {io}")),
+        Refusal::TooLarge { .. } => fail("is larger than 64 KiB: is it the right file?".into()),
+        Refusal::NotRegular(kind) => fail(format!("is {kind}, not a regular file")),
+        other => fail(FileError { path: path.to_path_buf(), refusal: other }.to_string()),
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| fail("is not text".into()))?;
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -359,6 +358,8 @@ mod tests {
         assert!(err.contains("one word") && !err.contains("SECRET"), "{err}");
         std::fs::write(&path, "\n").unwrap();
         assert!(read_small_file(&path, "x").unwrap_err().to_string().contains("empty"));
+        let err = read_small_file(&dir, "[vault] token_path").unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
         let err = read_small_file(&dir.join("missing"), "[vault] token_path").unwrap_err().to_string();
         assert!(err.starts_with("[vault] token_path") && err.contains("missing"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
