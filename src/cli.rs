@@ -469,23 +469,7 @@ pub(crate) fn suggest(word: &str) -> Option<&'static str> {
     if let Some((_, to)) = ALIASES.iter().find(|(from, _)| *from == word) {
         return Some(to);
     }
-    COMMANDS.iter().copied().filter(|c| distance(&word, c) <= 2).min_by_key(|c| distance(&word, c))
-}
-
-/// Levenshtein distance, for short words.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
+    crate::spelling::nearest(&word, COMMANDS)
 }
 
 fn scope(global: bool, system: bool, file: Option<PathBuf>) -> Result<Scope, String> {

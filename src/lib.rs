@@ -28,6 +28,7 @@ mod route;
 mod secret;
 mod sign_command;
 mod signer;
+mod spelling;
 mod time;
 mod tls;
 mod token;

@@ -95,27 +95,8 @@ fn app_table(table: &DeTable<'_>, position: usize, found: &mut Vec<(usize, Strin
 
 /// `" (did you mean X?)"` for a key one or two typos away from a known one.
 fn near(name: &str, known: &[&str]) -> String {
-    known
-        .iter()
-        .filter(|k| **k != "app")
-        .find(|k| typos(name, k) <= 2)
+    crate::spelling::nearest(name, known.iter().copied().filter(|k| *k != "app"))
         .map_or_else(String::new, |k| format!(" (did you mean {k}?)"))
-}
-
-/// Edits between two short keys (Levenshtein).
-fn typos(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
