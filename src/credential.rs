@@ -10,6 +10,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::mint::Minter;
 use crate::protocol::Request;
+use crate::redact::escape;
 use crate::repo::normalise_host;
 use crate::route::{NotMine, Plan, Route, Target, route, use_http_path_hint};
 use crate::time::format_utc;
@@ -39,11 +40,7 @@ pub(crate) fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<Install
         // will only say "could not read Username". Hosts not in the config
         // stay silent, so a helper chain falls through quietly.
         Route::NotMine(why @ (NotMine::NoPatternMatched { .. } | NotMine::NotARepository(_))) => {
-            ctx.diag.say(format_args!(
-                "not serving https://{}/{}: {why}",
-                request.host.as_deref().map(normalise_host).unwrap_or_default(),
-                request.path.as_deref().unwrap_or("")
-            ));
+            ctx.diag.say(format_args!("not serving {}: {why}", shown_url(request)));
             Ok(None)
         }
         Route::NotMine(why) => {
@@ -55,6 +52,16 @@ pub(crate) fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<Install
             Ok(None)
         }
     }
+}
+
+/// The URL of git's request for a message, with control characters escaped
+/// (a submodule URL can carry ESC or BEL in its host or path).
+fn shown_url(request: &Request) -> String {
+    escape(&format!(
+        "https://{}/{}",
+        request.host.as_deref().map(normalise_host).unwrap_or_default(),
+        request.path.as_deref().unwrap_or("")
+    ))
 }
 
 /// What serving a routed request gives.
@@ -186,11 +193,7 @@ pub(crate) fn erase(request: &Request, ctx: &Context<'_>) -> Result<(), Error> {
     let wait = ctx.deadline.saturating_duration_since(Instant::now());
     let removed = cache.remove_token(password, wait)?;
     ctx.diag.trace(|| format!("erase: removed {removed} cached token(s)"));
-    let url = format!(
-        "https://{}/{}",
-        request.host.as_deref().map(normalise_host).unwrap_or_default(),
-        request.path.as_deref().unwrap_or("")
-    );
+    let url = shown_url(request);
     let whose = match (&plan, cached) {
         (Some(plan), Some(entry)) => format!("{} (installation {})", plan.app.label(), entry.installation_id),
         (Some(plan), None) => plan.app.label(),

@@ -263,6 +263,28 @@ fn control_characters_in_a_host_from_git_are_escaped_in_trace_lines() {
     assert!(!out.stderr.contains(['\u{1b}', '\u{7}']), "{out}");
 }
 
+#[test]
+fn control_characters_in_a_path_from_git_are_escaped_in_the_declined_and_erase_lines() {
+    let w = World::new();
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
+    let host = w.fake.host();
+    let line =
+        w.declined(&w.helper(&cfg, "get", request(&host, Some("other/we\u{1b}]0;owned\u{7}b")).as_bytes()));
+    assert!(!line.contains(['\u{1b}', '\u{7}']), "{line:?}");
+    assert!(line.contains("other/we\\u{1b}]0;owned\\u{7}b"), "{line:?}");
+
+    // An lfs path routes to the app, so erase names it.
+    let input = format!(
+        "{}username=x-access-token\npassword=ghs_notCached\n",
+        request(&host, Some("acme/web/info/lfs/\u{1b}[31m"))
+    );
+    let out = w.helper(&cfg, "erase", input.as_bytes());
+    out.assert_success();
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(!out.stderr.contains('\u{1b}'), "{out}");
+    assert!(out.stderr.contains("acme/web/info/lfs/\\u{1b}[31m"), "{out}");
+}
+
 // ---- configure for any binary path ----
 
 #[test]
