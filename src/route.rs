@@ -7,7 +7,7 @@ use crate::cache::EntryKey;
 use crate::config::{App, Config, TokenScope};
 use crate::github::MintRequest;
 use crate::protocol::Request;
-use crate::redact::escape;
+use crate::redact::{escape, shown};
 use crate::repo::{Pattern, RepoRef, normalise_host, parse_repo_path};
 use std::fmt;
 
@@ -29,7 +29,8 @@ impl fmt::Display for NotMine {
             NotMine::Protocol(None) => f.write_str("the request names no protocol"),
             NotMine::NoHost => f.write_str("the request names no host"),
             NotMine::Username(u) => {
-                write!(f, "username {u:?} is not x-access-token, so another helper answers")
+                // `https://TOKEN@host/...` URLs put a token in git's username.
+                write!(f, "username {} is not x-access-token, so another helper answers", shown(u))
             }
             // Hosts come from git's request (a submodule URL can carry ESC or BEL).
             NotMine::NoAppForHost(h) => write!(f, "no [[app]] is configured for host {}", escape(h)),
@@ -290,6 +291,15 @@ mod tests {
         assert!(matches!(route(&c, t), Route::NotMine(NotMine::Username(_))));
         let t = Target { username: Some("x-access-token"), ..https("github.com", Some("acme/web")) };
         assert_eq!(served_app_id(route(&c, t)), Some(11));
+    }
+
+    #[test]
+    fn a_token_given_as_the_username_is_never_quoted() {
+        let pat = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+        let message = NotMine::Username(pat.into()).to_string();
+        assert!(!message.contains("16C7e42F"), "{message}");
+        assert!(message.contains("not x-access-token"), "{message}");
+        assert!(NotMine::Username("alice".into()).to_string().contains("\"alice\""));
     }
 
     #[test]
