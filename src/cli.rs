@@ -339,7 +339,7 @@ fn read_words(words: &[String]) -> Result<Vec<Word>, String> {
             None => (word.as_str(), None),
         };
         let Some(flag) = APP_FLAGS.iter().chain(VALUE_OPTIONS.iter()).find(|f| **f == name) else {
-            return Err(format!("unknown option {name:?} (see --help)"));
+            return Err(format!("unknown option {} (see --help)", shown(name)));
         };
         let value = match inline {
             Some(value) => value,
@@ -445,7 +445,7 @@ pub(crate) fn parse(args: &[OsString]) -> Result<Invocation, String> {
         // Not a command of ours in git's last position: a future git
         // operation (or a typo, which `run` hints at for a person).
         other if rest.is_empty() => Command::Unknown(other.to_string()),
-        other => return Err(format!("unknown command {other:?} (see --help)")),
+        other => return Err(format!("unknown command {} (see --help)", shown(other))),
     };
     done(command)
 }
@@ -486,16 +486,18 @@ fn one_target(words: &[String]) -> Result<Option<String>, String> {
     match words {
         [] => Ok(None),
         [one] => Ok(Some(one.clone())),
-        [_, extra, ..] => Err(format!("unexpected argument {extra:?}")),
+        [_, extra, ..] => Err(format!("unexpected argument {}", shown(extra))),
     }
 }
 
 fn no_more(words: &[String]) -> Result<(), String> {
     match words.first() {
-        Some(w) => Err(format!("unexpected argument {w:?}")),
+        Some(w) => Err(format!("unexpected argument {}", shown(w))),
         None => Ok(()),
     }
 }
+
+use crate::redact::shown;
 
 #[cfg(test)]
 mod tests {
@@ -507,6 +509,23 @@ mod tests {
 
     fn command(list: &[&str]) -> Command {
         parse_words(list).unwrap().command
+    }
+
+    #[test]
+    fn a_key_or_token_given_as_an_argument_is_never_quoted_back() {
+        let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun==";
+        let token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+        for words in [
+            vec!["--app-id", "1", pem, "get"],
+            vec!["get", token],
+            vec![token, "extra"],
+            vec!["cache", "list", token],
+            vec!["token", "acme/web", token],
+        ] {
+            let err = parse_words(&words).unwrap_err();
+            assert!(!err.contains("MIIE") && !err.contains("BEGIN") && !err.contains("16C7e42F"), "{err}");
+        }
+        assert_eq!(parse_words(&["get", "x"]).unwrap_err(), "unexpected argument \"x\"");
     }
 
     #[test]

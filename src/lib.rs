@@ -142,8 +142,10 @@ pub fn run<R: Read, W: Write>(
         // A person typed a word we do not know: say what they likely meant.
         // git never gives us a terminal on stdin.
         Command::Unknown(word) if env.interactive => Err(Error::Usage(match cli::suggest(&word) {
-            Some(meant) => format!("unknown command {word:?}: did you mean `{meant}`? (see --help)"),
-            None => format!("unknown command {word:?} (see --help)"),
+            Some(meant) => {
+                format!("unknown command {}: did you mean `{meant}`? (see --help)", redact::shown(&word))
+            }
+            None => format!("unknown command {} (see --help)", redact::shown(&word)),
         })),
         // git's operations: read the request first, so git is never left
         // writing; without a config nothing is served. An operation we do

@@ -23,6 +23,7 @@ pub(crate) use token::token;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::redact::shown;
 use crate::repo::{normalise_host, parse_repo_path};
 use crate::route::Target;
 
@@ -78,7 +79,7 @@ pub(crate) fn parse_target(
     };
     let Some((protocol, rest)) = arg.split_once("://") else {
         if parse_repo_path(arg).is_none() {
-            return Err(Error::Usage(format!("{arg:?} is neither a URL nor OWNER/REPO")));
+            return Err(Error::Usage(format!("{} is neither a URL nor OWNER/REPO", shown(arg))));
         }
         return Ok(TargetArg {
             protocol: "https".into(),
@@ -94,7 +95,7 @@ pub(crate) fn parse_target(
         None => (None, authority),
     };
     if host.is_empty() {
-        return Err(Error::Usage(format!("{arg:?} has no host")));
+        return Err(Error::Usage(format!("{} has no host", shown(arg))));
     }
     let path = path.trim_matches('/');
     Ok(TargetArg {
@@ -136,5 +137,9 @@ mod tests {
         assert_eq!((t.host.as_str(), t.path.as_deref()), ("ghe.example", None));
         assert!(parse_target(Some("just-a-word"), None, &c).is_err());
         assert!(parse_target(Some("https:///acme/web"), None, &c).is_err());
+        // `revoke TOKEN` is a natural mistake: the token is not echoed.
+        let token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+        let err = parse_target(Some(token), None, &c).unwrap_err().to_string();
+        assert!(!err.contains("16C7e42F") && err.contains("neither a URL nor OWNER/REPO"), "{err}");
     }
 }
