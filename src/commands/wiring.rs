@@ -357,7 +357,7 @@ pub(crate) fn check(wiring: &Wiring, facts: &Facts<'_>) -> Vec<Finding> {
     }
     for (base, entry) in &wiring.rewrites {
         let ssh = !base.starts_with("https://");
-        if looks_secret(&entry.key) {
+        if looks_secret(&entry.key) || has_password(base) {
             findings.push(Finding::fail(
                 format!(
                     "git: a url.*.insteadOf entry rewrites {} (in {}; it holds a token, not shown)",
@@ -385,6 +385,16 @@ pub(crate) fn check(wiring: &Wiring, facts: &Facts<'_>) -> Vec<Finding> {
             .push(Finding::ok("git: no helper stores tokens, no extraheader, no insteadOf rewrite".into()));
     }
     findings
+}
+
+/// Whether a URL carries `user:password@` (a password, or a token after
+/// `x-access-token:` or `oauth2:`); a bare user such as `git@` is no secret.
+fn has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// A failure for each helper after ours (at `position`) that stores credentials.
@@ -562,5 +572,22 @@ mod tests {
             "{failed:?}"
         );
         assert!(failed.iter().all(|l| !l.contains("basic x")), "{failed:?}");
+    }
+
+    #[test]
+    fn a_rewrite_to_a_url_with_a_password_is_reported_without_it() {
+        for base in ["https://alice:hunter2pw@github.com/", "https://oauth2:glpat-AbCdEf12345@github.com/"] {
+            let entries = [
+                entry("file:/g", "credential.https://github.com.helper", OURS),
+                entry("file:/g", &format!("url.{base}.insteadof"), "https://github.com/"),
+            ];
+            let findings = check(&Wiring::of(&entries, "github.com", None), &facts(false));
+            let lines: Vec<String> = findings.iter().map(Finding::line).collect();
+            assert!(lines.iter().any(|l| l.contains("not shown")), "{lines:?}");
+            assert!(lines.iter().all(|l| !l.contains("hunter2pw") && !l.contains("glpat")), "{lines:?}");
+        }
+        assert!(!has_password("https://github.com/a@b:c"));
+        assert!(!has_password("git@github.com:"));
+        assert!(!has_password("ssh://git@github.com:22/"));
     }
 }
