@@ -494,6 +494,9 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, ApiError> {
             )
         }
         Trust::System => {
+            if let Some(path) = &connection.system_cert_file {
+                check_system_cert_file(path)?;
+            }
             let tls =
                 ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
             config.tls_config(tls).build().new_agent()
@@ -603,6 +606,18 @@ fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'s
         return Err(ApiError::Setup(format!("{origin} {} holds no PEM certificate", path.display())));
     }
     Ok(certs)
+}
+
+/// Refuses an `SSL_CERT_FILE` that is a FIFO, a device or too large, which
+/// the system store would open blocking or read whole; a missing or
+/// unreadable one is left to the store, as before.
+fn check_system_cert_file(path: &Path) -> Result<(), ApiError> {
+    match crate::files::open_regular(path, MAX_CA_BYTES) {
+        Err(e) if !matches!(e.refusal, crate::files::Refusal::Io(_)) => {
+            Err(ApiError::Setup(format!("SSL_CERT_FILE {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn build_proxy(proxy: &Proxy) -> Result<ureq::Proxy, ApiError> {

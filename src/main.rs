@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             proxy: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
             no_proxy: first_var(&["no_proxy", "NO_PROXY"]),
             git_ssl_cainfo: env::var_os("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(Into::into),
+            ssl_cert_file: env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(Into::into),
             use_git_config: true,
         },
         var: Some(|name| env::var(name).ok()),

@@ -7,7 +7,8 @@
 //! - proxy: `https_proxy`/`HTTPS_PROXY`/`all_proxy`/`ALL_PROXY`, then git's `http.proxy`;
 //!   `no_proxy`/`NO_PROXY` applies to both;
 //! - trust: the app's `ca_file`, then `GIT_SSL_CAINFO`, then git's `http.sslCAInfo`,
-//!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+//!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`;
+//!   an `SSL_CERT_FILE` that is a FIFO, a device or too large is refused first).
 
 use crate::process::Running;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub struct NetworkEnv {
     pub no_proxy: Option<String>,
     /// `GIT_SSL_CAINFO`.
     pub git_ssl_cainfo: Option<PathBuf>,
+    /// `SSL_CERT_FILE`, which the system trust store reads.
+    pub ssl_cert_file: Option<PathBuf>,
     /// Whether to ask `git config` for `http.*` settings (off in unit tests).
     pub use_git_config: bool,
 }
@@ -124,6 +127,9 @@ impl Proxy {
 pub(crate) struct Connection {
     pub(crate) proxy: Option<Proxy>,
     pub(crate) trust: Trust,
+    /// `SSL_CERT_FILE`, which the system store reads with a blocking open:
+    /// checked first (a FIFO there would hang the helper past its deadline).
+    pub(crate) system_cert_file: Option<PathBuf>,
 }
 
 /// git's `http.*` settings that apply to one URL.
@@ -167,7 +173,8 @@ pub(crate) fn resolve(
     } else {
         Trust::System
     };
-    Connection { proxy, trust }
+    let system_cert_file = (trust == Trust::System).then(|| env.ssl_cert_file.clone()).flatten();
+    Connection { proxy, trust, system_cert_file }
 }
 
 /// git, like curl, takes `host:port` for an http proxy (so does the environment).

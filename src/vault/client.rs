@@ -157,7 +157,8 @@ pub(crate) fn connection(url: &str, trust: Trust, network: &NetworkEnv) -> Conne
         }
         _ => None,
     };
-    Connection { proxy, trust }
+    let system_cert_file = (trust == Trust::System).then(|| network.ssl_cert_file.clone()).flatten();
+    Connection { proxy, trust, system_cert_file }
 }
 
 impl<'a> VaultClient<'a> {

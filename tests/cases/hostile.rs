@@ -206,6 +206,25 @@ fn a_config_key_or_ca_file_that_is_a_device_or_fifo_fails_at_once_naming_it() {
 }
 
 #[test]
+fn an_ssl_cert_file_that_is_a_fifo_fails_within_timeout_secs_naming_it() {
+    let mut w = World::builder().no_trust_in_env().start();
+    let fifo = w.env.root().join("certs-fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    // No ca_file, no GIT_SSL_CAINFO, no http.sslCAInfo: the system store, which reads SSL_CERT_FILE.
+    w.env.set_env("SSL_CERT_FILE", fifo.to_str().unwrap());
+    let cfg =
+        w.config(Config::new().timeout_secs(3).app(w.test_app().no_ca_file().installation(INSTALLATION_ID)));
+    let started = Instant::now();
+    let line = w.failed(&get(&w, &cfg));
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        line.contains("SSL_CERT_FILE") && line.contains(&format!("{} is a FIFO", fifo.display())),
+        "{line}"
+    );
+    assert_eq!(w.fake.mint_count(), 0);
+}
+
+#[test]
 fn a_config_or_ca_file_over_its_size_cap_is_refused_naming_it() {
     let w = World::new();
     let big = w.env.root().join("big.toml");
