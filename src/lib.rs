@@ -172,7 +172,9 @@ pub fn run<R: Read, W: Write>(
         }
         // Removing every entry this helper added needs no config: it may be gone.
         Command::Unconfigure { ref scope, dry_run, all: true } => {
-            commands::unconfigure_all(scope, dry_run, &mut stdout)
+            // No config, so no timeout_secs: the default bounds the git commands.
+            let deadline = clock.started + config::DEFAULT_TIMEOUT;
+            commands::unconfigure_all(scope, dry_run, deadline, &mut stdout)
         }
         // The commands people run need the config.
         command => {

@@ -1,5 +1,6 @@
 //! Child processes the helper runs (a `private_key_command`, a `sign_command`,
-//! `git config`): no shell, stdin closed (or given the bytes to sign), stderr discarded, stdout captured up to a limit,
+//! `git config`): no shell, stdin closed (or given the bytes to sign), stderr
+//! discarded (or kept for `git config`'s messages), stdout captured up to a limit,
 //! and never waited for past a deadline, so a stuck child cannot hold git.
 
 use std::io::{self, Read, Write};
@@ -21,17 +22,39 @@ pub(crate) enum Failure {
     TooLarge,
 }
 
-/// A started child whose stdout is being collected in a thread.
+/// A started child whose stdout (and, when asked, stderr) is being collected in threads.
 pub(crate) struct Running {
     child: Child,
     stdout: mpsc::Receiver<io::Result<Vec<u8>>>,
+    stderr: Option<mpsc::Receiver<io::Result<Vec<u8>>>>,
     limit: u64,
+}
+
+/// What a child that exited (successfully or not) printed.
+#[derive(Debug)]
+pub(crate) struct Output {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: Vec<u8>,
+    /// Empty unless started with [`Running::start_keeping_stderr`].
+    pub(crate) stderr: Vec<u8>,
+}
+
+/// Reads at most `limit` + 1 bytes of `from` in a thread.
+fn collect(mut from: impl Read + Send + 'static, limit: u64) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::with_capacity(4096);
+        let result = (&mut from).take(limit + 1).read_to_end(&mut bytes).map(|_| bytes);
+        // The receiver is gone only when the caller gave up; nothing to do.
+        let _ = tx.send(result);
+    });
+    rx
 }
 
 impl Running {
     /// Starts `program` with `args`, keeping at most `limit` bytes of its stdout.
     pub(crate) fn start(program: &str, args: &[String], limit: u64) -> Result<Running, Failure> {
-        Running::spawn(program, args, None, limit)
+        Running::spawn(program, args, None, limit, false)
     }
 
     /// Like [`Running::start`], with `input` written to its stdin (then closed)
@@ -42,15 +65,31 @@ impl Running {
         input: &[u8],
         limit: u64,
     ) -> Result<Running, Failure> {
-        Running::spawn(program, args, Some(input.to_vec()), limit)
+        Running::spawn(program, args, Some(input.to_vec()), limit, false)
     }
 
-    fn spawn(program: &str, args: &[String], input: Option<Vec<u8>>, limit: u64) -> Result<Running, Failure> {
+    /// Like [`Running::start`], also keeping at most `limit` bytes of its
+    /// stderr (for `git config`'s messages).
+    pub(crate) fn start_keeping_stderr(
+        program: &str,
+        args: &[String],
+        limit: u64,
+    ) -> Result<Running, Failure> {
+        Running::spawn(program, args, None, limit, true)
+    }
+
+    fn spawn(
+        program: &str,
+        args: &[String],
+        input: Option<Vec<u8>>,
+        limit: u64,
+        keep_stderr: bool,
+    ) -> Result<Running, Failure> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(if keep_stderr { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .map_err(Failure::Start)?;
         if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
@@ -59,23 +98,26 @@ impl Running {
                 let _ = stdin.write_all(&input);
             });
         }
-        let Some(mut out) = child.stdout.take() else {
+        let Some(out) = child.stdout.take() else {
             return Err(Failure::Read(io::Error::other("no stdout pipe")));
         };
-        let (tx, stdout) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut bytes = Vec::with_capacity(4096);
-            let result = (&mut out).take(limit + 1).read_to_end(&mut bytes).map(|_| bytes);
-            // The receiver is gone only when the caller gave up; nothing to do.
-            let _ = tx.send(result);
-        });
-        Ok(Running { child, stdout, limit })
+        let stderr = child.stderr.take().map(|err| collect(err, limit));
+        Ok(Running { child, stdout: collect(out, limit), stderr, limit })
     }
 
     /// Its stdout once it has exited successfully, waiting at most until `deadline`.
-    pub(crate) fn finish(mut self, deadline: Instant) -> Result<Vec<u8>, Failure> {
+    pub(crate) fn finish(self, deadline: Instant) -> Result<Vec<u8>, Failure> {
+        let output = self.finish_output(deadline)?;
+        if !output.status.success() {
+            return Err(Failure::Status(output.status));
+        }
+        Ok(output.stdout)
+    }
+
+    /// What it printed once it has exited, whatever its status, waiting at most until `deadline`.
+    pub(crate) fn finish_output(mut self, deadline: Instant) -> Result<Output, Failure> {
         let wait = deadline.saturating_duration_since(Instant::now());
-        let bytes = match self.stdout.recv_timeout(wait) {
+        let stdout = match self.stdout.recv_timeout(wait) {
             Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) => return Err(self.stop(Failure::Read(e))),
             Err(_) => return Err(self.stop(Failure::NoOutput)),
@@ -89,13 +131,19 @@ impl Running {
                 Err(e) => return Err(self.stop(Failure::Read(e))),
             }
         };
-        if !status.success() {
-            return Err(Failure::Status(status));
-        }
-        if bytes.len() as u64 > self.limit {
+        if stdout.len() as u64 > self.limit {
             return Err(Failure::TooLarge);
         }
-        Ok(bytes)
+        // It exited; a grandchild may still hold stderr open: wait no longer than the deadline.
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let stderr = match self.stderr.as_ref().map(|rx| rx.recv_timeout(wait)) {
+            Some(Ok(Ok(mut bytes))) => {
+                bytes.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
+                bytes
+            }
+            _ => Vec::new(),
+        };
+        Ok(Output { status, stdout, stderr })
     }
 
     fn stop(&mut self, failure: Failure) -> Failure {
@@ -138,6 +186,15 @@ mod tests {
             .unwrap()
             .finish(soon(10_000));
         assert_eq!(out.unwrap(), b"SIGNING.INPUT");
+    }
+
+    #[test]
+    fn stderr_and_the_status_are_kept_when_asked() {
+        let out = Running::start_keeping_stderr("sh", &args(&["-c", "echo oops >&2; exit 3"]), 64)
+            .unwrap()
+            .finish_output(soon(10_000))
+            .unwrap();
+        assert_eq!((out.status.code(), out.stderr.as_slice()), (Some(3), &b"oops\n"[..]));
     }
 
     #[test]

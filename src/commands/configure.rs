@@ -11,9 +11,10 @@ use crate::cli::{AppFlags, Scope};
 use crate::config::{Config, KeySource};
 use crate::context::Context;
 use crate::error::Error;
+use crate::process::{Failure, Output, Running};
 use plan::HostState;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// `configure` / `unconfigure` for every host in the config.
 pub(crate) fn configure(
@@ -31,7 +32,7 @@ pub(crate) fn configure(
     if hosts.is_empty() {
         return Err(Error::NoHosts { config: config.path.clone() });
     }
-    change_hosts(&hosts, scope, dry_run, remove, helper, out)?;
+    change_hosts(&hosts, scope, dry_run, remove, helper, ctx.deadline, out)?;
     if !remove && !dry_run {
         warn_about_storing_helpers(&hosts, ctx);
     }
@@ -72,7 +73,12 @@ pub(crate) fn helper_flags(flags: &AppFlags, config: &Config) -> Vec<(&'static s
 
 /// `unconfigure --all`: removes every entry this helper ever added to the
 /// scope's file, for any host, whatever the config says (or without one).
-pub(crate) fn unconfigure_all(scope: &Scope, dry_run: bool, out: &mut dyn Write) -> Result<(), Error> {
+pub(crate) fn unconfigure_all(
+    scope: &Scope,
+    dry_run: bool,
+    deadline: Instant,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let scope_args = plan::scope_args(scope);
     let mut command = vec!["config".to_string()];
     command.extend(scope_args.iter().cloned());
@@ -81,7 +87,7 @@ pub(crate) fn unconfigure_all(scope: &Scope, dry_run: bool, out: &mut dyn Write)
         "--get-regexp".into(),
         r"^(credential\..*\.helper|git-credential-github-app\..*\.replacedusehttppath)$".into(),
     ]);
-    let listing = git_output(&command)?;
+    let listing = git_output(&command, deadline)?;
     let hosts = plan::hosts_we_configured(&listing);
     if hosts.is_empty() {
         writeln!(out, "no entry of this helper in that git config file, nothing to change")
@@ -89,7 +95,7 @@ pub(crate) fn unconfigure_all(scope: &Scope, dry_run: bool, out: &mut dyn Write)
         return Ok(());
     }
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    change_hosts(&hosts, scope, dry_run, true, "", out)
+    change_hosts(&hosts, scope, dry_run, true, "", deadline, out)
 }
 
 fn change_hosts(
@@ -98,14 +104,15 @@ fn change_hosts(
     dry_run: bool,
     remove: bool,
     helper: &str,
+    deadline: Instant,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let scope_args = plan::scope_args(scope);
     for &host in hosts {
         let state = HostState {
-            helpers: git_get_all(&scope_args, &plan::helper_key(host))?,
-            use_http_path: git_get_all(&scope_args, &plan::use_http_path_key(host))?.pop(),
-            replaced_use_http_path: git_get_all(&scope_args, &plan::marker_key(host))?.pop(),
+            helpers: git_get_all(&scope_args, &plan::helper_key(host), deadline)?,
+            use_http_path: git_get_all(&scope_args, &plan::use_http_path_key(host), deadline)?.pop(),
+            replaced_use_http_path: git_get_all(&scope_args, &plan::marker_key(host), deadline)?.pop(),
         };
         let commands = if remove {
             plan::plan_unconfigure(scope, host, &state)
@@ -120,7 +127,7 @@ fn change_hosts(
             if dry_run {
                 writeln!(out, "{}", plan::display(&command)).map_err(out_err)?;
             } else {
-                run_git(&command)?;
+                run_git(&command, deadline)?;
                 writeln!(out, "ran: {}", plan::display(&command)).map_err(out_err)?;
             }
         }
@@ -129,45 +136,52 @@ fn change_hosts(
 }
 
 /// Every value of `key` in the scope's file (none when unset).
-fn git_get_all(scope: &[String], key: &str) -> Result<Vec<String>, Error> {
+fn git_get_all(scope: &[String], key: &str, deadline: Instant) -> Result<Vec<String>, Error> {
     let mut command = vec!["config".to_string()];
     command.extend(scope.iter().cloned());
     command.extend(["--null".into(), "--get-all".into(), key.to_string()]);
-    let text = git_output(&command)?;
+    let text = git_output(&command, deadline)?;
     let mut values: Vec<String> = text.split('\0').map(str::to_string).collect();
     values.pop();
     Ok(values)
 }
 
 /// What a `git config` query prints; empty when nothing matches (exit 1).
-fn git_output(command: &[String]) -> Result<String, Error> {
-    let output = Command::new("git")
-        .args(command)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::Git { command: plan::display(command), detail: e.to_string() })?;
+fn git_output(command: &[String], deadline: Instant) -> Result<String, Error> {
+    let output = git(command, deadline)?;
     match output.status.code() {
         Some(0) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
         Some(1) => Ok(String::new()),
-        _ => Err(Error::Git {
-            command: plan::display(command),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        }),
+        _ => Err(git_failed(command, &output)),
     }
 }
 
-fn run_git(command: &[String]) -> Result<(), Error> {
-    let output = Command::new("git")
-        .args(command)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::Git { command: plan::display(command), detail: e.to_string() })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Git {
+fn run_git(command: &[String], deadline: Instant) -> Result<(), Error> {
+    let output = git(command, deadline)?;
+    if output.status.success() { Ok(()) } else { Err(git_failed(command, &output)) }
+}
+
+/// git's own message for a command that exited non-zero.
+fn git_failed(command: &[String], output: &Output) -> Error {
+    let detail = crate::redact::escape(String::from_utf8_lossy(&output.stderr).trim());
+    Error::Git { command: plan::display(command), detail }
+}
+
+/// Runs git, waiting at most until `deadline`: a git config file that
+/// includes a FIFO would otherwise hang it, and us with it.
+fn git(command: &[String], deadline: Instant) -> Result<Output, Error> {
+    Running::start_keeping_stderr("git", command, 4 * 1024 * 1024)
+        .and_then(|running| running.finish_output(deadline))
+        .map_err(|failure| Error::Git {
             command: plan::display(command),
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            detail: match failure {
+                Failure::Start(e) | Failure::Read(e) => e.to_string(),
+                Failure::NoOutput | Failure::NoExit => {
+                    "it did not finish within timeout_secs (does a git config file include a FIFO?)"
+                        .to_string()
+                }
+                Failure::TooLarge => "it printed more than 4 MiB".to_string(),
+                Failure::Status(status) => status.to_string(),
+            },
         })
-    }
 }

@@ -33,6 +33,8 @@ const DEFAULT_MIN_LIFETIME: u64 = 600;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_TRANSIT_MOUNT: &str = "transit";
 const DEFAULT_LOGIN_MOUNT: &str = "jwt";
+/// `timeout_secs` when no config gives one.
+pub(crate) const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(DEFAULT_TIMEOUT_SECS);
 
 /// Where the config file is, and whether the user named it.
 #[derive(Debug, Clone, PartialEq, Eq)]

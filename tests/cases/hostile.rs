@@ -225,6 +225,23 @@ fn an_ssl_cert_file_that_is_a_fifo_fails_within_timeout_secs_naming_it() {
 }
 
 #[test]
+fn configure_ends_within_timeout_secs_when_git_hangs_on_a_fifo_its_config_includes() {
+    let w = World::new();
+    let fifo = w.env.root().join("included-fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    // Every git command reads the global config at start-up, and blocks opening the FIFO.
+    fs::write(w.env.global_config(), format!("[include]\n\tpath = {}\n", fifo.display())).unwrap();
+    let cfg = w.config(Config::new().timeout_secs(3).app(w.test_app().installation(INSTALLATION_ID)));
+    for args in [&["configure", "--dry-run"][..], &["configure"], &["unconfigure"]] {
+        let started = Instant::now();
+        let out = run_with_timeout(w.cmd(&cfg, args), None, HELPER_TIMEOUT);
+        assert!(started.elapsed() < Duration::from_secs(10), "{args:?} took {:?}", started.elapsed());
+        let line = w.failed(&out);
+        assert!(line.contains("git config") && line.contains("did not finish within timeout_secs"), "{line}");
+    }
+}
+
+#[test]
 fn a_config_or_ca_file_over_its_size_cap_is_refused_naming_it() {
     let w = World::new();
     let big = w.env.root().join("big.toml");
