@@ -407,9 +407,14 @@ impl<'a> Client<'a> {
     }
 
     fn out_of_time(&self, endpoint: &str) -> ApiError {
+        // A proxy that accepts and never answers looks the same as a silent server: name it.
+        let waiting = match &self.options.connection.proxy {
+            Some(p) => format!(" waiting for an answer through proxy {} ({})", p.shown(), p.origin),
+            None => String::new(),
+        };
         ApiError::Transport {
             endpoint: endpoint.to_string(),
-            detail: format!("gave up after {} s (timeout_secs)", self.options.timeout.as_secs()),
+            detail: format!("gave up after {} s (timeout_secs){waiting}", self.options.timeout.as_secs()),
         }
     }
 

@@ -248,6 +248,25 @@ fn a_mint_that_never_answers_ends_at_timeout_secs_with_a_clear_message() {
     assert!(cached_tokens(&w).is_empty());
 }
 
+#[test]
+fn a_proxy_that_accepts_and_never_answers_is_named_when_timeout_secs_runs_out() {
+    let mut w = world();
+    // Accepts (the kernel's backlog) and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let cfg = w.config(Config::new().cache_dir(&cache_dir(&w)).timeout_secs(2).app(app(&w)));
+    for proxy in [format!("socks5h://{addr}"), format!("http://{addr}")] {
+        w.env.set_env("HTTPS_PROXY", &proxy);
+        let started = Instant::now();
+        let out = get(&w, &cfg);
+        assert!(started.elapsed() < Duration::from_secs(8), "took {:?}:\n{out}", started.elapsed());
+        let line = mint_error(&w, &out);
+        assert!(line.contains("2 s") && line.contains("timeout_secs"), "{line}");
+        assert!(line.contains(&format!("through proxy {proxy} (environment)")), "{line}");
+    }
+    assert_eq!(w.fake.mint_count(), 0);
+}
+
 // ---- malformed answers ----
 
 /// A 2xx the helper cannot use: one clear line, nothing cached, and the next run works.
