@@ -56,9 +56,20 @@ impl<'a> Context<'a> {
     /// The client, once git has answered (or the deadline passed).
     pub(crate) fn finish(&self, setup: ClientSetup) -> Result<Client<'a>, ApiError> {
         let ClientSetup { api_url, ca_file, git } = setup;
+        let mut hung = None;
         let connection = network::resolve(ca_file.as_deref(), self.network, || {
-            git.map_or_else(network::GitHttpConfig::default, |query| query.finish(self.deadline))
+            match git.map(|query| query.finish(self.deadline)) {
+                Some(Ok(config)) => config,
+                Some(Err(why)) => {
+                    hung = Some(why);
+                    network::GitHttpConfig::default()
+                }
+                None => network::GitHttpConfig::default(),
+            }
         });
+        if let Some(why) = hung {
+            return Err(ApiError::Setup(why));
+        }
         let options = ClientOptions {
             api_url,
             connection,

@@ -10,7 +10,7 @@
 //!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`;
 //!   an `SSL_CERT_FILE` that is a FIFO, a device or too large is refused first).
 
-use crate::process::Running;
+use crate::process::{Failure, Running};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -183,20 +183,31 @@ fn with_scheme(url: &str) -> String {
 }
 
 /// `git config --null --get-urlmatch http <url>` running in the background,
-/// so the mint can sign its JWT meanwhile. Any failure means "nothing set".
-pub(crate) struct GitHttpQuery(Option<Running>);
+/// so the mint can sign its JWT meanwhile. A failure means "nothing set",
+/// except a git that is still running at the deadline.
+pub(crate) struct GitHttpQuery {
+    url: String,
+    running: Option<Running>,
+}
 
 impl GitHttpQuery {
     pub(crate) fn start(url: &str) -> GitHttpQuery {
         let args = ["config", "--null", "--get-urlmatch", "http", url].map(String::from);
-        GitHttpQuery(Running::start("git", &args, 1024 * 1024).ok())
+        GitHttpQuery { url: url.to_string(), running: Running::start("git", &args, 1024 * 1024).ok() }
     }
 
-    /// What git said, waiting at most until `deadline` (then: nothing set).
-    pub(crate) fn finish(self, deadline: Instant) -> GitHttpConfig {
-        match self.0.map(|running| running.finish(deadline)) {
-            Some(Ok(out)) => parse_git_http_config(&String::from_utf8_lossy(&out)),
-            _ => GitHttpConfig::default(),
+    /// What git said, waiting at most until `deadline`. A git that did not
+    /// finish by then (a config that includes a FIFO) used up the time the
+    /// mint needed: the error says so, rather than let the mint fail as if
+    /// GitHub had not answered.
+    pub(crate) fn finish(self, deadline: Instant) -> Result<GitHttpConfig, String> {
+        match self.running.map(|running| running.finish(deadline)) {
+            Some(Ok(out)) => Ok(parse_git_http_config(&String::from_utf8_lossy(&out))),
+            Some(Err(Failure::NoOutput | Failure::NoExit)) => Err(format!(
+                "git config --get-urlmatch http {} did not finish within timeout_secs (does a git config file include a FIFO?)",
+                self.url
+            )),
+            _ => Ok(GitHttpConfig::default()),
         }
     }
 }

@@ -242,6 +242,22 @@ fn configure_ends_within_timeout_secs_when_git_hangs_on_a_fifo_its_config_includ
 }
 
 #[test]
+fn a_get_whose_git_config_query_hangs_names_git_not_github() {
+    let w = World::new();
+    let fifo = w.env.root().join("included-fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    fs::write(w.env.global_config(), format!("[include]\n\tpath = {}\n", fifo.display())).unwrap();
+    // No proxy in the environment: git's http.proxy could matter, so git is asked.
+    let cfg = w.config(Config::new().timeout_secs(3).app(w.test_app().installation(INSTALLATION_ID)));
+    let started = Instant::now();
+    let line = w.failed(&get(&w, &cfg));
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(line.contains("git config --get-urlmatch http") && line.contains("timeout_secs"), "{line}");
+    assert!(!line.contains("POST"), "{line}");
+    assert_eq!(w.fake.mint_count(), 0);
+}
+
+#[test]
 fn a_config_or_ca_file_over_its_size_cap_is_refused_naming_it() {
     let w = World::new();
     let big = w.env.root().join("big.toml");
