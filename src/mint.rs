@@ -118,7 +118,9 @@ impl<'a> Minter<'a> {
         let local_now = i64::try_from(self.now).unwrap_or(i64::MAX);
         let offset = i64::try_from(*date).unwrap_or(i64::MAX).saturating_sub(local_now);
         let signed_offset = self.signed_at.saturating_sub(local_now);
-        if self.clock_corrected || (offset - signed_offset).abs() <= SKEW_TOLERANCE_SECS {
+        if self.clock_corrected
+            || offset.saturating_sub(signed_offset).saturating_abs() <= SKEW_TOLERANCE_SECS
+        {
             return first.map_err(|e| self.api(e));
         }
         self.clock_corrected = true;

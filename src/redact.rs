@@ -3,8 +3,9 @@
 //! from git or a server has its control characters escaped, so no message can
 //! leak a key or drive the terminal.
 
-/// What GitHub tokens and JWTs start with.
-const TOKEN_PREFIXES: [&str; 6] = ["ghs_", "ghp_", "gho_", "ghu_", "github_pat_", "eyJ"];
+/// What GitHub tokens, JWTs and Vault/OpenBao tokens start with.
+const TOKEN_PREFIXES: [&str; 9] =
+    ["ghs_", "ghp_", "gho_", "ghu_", "github_pat_", "eyJ", "hvs.", "hvb.", "hvr."];
 
 /// Whether `value` could be a secret pasted into the wrong place: it spans
 /// lines, names a private key, starts like a GitHub token or a JWT, or holds
@@ -24,7 +25,7 @@ pub(crate) fn looks_secret(value: &str) -> bool {
         if (b == b'p' || b == b'P') && rest.len() >= 11 && rest[..11].eq_ignore_ascii_case(b"PRIVATE KEY") {
             return true;
         }
-        if matches!(b, b'g' | b'e') && TOKEN_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes())) {
+        if matches!(b, b'g' | b'e' | b'h') && TOKEN_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes())) {
             return true;
         }
     }
@@ -104,6 +105,7 @@ mod tests {
             "a\nb",
             "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
             "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjQyLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6MTcwMDAwMDYwMH0.sig",
+            "hvs.CAESIJ2xQ",
         ] {
             assert!(!shown(secret).contains(&secret[..secret.len().min(10)]), "{secret}");
         }

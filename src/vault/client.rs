@@ -363,7 +363,11 @@ fn describe_body(body: &str) -> String {
     } else if trimmed.starts_with('<') {
         "the body is HTML, not JSON (a proxy or another server at this address?)".to_string()
     } else {
-        format!("the body is not JSON: {:?}", truncate(&one_line(trimmed), 60))
+        let start = truncate(&one_line(trimmed), 60);
+        match crate::redact::looks_secret(&start) {
+            true => "the body is not JSON (its start is withheld: it may echo a credential)".to_string(),
+            false => format!("the body is not JSON: {:?}", withhold(start, None)),
+        }
     }
 }
 

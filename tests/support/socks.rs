@@ -234,8 +234,15 @@ fn microsocks_bin() -> Option<std::path::PathBuf> {
 fn wait_listening(child: &mut Child, addr: SocketAddr) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
+        // A SOCKS5 greeting answered with version 5: microsocks itself is listening, not
+        // another process that took the freed port first.
+        if let Ok(mut probe) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            let _ = probe.set_read_timeout(Some(Duration::from_millis(500)));
+            let mut answer = [0u8; 2];
+            if probe.write_all(&[5, 1, 0]).is_ok() && probe.read_exact(&mut answer).is_ok() && answer[0] == 5
+            {
+                return true;
+            }
         }
         if !matches!(child.try_wait(), Ok(None)) {
             return false;
