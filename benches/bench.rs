@@ -16,7 +16,7 @@
 //! - a cached `get` with 1, 100 and 1000 `[[app]]` entries (the served app last, every other
 //!   app on the same host with its own pattern, so routing scans them all), and with 1 and
 //!   1000 token entries in the cache directory;
-//! - the fleet (issue 12): `BENCH_FLEET` (50) simulated runners, each with its own cache dir and
+//! - the fleet of keyless runners: `BENCH_FLEET` (50) simulated runners, each with its own cache dir and
 //!   no key, doing a cold `get` at once through a loopback OpenBao's Transit engine (with a
 //!   vault token, and with a workload-identity JWT login, first fresh then kept): wall time,
 //!   vault requests per mint (from OpenBao's audit log), GitHub mints; and the cold mint
@@ -68,7 +68,7 @@ const MINT_TARGET_MS: f64 = 10.0;
 const RSS_TARGET_KIB: u64 = 10 * 1024;
 /// A cached `get` with 100 `[[app]]` within this factor of one with 1 (no second cache allowed).
 const CONFIG_GROWTH_TARGET: f64 = 1.5;
-// Issue 13: the static build's cached `get` against git's own helper and against `cat`.
+// The static build's cached `get` against git's own helper and against `cat`.
 const STORE_RATIO_TARGET: f64 = 0.7;
 const CAT_RATIO_TARGET: f64 = 1.2;
 

@@ -1,4 +1,4 @@
-//! A shared, hostile machine (issue 10): another user who can write to the cache directory,
+//! A shared, hostile machine: another user who can write to the cache directory,
 //! planted tokens, symlinks and FIFOs, configs others can change, files that are devices or
 //! FIFOs, a PEM pasted into the config, and a helper installed under an awkward path.
 

@@ -1,4 +1,4 @@
-//! Keyless runners (issue 12): the app key stays in a real OpenBao server's Transit engine (or
+//! Keyless runners: the app key stays in a real OpenBao server's Transit engine (or
 //! behind a `sign_command`), and the runner authenticates with a vault token or its workload
 //! identity. Real git clones, fetches and pushes through the fake GitHub with no key file and no
 //! key in any environment variable: the helper's environment holds only the vault's address and

@@ -590,7 +590,7 @@ fn a_repository_scoped_mint_of_a_repository_not_granted_is_reported_with_its_422
     assert_eq!(w.fake.mint_count(), 0);
 }
 
-// ---- SOCKS proxies (issue 11) ----
+// ---- SOCKS proxies ----
 
 /// The test app reached through `https://localhost:PORT`, so a SOCKS proxy sees a name to
 /// resolve (the fake's certificate is for `localhost` too).
@@ -698,7 +698,7 @@ fn a_proxy_url_is_shown_as_scheme_host_and_port_only() {
     }
 }
 
-// ---- internal errors (issue 11) ----
+// ---- internal errors ----
 
 #[test]
 fn a_forced_internal_error_is_one_line_and_exit_1_without_its_payload() {
@@ -736,7 +736,7 @@ fn the_helper_runs_without_core_dumps_and_its_key_command_inherits_that() {
     assert_eq!(soft, "0", "{line}");
 }
 
-// ---- self-signed Enterprise Server certificates (issue 11) ----
+// ---- self-signed Enterprise Server certificates ----
 
 /// A world whose fake GitHub serves `cert` (self-signed, CA:TRUE), trusting nothing by itself.
 fn self_signed_world(cert: &SelfSigned) -> World {
@@ -833,7 +833,7 @@ fn a_server_certificate_from_an_unknown_issuer_is_named_so() {
     assert!(line.contains("unknown issuer"), "{line}");
 }
 
-// ---- never mint twice; share failures (issue 11) ----
+// ---- never mint twice; share failures ----
 
 #[test]
 fn a_mint_answered_201_with_a_body_cut_short_is_not_retried() {

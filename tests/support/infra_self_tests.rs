@@ -428,7 +428,7 @@ fn the_self_signed_certificate_is_a_ca_used_as_the_server_certificate() {
     let text = run(cmd).assert_success().stdout.clone();
     assert!(text.contains("CA:TRUE"), "{text}");
     assert!(text.contains("IP Address:127.0.0.1"), "{text}");
-    // rustls refuses it today (what issue 11 fixes): the default fake's client cannot connect.
+    // rustls refuses it as a plain root: the default fake's client cannot connect.
     let fake = self_signed_fake(&cert);
     let err =
         client::call(&client::agent(&fake), &fake, "GET", "/app", None, None).expect_err("rustls refuses");

@@ -1,7 +1,7 @@
 //! Self-signed server certificates as GitHub Enterprise Server ships and admins make them with
 //! `openssl req -x509`: `basicConstraints = critical, CA:TRUE`, used directly as the server's
 //! certificate (no separate CA). Git (OpenSSL) accepts one named in `GIT_SSL_CAINFO`; rustls
-//! refuses it (`CaUsedAsEndEntity`), which is what issue 11 fixes.
+//! refuses it (`CaUsedAsEndEntity`), which the helper accepts when that exact certificate is trusted (`tls.rs`).
 //!
 //! [`SelfSigned`] runs the real `openssl` CLI; [`ServerTls`] is what [`FakeGitHub`] serves
 //! (`Options::tls`), so `FakeGitHub::start(Options { tls: Some(cert.server_tls()), .. })` or
