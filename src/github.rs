@@ -10,7 +10,7 @@
 
 use crate::diag::Diag;
 use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
-use crate::redact;
+use crate::redact::{self, one_line, truncate};
 use crate::secret::Secret;
 use crate::time::{format_utc, parse_http_date, parse_timestamp};
 use crate::tls::{self, ExactOrChain};
@@ -726,20 +726,6 @@ fn withhold_credentials(text: String) -> String {
     } else {
         text
     }
-}
-
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
-pub(crate) fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_control() || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -84,11 +84,21 @@ pub(crate) fn escape(text: &str) -> String {
     text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` characters, with `...` when it was longer.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
     }
+}
+
+/// `s` on one line: runs of whitespace and control characters become one
+/// space, for a server's or a library's message.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 
 use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
-use crate::github::{self, CONNECT_TIMEOUT, MAX_ATTEMPTS, backoff, one_line, tls_error, truncate};
+use crate::github::{self, CONNECT_TIMEOUT, MAX_ATTEMPTS, backoff, tls_error};
+use crate::redact::{one_line, truncate};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
 use crate::secret::Secret;
 use crate::tls;
