@@ -10,7 +10,7 @@
 
 use crate::diag::Diag;
 use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
-use crate::redact::{self, one_line, truncate};
+use crate::redact::{self, one_line, truncate, withhold};
 use crate::secret::Secret;
 use crate::time::{format_utc, parse_http_date, parse_timestamp};
 use crate::tls::{self, ExactOrChain};
@@ -700,7 +700,7 @@ pub(crate) fn github_message(body: &str) -> String {
         message: Option<String>,
     }
     match serde_json::from_str::<ErrorBody>(body) {
-        Ok(ErrorBody { message: Some(m) }) => withhold_credentials(one_line(&truncate(&m, 300))),
+        Ok(ErrorBody { message: Some(m) }) => withhold(one_line(&truncate(&m, 300)), None),
         Ok(_) => "(no message)".to_string(),
         Err(_) => describe_non_json(body),
     }
@@ -713,18 +713,8 @@ fn describe_non_json(body: &str) -> String {
     } else if trimmed.starts_with('<') {
         "the body is HTML, not JSON (a proxy or captive portal in the way?)".to_string()
     } else {
-        let start = withhold_credentials(truncate(&one_line(trimmed), 60));
+        let start = withhold(truncate(&one_line(trimmed), 60), None);
         format!("the body is not JSON: {start:?}")
-    }
-}
-
-/// Text from the server, unless it looks like an echoed JWT or token (a
-/// proxy or a wrong `api_url` that echoes requests).
-fn withhold_credentials(text: String) -> String {
-    if ["eyJ", "ghs_", "ghu_", "gho_", "github_pat_", "Bearer"].iter().any(|s| text.contains(s)) {
-        "(withheld: it may echo a credential)".to_string()
-    } else {
-        text
     }
 }
 

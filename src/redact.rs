@@ -84,6 +84,16 @@ pub(crate) fn escape(text: &str) -> String {
     text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
+/// A server's message, unless it may echo a credential (a proxy, or a wrong
+/// address that echoes the request): `sent`, the token the request carried,
+/// or anything that starts like a GitHub or vault token, a JWT, or a
+/// `Bearer` header.
+pub(crate) fn withhold(message: String, sent: Option<&str>) -> String {
+    let echoes = sent.is_some_and(|sent| !sent.is_empty() && message.contains(sent));
+    let looks = message.contains("Bearer") || TOKEN_PREFIXES.iter().any(|p| message.contains(p));
+    if echoes || looks { "(withheld: it may echo a credential)".to_string() } else { message }
+}
+
 /// `s` cut to at most `max` characters, with `...` when it was longer.
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
@@ -133,6 +143,14 @@ mod tests {
         assert!(!s.contains("MIIE") && s.contains("`read`"), "{s}");
         assert_eq!(scrub("invalid type: string \"x\""), "invalid type: string \"x\"");
         assert!(!scrub(&format!("unterminated \"{PEM_LINE}")).contains("MIIE"));
+    }
+
+    #[test]
+    fn a_message_that_may_echo_a_credential_is_withheld() {
+        let token = "s.Abc123def";
+        assert!(withhold("bad token s.Abc123def".into(), Some(token)).contains("withheld"));
+        assert!(withhold("jwt eyJhbGciOi is expired".into(), None).contains("withheld"));
+        assert_eq!(withhold("permission denied".into(), Some(token)), "permission denied");
     }
 
     #[test]
