@@ -8,7 +8,7 @@
 
 use crate::config::KeySource;
 use crate::files::{self, FileError, Refusal};
-use crate::process::{Failure, Running};
+use crate::process::Running;
 use crate::secret::Secret;
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -226,16 +226,7 @@ fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>
     let secs = timeout.as_secs_f64();
     let output = Running::start(&program, argv.get(1..).unwrap_or_default(), MAX_KEY_BYTES)
         .and_then(|running| running.finish(Instant::now() + timeout))
-        .map_err(|failure| {
-            fail(match failure {
-                Failure::Start(e) => format!("cannot start: {e}"),
-                Failure::Read(e) => format!("could not be read: {e}"),
-                Failure::NoOutput => format!("gave no key within {secs:.1} s and was stopped"),
-                Failure::NoExit => format!("did not exit within {secs:.1} s and was stopped"),
-                Failure::Status(status) => format!("failed ({status})"),
-                Failure::TooLarge => "printed more than 64 KiB".into(),
-            })
-        })?;
+        .map_err(|failure| fail(failure.describe("key", secs, "printed more than 64 KiB")))?;
     let pem = Secret::new(output);
     if pem.expose().iter().all(u8::is_ascii_whitespace) {
         return Err(fail("printed nothing".into()));

@@ -22,6 +22,22 @@ pub(crate) enum Failure {
     TooLarge,
 }
 
+impl Failure {
+    /// In words, after the command's name: `product` is what it should have
+    /// printed (`key`, `signature`), `secs` how long it was given, and
+    /// `too_large` what to say when it printed more than the limit.
+    pub(crate) fn describe(self, product: &str, secs: f64, too_large: &str) -> String {
+        match self {
+            Failure::Start(e) => format!("cannot start: {e}"),
+            Failure::Read(e) => format!("could not be read: {e}"),
+            Failure::NoOutput => format!("gave no {product} within {secs:.1} s and was stopped"),
+            Failure::NoExit => format!("did not exit within {secs:.1} s and was stopped"),
+            Failure::Status(status) => format!("failed ({status})"),
+            Failure::TooLarge => too_large.to_string(),
+        }
+    }
+}
+
 /// A started child whose stdout (and, when asked, stderr) is being collected in threads.
 pub(crate) struct Running {
     child: Child,

@@ -5,7 +5,7 @@
 //! repeated and only its program name appears in messages (arguments may
 //! carry a credential); it is stopped at the deadline.
 
-use crate::process::{Failure, Running};
+use crate::process::Running;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use std::fmt;
@@ -41,14 +41,7 @@ pub(crate) fn sign(argv: &[String], input: &[u8], deadline: Instant) -> Result<V
     let output = Running::start_with_input(&program, argv.get(1..).unwrap_or_default(), input, MAX_OUTPUT)
         .and_then(|running| running.finish(deadline))
         .map_err(|failure| {
-            fail(match failure {
-                Failure::Start(e) => format!("cannot start: {e}"),
-                Failure::Read(e) => format!("could not be read: {e}"),
-                Failure::NoOutput => format!("gave no signature within {secs:.1} s and was stopped"),
-                Failure::NoExit => format!("did not exit within {secs:.1} s and was stopped"),
-                Failure::Status(status) => format!("failed ({status})"),
-                Failure::TooLarge => "printed more than 16 KiB, which is no signature".into(),
-            })
+            fail(failure.describe("signature", secs, "printed more than 16 KiB, which is no signature"))
         })?;
     decode_signature(&output).map_err(fail)
 }
