@@ -17,7 +17,7 @@ use rustls_pki_types::pem::PemObject;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// PEM files are a few kilobytes; refuse to slurp something huge by mistake.
 const MAX_KEY_BYTES: u64 = 64 * 1024;
@@ -80,13 +80,13 @@ impl fmt::Debug for PemKey {
 }
 
 impl PemKey {
-    /// Reads and parses the key at `source`.
+    /// Reads and parses the key at `source`; a command may run until `deadline`.
     pub(crate) fn load(
         source: &KeySource,
         var: fn(&str) -> Option<String>,
-        timeout: Duration,
+        deadline: Instant,
     ) -> Result<PemKey, KeyError> {
-        let pem = load(source, var, timeout)?;
+        let pem = load(source, var, deadline)?;
         PemKey::parse(&pem, &source.to_string())
     }
 
@@ -198,11 +198,11 @@ fn is_public_key(text: &[u8]) -> bool {
 }
 
 /// Reads the PEM from `source`. `var` looks up an environment variable;
-/// a command gets at most `timeout`.
+/// a command may run until `deadline`.
 fn load(
     source: &KeySource,
     var: fn(&str) -> Option<String>,
-    timeout: Duration,
+    deadline: Instant,
 ) -> Result<Secret<Vec<u8>>, KeyError> {
     match source {
         KeySource::Path(path) => read_key_file(path),
@@ -210,7 +210,7 @@ fn load(
             .filter(|v| !v.trim().is_empty())
             .map(|v| Secret::new(v.into_bytes()))
             .ok_or_else(|| KeyError::EnvUnset { name: name.to_string() }),
-        KeySource::Command(argv) => run_key_command(argv, timeout),
+        KeySource::Command(argv) => run_key_command(argv, deadline),
         // These sign elsewhere; the signer never asks for their PEM.
         KeySource::Transit { .. } | KeySource::SignCommand(_) => {
             Err(KeyError::NotAnRsaKey { source: source.to_string() })
@@ -220,12 +220,12 @@ fn load(
 
 /// Runs `argv` (no shell) and returns its stdout. stdin is closed and stderr
 /// discarded: neither git's request nor the command's chatter may carry the key.
-fn run_key_command(argv: &[String], timeout: Duration) -> Result<Secret<Vec<u8>>, KeyError> {
+fn run_key_command(argv: &[String], deadline: Instant) -> Result<Secret<Vec<u8>>, KeyError> {
     let program = argv.first().cloned().unwrap_or_default();
     let fail = |detail: String| KeyError::Command { program: program.clone(), detail };
-    let secs = timeout.as_secs_f64();
+    let secs = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
     let output = Running::start(&program, argv.get(1..).unwrap_or_default(), MAX_KEY_BYTES)
-        .and_then(|running| running.finish(Instant::now() + timeout))
+        .and_then(|running| running.finish(deadline))
         .map_err(|failure| fail(failure.describe("key", secs, "printed more than 64 KiB")))?;
     let pem = Secret::new(output);
     if pem.expose().iter().all(u8::is_ascii_whitespace) {
@@ -266,6 +266,7 @@ fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), KeyError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
 
     fn temp_key(mode: u32) -> (PathBuf, PathBuf) {
         let dir = std::env::temp_dir().join(format!(
@@ -307,28 +308,30 @@ mod tests {
     #[test]
     fn an_environment_variable_gives_the_pem_text() {
         let env = |name: &str| KeySource::Env(name.to_string().try_into().unwrap());
-        let pem = load(&env("PEM"), pem_var, Duration::from_secs(1)).unwrap();
+        let pem = load(&env("PEM"), pem_var, Instant::now() + Duration::from_secs(1)).unwrap();
         assert_eq!(pem.expose(), b"-----BEGIN PRIVATE KEY-----");
-        let err = load(&env("MISSING"), no_vars, Duration::from_secs(1)).unwrap_err();
+        let err = load(&env("MISSING"), no_vars, Instant::now() + Duration::from_secs(1)).unwrap_err();
         assert!(err.to_string().contains("$MISSING"));
     }
 
     #[test]
     fn a_command_gives_its_stdout_and_its_failure_names_it_without_its_output() {
         let argv = |v: &[&str]| KeySource::Command(v.iter().map(|s| s.to_string()).collect());
-        let pem = load(&argv(&["printf", "PEM-TEXT"]), no_vars, Duration::from_secs(10)).unwrap();
+        let pem =
+            load(&argv(&["printf", "PEM-TEXT"]), no_vars, Instant::now() + Duration::from_secs(10)).unwrap();
         assert_eq!(pem.expose(), b"PEM-TEXT");
         let err = load(
             &argv(&["sh", "-c", "echo SECRET-OUT; echo SECRET-ERR >&2; exit 3"]),
             no_vars,
-            Duration::from_secs(10),
+            Instant::now() + Duration::from_secs(10),
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("\"sh\"") && err.contains("3"), "{err}");
         assert!(!err.contains("SECRET"), "{err}");
-        let err =
-            load(&argv(&["/nonexistent/vault"]), no_vars, Duration::from_secs(10)).unwrap_err().to_string();
+        let err = load(&argv(&["/nonexistent/vault"]), no_vars, Instant::now() + Duration::from_secs(10))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/vault") && err.contains("cannot start"), "{err}");
     }
 
@@ -336,7 +339,7 @@ mod tests {
     fn a_command_that_hangs_is_stopped_at_the_deadline() {
         let argv = KeySource::Command(vec!["sleep".into(), "30".into()]);
         let started = Instant::now();
-        let err = load(&argv, no_vars, Duration::from_millis(300)).unwrap_err().to_string();
+        let err = load(&argv, no_vars, Instant::now() + Duration::from_millis(300)).unwrap_err().to_string();
         assert!(err.contains("stopped"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }

@@ -13,7 +13,7 @@ use crate::secret::Secret;
 use crate::sign_command::{self, CommandError};
 use crate::vault::{Transit, VaultError};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What signs an app's JWTs.
 pub(crate) enum Signer<'a> {
@@ -80,9 +80,7 @@ impl<'a> Signer<'a> {
                 source: app.key.to_string(),
             }),
             source => {
-                let timeout =
-                    ctx.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-                let key = PemKey::load(source, ctx.var, timeout).map_err(SignError::Key)?;
+                let key = PemKey::load(source, ctx.var, ctx.deadline).map_err(SignError::Key)?;
                 Ok(Signer::Pem { key, source: source.to_string() })
             }
         }

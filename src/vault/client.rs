@@ -10,8 +10,8 @@
 use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
 use crate::github::{self, CONNECT_TIMEOUT, MAX_ATTEMPTS, backoff, tls_error};
-use crate::redact::{one_line, truncate, withhold};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
+use crate::redact::{one_line, truncate, withhold};
 use crate::secret::Secret;
 use crate::tls;
 use serde_json::Value;
