@@ -706,16 +706,9 @@ pub(crate) fn github_message(body: &str) -> String {
     }
 }
 
+/// A non-JSON body from GitHub (or whatever answered), in words.
 fn describe_non_json(body: &str) -> String {
-    let trimmed = body.trim_start();
-    if trimmed.is_empty() {
-        "the body is empty".to_string()
-    } else if trimmed.starts_with('<') {
-        "the body is HTML, not JSON (a proxy or captive portal in the way?)".to_string()
-    } else {
-        let start = withhold(truncate(&one_line(trimmed), 60), None);
-        format!("the body is not JSON: {start:?}")
-    }
+    redact::describe_non_json(body, "a proxy or captive portal in the way?")
 }
 
 #[cfg(test)]
@@ -757,6 +750,12 @@ mod tests {
         assert!(!echoed.contains("eyJ") && echoed.contains("withheld"), "{echoed}");
         let echoed = github_message(r#"{"message":"bad header: Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig"}"#);
         assert!(!echoed.contains("eyJ") && echoed.contains("withheld"), "{echoed}");
+    }
+
+    #[test]
+    fn a_non_json_body_that_may_hold_a_key_is_not_quoted() {
+        let echoed = github_message("echo: MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0t");
+        assert!(!echoed.contains("MIIE") && echoed.contains("withheld"), "{echoed}");
     }
 
     #[test]

@@ -94,6 +94,24 @@ pub(crate) fn withhold(message: String, sent: Option<&str>) -> String {
     if echoes || looks { "(withheld: it may echo a credential)".to_string() } else { message }
 }
 
+/// What a body that should have been JSON is instead, for a message:
+/// empty, HTML (`html_cause` guesses who sent it), or its first 60
+/// characters on one line unless they may hold a credential.
+pub(crate) fn describe_non_json(body: &str, html_cause: &str) -> String {
+    let trimmed = body.trim_start();
+    if trimmed.is_empty() {
+        "the body is empty".to_string()
+    } else if trimmed.starts_with('<') {
+        format!("the body is HTML, not JSON ({html_cause})")
+    } else {
+        let start = truncate(&one_line(trimmed), 60);
+        match looks_secret(&start) {
+            true => "the body is not JSON (its start is withheld: it may echo a credential)".to_string(),
+            false => format!("the body is not JSON: {:?}", withhold(start, None)),
+        }
+    }
+}
+
 /// `s` cut to at most `max` characters, with `...` when it was longer.
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {

@@ -11,7 +11,7 @@ use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
 use crate::github::{self, CONNECT_TIMEOUT, MAX_ATTEMPTS, backoff, tls_error};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
-use crate::redact::{one_line, truncate, withhold};
+use crate::redact::{describe_non_json, one_line, truncate, withhold};
 use crate::secret::Secret;
 use crate::tls;
 use serde_json::Value;
@@ -357,19 +357,9 @@ pub(crate) fn vault_message(body: &str) -> String {
     }
 }
 
+/// A non-JSON body from the vault, in words.
 fn describe_body(body: &str) -> String {
-    let trimmed = body.trim_start();
-    if trimmed.is_empty() {
-        "the body is empty".to_string()
-    } else if trimmed.starts_with('<') {
-        "the body is HTML, not JSON (a proxy or another server at this address?)".to_string()
-    } else {
-        let start = truncate(&one_line(trimmed), 60);
-        match crate::redact::looks_secret(&start) {
-            true => "the body is not JSON (its start is withheld: it may echo a credential)".to_string(),
-            false => format!("the body is not JSON: {:?}", withhold(start, None)),
-        }
-    }
+    describe_non_json(body, "a proxy or another server at this address?")
 }
 
 fn sealed_hint(message: &str) -> String {
