@@ -35,10 +35,10 @@ mod token;
 mod vault;
 
 pub use crate::config::{CONFIG_ENV, Defaults, VaultDefaults};
+pub use crate::context::VaultEnv;
 pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::Error;
 pub use crate::network::NetworkEnv;
-pub use crate::vault::VaultEnv;
 
 use crate::cli::Command;
 use crate::context::Context;

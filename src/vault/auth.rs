@@ -12,11 +12,11 @@
 use super::client::{Method, VaultClient, VaultError, agent, connection, send, transport_detail};
 use crate::cache::Cache;
 use crate::config::{Identity, VaultAuth, VaultLogin, is_loopback};
+use crate::context::VaultEnv;
 use crate::files::{FileError, Refusal};
 use crate::github::github_message;
 use crate::network::{NetworkEnv, Trust};
 use crate::secret::Secret;
-use crate::vault::VaultEnv;
 use serde_json::json;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -18,31 +18,3 @@ mod transit;
 
 pub(crate) use client::VaultError;
 pub(crate) use transit::Transit;
-
-use std::fmt;
-use std::path::PathBuf;
-
-/// What the vault's authentication reads from the process environment
-/// (filled by `main`; the values are credentials and never printed).
-#[derive(Clone, Default)]
-pub struct VaultEnv {
-    /// `$VAULT_TOKEN`, else `$BAO_TOKEN`, with the variable's name (`"$VAULT_TOKEN"`).
-    pub token: Option<(&'static str, String)>,
-    /// `~/.vault-token`, where `vault login` / `bao login` leave the token.
-    pub token_file: Option<PathBuf>,
-    /// `$ACTIONS_ID_TOKEN_REQUEST_URL` (set in a GitHub Actions job with `id-token: write`).
-    pub actions_request_url: Option<String>,
-    /// `$ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
-    pub actions_request_token: Option<String>,
-}
-
-impl fmt::Debug for VaultEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VaultEnv")
-            .field("token", &self.token.as_ref().map(|(name, _)| (name, "REDACTED")))
-            .field("token_file", &self.token_file)
-            .field("actions_request_url", &self.actions_request_url.as_ref().map(|_| "REDACTED"))
-            .field("actions_request_token", &self.actions_request_token.as_ref().map(|_| "REDACTED"))
-            .finish()
-    }
-}
