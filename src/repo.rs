@@ -107,6 +107,11 @@ impl Pattern {
     pub(crate) fn matches(&self, repo: &RepoRef) -> bool {
         glob_match(&self.owner, &repo.owner) && glob_match(&self.repo, &repo.repo)
     }
+
+    /// Whether the owner part matches `login` (lower-case), for `doctor`.
+    pub(crate) fn owner_matches(&self, login: &str) -> bool {
+        glob_match(&self.owner, login)
+    }
 }
 
 /// `*`-only glob over one segment (no `/` can occur on either side).
@@ -166,6 +171,13 @@ mod tests {
         assert!(!glob_match("web-*", "api"));
         assert!(glob_match("ab*ab", "abab"));
         assert!(!glob_match("ab*ab", "aba"));
+    }
+
+    #[test]
+    fn glob_matches_any_run() {
+        assert!(glob_match("a*e", "acme"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*x", "acme"));
     }
 
     #[test]
