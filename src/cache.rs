@@ -48,7 +48,7 @@ impl EntryKey {
 }
 
 /// Hex of the first 16 bytes of the SHA-256 of `fields`, each ended by a newline.
-pub(crate) fn hash_hex(fields: &[&str]) -> String {
+fn hash_hex(fields: &[&str]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for field in fields {
         ctx.update(field.as_bytes());
@@ -133,11 +133,11 @@ pub(crate) fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
 /// The longest an entry may live after it was minted: GitHub's tokens live
 /// an hour; ten minutes more allow for clock corrections. A longer one was
 /// not issued by GitHub and is treated as corrupt.
-pub(crate) const MAX_ENTRY_LIFETIME: u64 = 70 * 60;
+const MAX_ENTRY_LIFETIME: u64 = 70 * 60;
 /// The most an entry, remembered installations or a clock offset may hold.
 const MAX_FILE_BYTES: u64 = 64 * 1024;
 /// How long a failed mint is shared with the processes queued behind it.
-pub(crate) const FAILURE_NOTE_SECS: u64 = 10;
+const FAILURE_NOTE_SECS: u64 = 10;
 
 /// Whether an entry's times are ones GitHub could have issued at `now`.
 fn plausible(minted_at: u64, expires_at: u64, now: u64) -> bool {

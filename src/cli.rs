@@ -79,7 +79,7 @@ pub(crate) struct AppFlags {
 }
 
 /// The flags that describe an app, in the order `--help` and `configure` write them.
-pub(crate) const APP_FLAGS: [&str; 10] = [
+const APP_FLAGS: [&str; 10] = [
     "--app-id",
     "--installation-id",
     "--private-key-path",
@@ -182,7 +182,7 @@ pub(crate) struct Invocation {
     pub(crate) command: Command,
 }
 
-pub(crate) const HELP: &str = "\
+const HELP: &str = "\
 git-credential-github-app: authenticate git as a GitHub App installation
 
 Usage: git-credential-github-app [--config PATH | APP OPTIONS] <command> [arguments]

@@ -30,7 +30,7 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` we wait out; longer ones fail at once with the wait in the message.
-pub(crate) const MAX_RETRY_AFTER: u64 = 10;
+const MAX_RETRY_AFTER: u64 = 10;
 /// The longest token lifetime we believe (GitHub's is one hour).
 const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
 
@@ -679,7 +679,7 @@ struct TokenAnswer {
 }
 
 /// Reads the 201 answer of a mint.
-pub(crate) fn parse_token(body: &str) -> Result<InstallationToken, String> {
+fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| describe_non_json(body))?;
     let token = answer.token.ok_or("the answer has no token")?;
     if !is_token_shaped(&token) {

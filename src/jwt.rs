@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 /// GitHub recommends `iat` 60 s in the past to absorb clock drift.
-pub(crate) const BACKDATE_SECS: i64 = 60;
+const BACKDATE_SECS: i64 = 60;
 /// GitHub refuses `exp` more than 10 minutes ahead of its clock; 9 leaves room.
-pub(crate) const LIFETIME_SECS: i64 = 9 * 60;
+const LIFETIME_SECS: i64 = 9 * 60;
 
 /// The JOSE header of every app JWT.
 const HEADER: &str = r#"{"alg":"RS256","typ":"JWT"}"#;
@@ -45,7 +45,7 @@ pub(crate) fn claims(app_id: &AppId, now: i64) -> Claims {
 }
 
 /// `base64url(header) . base64url(claims)`: the bytes the signature covers.
-pub(crate) fn signing_input(claims: &Claims) -> String {
+fn signing_input(claims: &Claims) -> String {
     // Serialising plain integers and strings cannot fail.
     let json = serde_json::to_vec(claims).unwrap_or_default();
     format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER), URL_SAFE_NO_PAD.encode(json))

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 /// How long a "not installed there" answer is remembered, so a helper chain
 /// falls through to the next helper without asking GitHub again.
-pub(crate) const NOT_INSTALLED_TTL: u64 = 10 * 60;
+const NOT_INSTALLED_TTL: u64 = 10 * 60;
 
 /// Clocks closer than this are left alone (GitHub's JWT window absorbs it).
 const SKEW_TOLERANCE_SECS: i64 = 30;

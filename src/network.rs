@@ -213,7 +213,7 @@ impl GitHttpQuery {
 }
 
 /// Parses `--null` output: `key\nvalue\0` records.
-pub(crate) fn parse_git_http_config(output: &str) -> GitHttpConfig {
+fn parse_git_http_config(output: &str) -> GitHttpConfig {
     let mut config = GitHttpConfig::default();
     for record in output.split('\0') {
         let Some((key, value)) = record.split_once('\n') else {

@@ -134,13 +134,13 @@ fn text(value: &[u8]) -> Option<String> {
 
 /// A value git would misread: it would start a new attribute or end the answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UnsafeValue {
+struct UnsafeValue {
     pub(crate) key: &'static str,
     pub(crate) why: &'static str,
 }
 
 /// The credential we answer `get` with.
-pub(crate) struct Credential<'a> {
+struct Credential<'a> {
     pub(crate) password: &'a Secret<String>,
     pub(crate) expires_at: u64,
 }
@@ -153,7 +153,7 @@ pub(crate) fn is_safe_value(value: &str) -> bool {
 /// Renders the answer to `get`: exactly `username`, `password` and
 /// `password_expiry_utc`, never `protocol`/`host`/`path`/`url` (git would let
 /// them overwrite its own context).
-pub(crate) fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeValue> {
+fn render_credential(credential: &Credential<'_>) -> Result<Vec<u8>, UnsafeValue> {
     let password = credential.password.expose();
     if !is_safe_value(password) {
         return Err(UnsafeValue { key: "password", why: "containing a line break or NUL" });
@@ -182,7 +182,7 @@ pub(crate) fn write_token(output: impl Write, token: &InstallationToken) -> io::
 }
 
 /// Writes the answer to `get` in one `write_all`, so git never sees half of it.
-pub(crate) fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> io::Result<()> {
+fn write_credential(mut output: impl Write, credential: &Credential<'_>) -> io::Result<()> {
     let bytes = render_credential(credential).map_err(|e| {
         io::Error::new(io::ErrorKind::InvalidData, format!("refusing to print a {} {}", e.key, e.why))
     })?;

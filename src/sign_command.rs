@@ -48,7 +48,7 @@ pub(crate) fn sign(argv: &[String], input: &[u8], deadline: Instant) -> Result<V
 
 /// A raw signature (exactly a modulus long) or base64 text of one (standard
 /// or URL-safe alphabet, padded or not, surrounding whitespace ignored).
-pub(crate) fn decode_signature(output: &[u8]) -> Result<Vec<u8>, String> {
+fn decode_signature(output: &[u8]) -> Result<Vec<u8>, String> {
     let text: Vec<u8> = output.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
     let is_text = !text.is_empty()
         && text.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'='));

@@ -239,7 +239,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
     }
 }
 
-pub(crate) struct TlsTransport {
+struct TlsTransport {
     buffers: LazyBuffers,
     stream: StreamOwned<ClientConnection, TransportAdapter>,
 }

@@ -84,7 +84,7 @@ pub(crate) fn read_git_config(deadline: Instant) -> Result<Vec<GitEntry>, String
 }
 
 /// `--null --show-scope --show-origin` output: `scope\0origin\0key\nvalue\0` records.
-pub(crate) fn parse_entries(output: &str) -> Vec<GitEntry> {
+fn parse_entries(output: &str) -> Vec<GitEntry> {
     let mut fields = output.split('\0');
     let mut entries = Vec::new();
     while let (Some(scope), Some(origin), Some(record)) = (fields.next(), fields.next(), fields.next()) {
@@ -111,7 +111,7 @@ fn split_key(key: &str) -> Option<(&str, Option<&str>, &str)> {
 /// Whether the URL pattern `pattern` (a config subsection) applies to
 /// `https://host/path`: scheme, host (with `*.` label wildcards), port, and
 /// path prefix by whole segments, as git's urlmatch does.
-pub(crate) fn url_matches(pattern: &str, host: &str, path: Option<&str>) -> bool {
+fn url_matches(pattern: &str, host: &str, path: Option<&str>) -> bool {
     let Some(rest) = pattern
         .strip_prefix("https://")
         .or_else(|| pattern.get(..8).filter(|s| s.eq_ignore_ascii_case("https://")).map(|_| &pattern[8..]))

@@ -28,7 +28,7 @@ use values::{PermissionName, RepoPattern, vault_address, vault_name};
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_CONFIG";
-pub(crate) const APP_DIR: &str = "git-credential-github-app";
+const APP_DIR: &str = "git-credential-github-app";
 const DEFAULT_MIN_LIFETIME: u64 = 600;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_TRANSIT_MOUNT: &str = "transit";
@@ -346,7 +346,7 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// It must be a regular file of at most 1 MiB that only this user (or root)
 /// can change: it decides which program runs as `private_key_command` and
 /// where the app's JWT is sent. `uid` is this process's user, where known.
-pub(crate) fn read_text(location: &Location, uid: Option<u32>) -> Result<Option<String>, ConfigError> {
+fn read_text(location: &Location, uid: Option<u32>) -> Result<Option<String>, ConfigError> {
     let path = &location.path;
     let (file, meta) = match files::open_regular(path, MAX_CONFIG_BYTES) {
         Ok(opened) => opened,

@@ -25,7 +25,7 @@ use std::time::Instant;
 /// Token and JWT files are small; refuse to slurp a wrong file.
 const MAX_FILE_BYTES: u64 = 64 * 1024;
 /// A cached login token is used while more than this is left of its lease.
-pub(crate) const LEASE_MARGIN_SECS: u64 = 60;
+const LEASE_MARGIN_SECS: u64 = 60;
 
 /// Where a vault token came from, for messages (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +147,7 @@ pub(crate) fn forget(client: &VaultClient<'_>, cache: Option<&Cache>) {
 }
 
 /// What a cached login token is keyed by: the vault, namespace, auth mount and role.
-pub(crate) fn cache_fields(client: &VaultClient<'_>, login: &VaultLogin) -> [String; 4] {
+fn cache_fields(client: &VaultClient<'_>, login: &VaultLogin) -> [String; 4] {
     let vault = client.vault;
     [
         vault.address.clone(),
@@ -182,7 +182,7 @@ fn log_in(
 }
 
 /// What to do about a refused login, from the vault's message.
-pub(crate) fn login_hint(error: VaultError, login: &VaultLogin) -> VaultError {
+fn login_hint(error: VaultError, login: &VaultLogin) -> VaultError {
     let message = error.message();
     let role = &login.role;
     let mount = &login.mount;

@@ -340,7 +340,7 @@ pub(crate) fn send(
 }
 
 /// The vault's `{"errors": [...]}` as one line, else a short description.
-pub(crate) fn vault_message(body: &str) -> String {
+fn vault_message(body: &str) -> String {
     match serde_json::from_str::<Value>(body) {
         Ok(value) => match value.get("errors").and_then(Value::as_array) {
             Some(errors) if !errors.is_empty() => {

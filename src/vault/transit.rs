@@ -170,7 +170,7 @@ impl<'a> Transit<'a> {
 }
 
 /// The raw signature from a sign answer: `data.signature` is `vault:vN:BASE64`.
-pub(crate) fn parse_signature(answer: &Value) -> Result<Vec<u8>, String> {
+fn parse_signature(answer: &Value) -> Result<Vec<u8>, String> {
     let text = answer
         .get("data")
         .and_then(|d| d.get("signature"))
