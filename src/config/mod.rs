@@ -430,6 +430,20 @@ impl Source<'_> {
         }
     }
 
+    /// An error in `[[app]]` #`position`, naming the table (and its line).
+    fn app_error(&self, position: usize, app_id: &AppId, message: String) -> ConfigError {
+        let which = match self {
+            Source::File { .. } => format!("[[app]] #{position} (app_id {app_id})"),
+            Source::Flags { .. } => format!("app {app_id} given by flags"),
+        };
+        // Found only for an error: keeping spans for every table costs a sixth of the parse.
+        let line = match self {
+            Source::File { text, .. } => app_table_line(text, position),
+            Source::Flags { .. } => None,
+        };
+        self.error(line, format!("{which}: {message}"))
+    }
+
     fn error(&self, line: Option<usize>, message: String) -> ConfigError {
         match self {
             Source::File { path, .. } => ConfigError::Invalid { path: path.to_path_buf(), line, message },
@@ -463,107 +477,19 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         return Err(invalid(format!("timeout_secs = {timeout_secs}: give 1 to 3600 seconds")));
     }
 
-    let mut apps = Vec::with_capacity(raw.app.len());
+    let mut apps: Vec<App> = Vec::with_capacity(raw.app.len());
     let mut names = std::collections::HashMap::new();
-    let mut first_transit = None;
     for (i, app) in raw.app.into_iter().enumerate() {
-        let position = i + 1;
-        let at = |m: String| {
-            let which = match source {
-                Source::File { .. } => format!("[[app]] #{position} (app_id {})", app.app_id),
-                Source::Flags { .. } => format!("app {} given by flags", app.app_id),
-            };
-            // Found only for an error: keeping spans for every table costs a sixth of the parse.
-            let line = match source {
-                Source::File { text, .. } => app_table_line(text, position),
-                Source::Flags { .. } => None,
-            };
-            source.error(line, format!("{which}: {m}"))
-        };
-        let key = |k: &str| source.key(k);
-        let host = app.host.unwrap_or_else(Host::github_com);
-        let api_url = app.api_url.unwrap_or_else(|| ApiUrl::default_for(&host));
-        let repos: Vec<Pattern> = match app.repos {
-            Some(repos) => repos.into_iter().map(Pattern::from).collect(),
-            None => Pattern::parse("*/*").into_iter().collect(),
-        };
-        if repos.is_empty() {
-            return Err(at(format!("{} is empty: leave it out to serve every repository", key("repos"))));
+        let app = validate_app(app, i + 1, source, &resolve)?;
+        if let Some(name) = &app.name
+            && let Some(other) = names.insert(name.clone(), app.position)
+        {
+            let message = format!("name {name:?} is already used by [[app]] #{other}");
+            return Err(source.app_error(app.position, &app.app_id, message));
         }
-        if app.installation_id == Some(0) {
-            return Err(at(format!("{} must be a positive number", key("installation_id"))));
-        }
-        let given = [
-            app.private_key_path.is_some(),
-            app.private_key_env.is_some(),
-            app.private_key_command.is_some(),
-            app.transit_key.is_some(),
-            app.sign_command.is_some(),
-        ];
-        if given.iter().filter(|&&g| g).count() != 1 {
-            let choices = match source {
-                Source::File { .. } => {
-                    "private_key_path, private_key_env, private_key_command, transit_key, sign_command"
-                }
-                Source::Flags { .. } => "--private-key-path, --private-key-env",
-            };
-            return Err(at(format!("give exactly one of {choices}")));
-        }
-        if app.transit_mount.is_some() && app.transit_key.is_none() {
-            return Err(at("transit_mount is set but transit_key is not".into()));
-        }
-        let key_source = if let Some(p) = app.private_key_path {
-            KeySource::Path(resolve(&p).map_err(|m| at(format!("{}: {m}", key("private_key_path"))))?)
-        } else if let Some(name) = app.private_key_env {
-            KeySource::Env(name)
-        } else if let Some(argv) = app.private_key_command {
-            KeySource::Command(check_argv(argv, "private_key_command").map_err(at)?)
-        } else if let Some(argv) = app.sign_command {
-            KeySource::SignCommand(check_argv(argv, "sign_command").map_err(at)?)
-        } else {
-            let name =
-                vault_name(app.transit_key.as_deref().unwrap_or(""), "transit_key", false).map_err(at)?;
-            let mount = vault_name(
-                app.transit_mount.as_deref().unwrap_or(DEFAULT_TRANSIT_MOUNT),
-                "transit_mount",
-                true,
-            )
-            .map_err(at)?;
-            first_transit.get_or_insert(position);
-            KeySource::Transit { key: name, mount }
-        };
-        let permissions = app
-            .permissions
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, access)| (name.to_string(), access))
-            .collect();
-        let ca_file = match app.ca_file.as_deref() {
-            Some(f) => Some(resolve(f).map_err(|m| at(format!("{}: {m}", key("ca_file"))))?),
-            None => None,
-        };
-        if let Some(name) = &app.name {
-            if name.trim().is_empty() || name.chars().any(char::is_control) || looks_secret(name) {
-                return Err(at("name must be a short printable label; value not shown".into()));
-            }
-            if let Some(other) = names.insert(name.clone(), position) {
-                return Err(at(format!("name {name:?} is already used by [[app]] #{other}")));
-            }
-        }
-        apps.push(App {
-            position,
-            name: app.name,
-            app_id: app.app_id,
-            key: key_source,
-            host,
-            api_url,
-            repos,
-            installation_id: app.installation_id,
-            ca_file,
-            token_scope: app.token_scope.unwrap_or(TokenScope::Installation),
-            permissions,
-        });
+        apps.push(app);
     }
+    let first_transit = apps.iter().find(|a| matches!(a.key, KeySource::Transit { .. })).map(|a| a.position);
 
     let vault_line = match (source, raw.vault.as_ref()) {
         (Source::File { text, .. }, Some(v)) => Some(line_of(text, v.span().start)),
@@ -595,6 +521,92 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         timeout: Duration::from_secs(timeout_secs),
         apps,
         vault,
+    })
+}
+
+/// One `[[app]]` table (number `position`), checked on its own; names
+/// shared by two apps are checked by [`validate`].
+fn validate_app(
+    app: RawApp,
+    position: usize,
+    source: &Source<'_>,
+    resolve: &dyn Fn(&str) -> Result<PathBuf, String>,
+) -> Result<App, ConfigError> {
+    let at = |m: String| source.app_error(position, &app.app_id, m);
+    let key = |k: &str| source.key(k);
+    let host = app.host.unwrap_or_else(Host::github_com);
+    let api_url = app.api_url.unwrap_or_else(|| ApiUrl::default_for(&host));
+    let repos: Vec<Pattern> = match app.repos {
+        Some(repos) => repos.into_iter().map(Pattern::from).collect(),
+        None => Pattern::parse("*/*").into_iter().collect(),
+    };
+    if repos.is_empty() {
+        return Err(at(format!("{} is empty: leave it out to serve every repository", key("repos"))));
+    }
+    if app.installation_id == Some(0) {
+        return Err(at(format!("{} must be a positive number", key("installation_id"))));
+    }
+    let given = [
+        app.private_key_path.is_some(),
+        app.private_key_env.is_some(),
+        app.private_key_command.is_some(),
+        app.transit_key.is_some(),
+        app.sign_command.is_some(),
+    ];
+    if given.iter().filter(|&&g| g).count() != 1 {
+        let choices = match source {
+            Source::File { .. } => {
+                "private_key_path, private_key_env, private_key_command, transit_key, sign_command"
+            }
+            Source::Flags { .. } => "--private-key-path, --private-key-env",
+        };
+        return Err(at(format!("give exactly one of {choices}")));
+    }
+    if app.transit_mount.is_some() && app.transit_key.is_none() {
+        return Err(at("transit_mount is set but transit_key is not".into()));
+    }
+    let key_source = if let Some(p) = app.private_key_path {
+        KeySource::Path(resolve(&p).map_err(|m| at(format!("{}: {m}", key("private_key_path"))))?)
+    } else if let Some(name) = app.private_key_env {
+        KeySource::Env(name)
+    } else if let Some(argv) = app.private_key_command {
+        KeySource::Command(check_argv(argv, "private_key_command").map_err(at)?)
+    } else if let Some(argv) = app.sign_command {
+        KeySource::SignCommand(check_argv(argv, "sign_command").map_err(at)?)
+    } else {
+        let name = vault_name(app.transit_key.as_deref().unwrap_or(""), "transit_key", false).map_err(at)?;
+        let mount =
+            vault_name(app.transit_mount.as_deref().unwrap_or(DEFAULT_TRANSIT_MOUNT), "transit_mount", true)
+                .map_err(at)?;
+        KeySource::Transit { key: name, mount }
+    };
+    let permissions = app
+        .permissions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, access)| (name.to_string(), access))
+        .collect();
+    let ca_file = match app.ca_file.as_deref() {
+        Some(f) => Some(resolve(f).map_err(|m| at(format!("{}: {m}", key("ca_file"))))?),
+        None => None,
+    };
+    if let Some(name) = &app.name
+        && (name.trim().is_empty() || name.chars().any(char::is_control) || looks_secret(name))
+    {
+        return Err(at("name must be a short printable label; value not shown".into()));
+    }
+    Ok(App {
+        position,
+        name: app.name,
+        app_id: app.app_id,
+        key: key_source,
+        host,
+        api_url,
+        repos,
+        installation_id: app.installation_id,
+        ca_file,
+        token_scope: app.token_scope.unwrap_or(TokenScope::Installation),
+        permissions,
     })
 }
 
