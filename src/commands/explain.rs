@@ -5,9 +5,10 @@
 
 use super::wiring::{self, Facts, Wiring};
 use super::{out_err, parse_target};
-use crate::cache::{Remembered, is_fresh};
+use crate::cache::{Cache, Remembered, is_fresh};
 use crate::config::{App, Config, Identity, KeySource, VaultAuth};
 use crate::context::Context;
+use crate::credential::not_installed;
 use crate::error::Error;
 use crate::redact::{looks_secret, shown};
 use crate::repo::{Specificity, normalise_host};
@@ -189,13 +190,37 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
     e.lines.push(format!("key:          {key}"));
     e.key = Some(key);
     let cache = ctx.cache();
-    let (installation, text) = match (app.installation_id, &plan.repo) {
+    let (installation, text) = installation_of(plan, &cache, ctx.now);
+    e.lines.push(format!("installation: {text}"));
+    // The verdict follows from the installation: a remembered "not installed"
+    // means git gets nothing, whatever the pattern said.
+    (e.served, e.verdict) = match (installation.source, &plan.repo) {
+        ("not_installed", Some(_)) => (false, format!("no: {}", not_installed(plan, installation.until))),
+        _ => (true, format!("yes, by {}", app.label())),
+    };
+    e.installation = Some(installation);
+    let scope = match (&plan.narrow.repositories, plan.narrow.permissions.is_empty()) {
+        (None, true) => "installation (every repository the installation can reach)".to_string(),
+        _ => plan.key.scope.clone(),
+    };
+    e.token_scope = Some(plan.key.scope.clone());
+    e.lines.push(format!("token scope:  {scope}"));
+    let (state, text) = cache_state(plan, &cache, ctx.now, config.min_token_lifetime_secs);
+    e.cache = Some(state);
+    e.lines.push(format!("cache:        {text}"));
+}
+
+/// Where the plan's installation id comes from: configured, remembered
+/// from discovery (or remembered as not installed), or still to discover.
+fn installation_of(plan: &Plan<'_>, cache: &Cache, now: u64) -> (Installation, String) {
+    let app = plan.app;
+    match (app.installation_id, &plan.repo) {
         (Some(id), _) => {
             (Installation { source: "configured", id: Some(id), until: None }, format!("{id} (configured)"))
         }
         (None, Some(repo)) => {
             let known = cache.installations(&app.api_url, &app.app_id.to_string());
-            match known.about(&repo.owner, &repo.repo, ctx.now) {
+            match known.about(&repo.owner, &repo.repo, now) {
                 Remembered::NotInstalled { until } => (
                     Installation { source: "not_installed", id: None, until: Some(until) },
                     format!("none: not installed for {repo} (remembered until {})", format_utc(until)),
@@ -213,39 +238,19 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
         (None, None) => {
             (Installation { source: "to_discover", id: None, until: None }, "to be discovered".to_string())
         }
-    };
-    e.lines.push(format!("installation: {text}"));
-    // The verdict follows from the installation: a remembered "not installed"
-    // means git gets nothing, whatever the pattern said.
-    match (installation.source, &plan.repo) {
-        ("not_installed", Some(repo)) => {
-            e.served = false;
-            e.verdict = format!(
-                "no: {} is not installed for {repo} (remembered until {}; `git-credential-github-app cache clear` forgets it)",
-                app.label(),
-                format_utc(installation.until.unwrap_or(0))
-            );
-        }
-        _ => {
-            e.served = true;
-            e.verdict = format!("yes, by {}", app.label());
-        }
     }
-    e.installation = Some(installation);
-    let scope = match (&plan.narrow.repositories, plan.narrow.permissions.is_empty()) {
-        (None, true) => "installation (every repository the installation can reach)".to_string(),
-        _ => plan.key.scope.clone(),
-    };
-    e.token_scope = Some(plan.key.scope.clone());
-    e.lines.push(format!("token scope:  {scope}"));
-    let (state, text) = match cache.read(&plan.key) {
-        Some(entry) if is_fresh(entry.expires_at, ctx.now, config.min_token_lifetime_secs) => (
+}
+
+/// Whether the plan's token is cached and fresh enough to be reused.
+fn cache_state(plan: &Plan<'_>, cache: &Cache, now: u64, min_lifetime: u64) -> (CacheState, String) {
+    match cache.read(&plan.key) {
+        Some(entry) if is_fresh(entry.expires_at, now, min_lifetime) => (
             CacheState { state: "fresh", expires_at: Some(entry.expires_at) },
             format!(
                 "fresh until {} ({} min left; reused while more than {} s remain)",
                 format_utc(entry.expires_at),
-                (entry.expires_at - ctx.now) / 60,
-                config.min_token_lifetime_secs
+                (entry.expires_at - now) / 60,
+                min_lifetime
             ),
         ),
         Some(entry) => (
@@ -255,9 +260,7 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
         None => {
             (CacheState { state: "none", expires_at: None }, "no token cached: the next get mints one".into())
         }
-    };
-    e.cache = Some(state);
-    e.lines.push(format!("cache:        {text}"));
+    }
 }
 
 /// Which key source signs the app's JWTs, and for a vault, how the helper gets its token.
