@@ -1,7 +1,6 @@
 //! `cache list` and `cache clear`: what the token cache holds (never the
 //! tokens themselves), and emptying it.
 
-use super::out_err;
 use crate::cache::{Cache, Entry, is_fresh};
 use crate::config::Config;
 use crate::context::Context;
@@ -61,15 +60,15 @@ pub(crate) fn cache_list(json: bool, ctx: &Context<'_>, out: &mut dyn Write) -> 
             .collect();
         let list = ListJson { cache_dir: cache.dir().display().to_string(), tokens };
         let text = serde_json::to_string_pretty(&list).map_err(|e| Error::Output(e.into()))?;
-        return writeln!(out, "{text}").map_err(out_err);
+        return writeln!(out, "{text}").map_err(Error::Output);
     }
     let count = match entries.len() {
         1 => "1 token".to_string(),
         n => format!("{n} tokens"),
     };
-    writeln!(out, "cache: {} ({count})", cache.dir().display()).map_err(out_err)?;
+    writeln!(out, "cache: {} ({count})", cache.dir().display()).map_err(Error::Output)?;
     for entry in entries {
-        writeln!(out, "{}", describe_entry(&entry, config, ctx.now)).map_err(out_err)?;
+        writeln!(out, "{}", describe_entry(&entry, config, ctx.now)).map_err(Error::Output)?;
     }
     Ok(())
 }
@@ -115,5 +114,5 @@ fn describe_entry(entry: &Entry, config: &Config, now: u64) -> String {
 pub(crate) fn cache_clear(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
     let cache = ctx.cache();
     let removed = cache.clear().map_err(Error::Cache)?;
-    writeln!(out, "cache: deleted {removed} file(s) from {}", cache.dir().display()).map_err(out_err)
+    writeln!(out, "cache: deleted {removed} file(s) from {}", cache.dir().display()).map_err(Error::Output)
 }

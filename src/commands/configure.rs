@@ -5,7 +5,6 @@ mod plan;
 
 pub(crate) use plan::{helper_value, is_ours, program_of, shell_quote};
 
-use super::out_err;
 use super::wiring::{self, Wiring};
 use crate::cli::{AppFlags, Scope};
 use crate::config::{Config, KeySource};
@@ -91,7 +90,7 @@ pub(crate) fn unconfigure_all(
     let hosts = plan::hosts_we_configured(&listing);
     if hosts.is_empty() {
         writeln!(out, "no entry of this helper in that git config file, nothing to change")
-            .map_err(out_err)?;
+            .map_err(Error::Output)?;
         return Ok(());
     }
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
@@ -121,14 +120,14 @@ fn change_hosts(
         };
         if commands.is_empty() {
             let done = if remove { "not configured" } else { "already configured" };
-            writeln!(out, "{host}: {done}, nothing to change").map_err(out_err)?;
+            writeln!(out, "{host}: {done}, nothing to change").map_err(Error::Output)?;
         }
         for command in commands {
             if dry_run {
-                writeln!(out, "{}", plan::display(&command)).map_err(out_err)?;
+                writeln!(out, "{}", plan::display(&command)).map_err(Error::Output)?;
             } else {
                 run_git(&command, deadline)?;
-                writeln!(out, "ran: {}", plan::display(&command)).map_err(out_err)?;
+                writeln!(out, "ran: {}", plan::display(&command)).map_err(Error::Output)?;
             }
         }
     }

@@ -3,7 +3,6 @@
 //! accounts) and git's side of every configured host (see [`wiring`]); fails
 //! if any check fails. `--json` gives the same checks as one JSON object.
 
-use super::out_err;
 use super::wiring::{self, Facts, Finding, Wiring};
 use crate::config::{App, KeySource};
 use crate::context::Context;
@@ -61,7 +60,7 @@ struct Printer<'o> {
 
 impl Printer<'_> {
     fn heading(&mut self, text: String) -> Result<(), Error> {
-        if self.json { Ok(()) } else { writeln!(self.out, "{text}").map_err(out_err) }
+        if self.json { Ok(()) } else { writeln!(self.out, "{text}").map_err(Error::Output) }
     }
 
     fn check(&mut self, into: &mut Vec<Check>, check: Check) -> Result<(), Error> {
@@ -72,7 +71,8 @@ impl Printer<'_> {
                 (Some(why), None) => format!("{}: {why}", check.message),
                 _ => check.message.clone(),
             };
-            writeln!(self.out, "  [{}] {line}", if check.ok { " ok " } else { "FAIL" }).map_err(out_err)?;
+            writeln!(self.out, "  [{}] {line}", if check.ok { " ok " } else { "FAIL" })
+                .map_err(Error::Output)?;
         }
         into.push(check);
         Ok(())
@@ -146,7 +146,7 @@ pub(crate) fn doctor(
     report.ok = p.failed == 0;
     if json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Output(e.into()))?;
-        writeln!(p.out, "{text}").map_err(out_err)?;
+        writeln!(p.out, "{text}").map_err(Error::Output)?;
     }
     match p.failed {
         0 => Ok(()),

@@ -3,8 +3,8 @@
 //! to ask this helper for it. No network: GitHub is not asked; git config is
 //! read. `--json` gives the same as one JSON object.
 
+use super::parse_target;
 use super::wiring::{self, Facts, Wiring};
-use super::{out_err, parse_target};
 use crate::cache::{Cache, Remembered, is_fresh};
 use crate::config::{App, Config, Identity, KeySource, VaultAuth};
 use crate::context::Context;
@@ -114,10 +114,10 @@ pub(crate) fn explain(
     }
     if json {
         let text = serde_json::to_string_pretty(&e).map_err(|e| Error::Output(e.into()))?;
-        return writeln!(out, "{text}").map_err(out_err);
+        return writeln!(out, "{text}").map_err(Error::Output);
     }
     for line in &e.lines {
-        writeln!(out, "{line}").map_err(out_err)?;
+        writeln!(out, "{line}").map_err(Error::Output)?;
     }
     Ok(())
 }

@@ -27,10 +27,6 @@ use crate::redact::shown;
 use crate::repo::{normalise_host, parse_repo_path};
 use crate::route::Target;
 
-fn out_err(e: std::io::Error) -> Error {
-    Error::Output(e)
-}
-
 /// A URL or `OWNER/REPO` from the command line, as the request git would send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TargetArg {

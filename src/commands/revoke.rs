@@ -1,7 +1,7 @@
 //! `revoke [URL]`: revokes cached tokens at GitHub (`DELETE
 //! /installation/token`), then deletes them: the end of a CI job.
 
-use super::{out_err, parse_target};
+use super::parse_target;
 use crate::context::Context;
 use crate::error::Error;
 use crate::route::{Route, route};
@@ -52,10 +52,10 @@ pub(crate) fn revoke(arg: Option<&str>, ctx: &Context<'_>, out: &mut dyn Write) 
                 format!("failed: {label}: {e}")
             }
         };
-        writeln!(out, "{line}").map_err(out_err)?;
+        writeln!(out, "{line}").map_err(Error::Output)?;
     }
     if entries.is_empty() {
-        writeln!(out, "no cached token to revoke").map_err(out_err)?;
+        writeln!(out, "no cached token to revoke").map_err(Error::Output)?;
     }
     match failed {
         0 => Ok(()),

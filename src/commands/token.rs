@@ -1,7 +1,7 @@
 //! `token [URL | OWNER/REPO]`: the token `get` would answer with, on its own
 //! line, for `GH_TOKEN`, curl and scripts.
 
-use super::{out_err, parse_target};
+use super::parse_target;
 use crate::context::Context;
 use crate::credential::{Served, not_installed, serve};
 use crate::error::Error;
@@ -67,7 +67,7 @@ pub(crate) fn token(
             api_url: app.api_url.to_string(),
         };
         let text = serde_json::to_string(&shown).map_err(|e| Error::Output(e.into()))?;
-        return writeln!(out, "{text}").map_err(out_err);
+        return writeln!(out, "{text}").map_err(Error::Output);
     }
-    writeln!(out, "{value}").map_err(out_err)
+    writeln!(out, "{value}").map_err(Error::Output)
 }
