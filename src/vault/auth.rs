@@ -9,7 +9,7 @@
 //! once per lease rather than once per mint. Tokens live only in `Secret`s:
 //! they go into the `X-Vault-Token` header and that file, nowhere else.
 
-use super::client::{Method, VaultClient, VaultError, agent, connection, send, transport_detail};
+use super::client::{Method, VaultClient, VaultError, agent, authority, connection, send, transport_detail};
 use crate::cache::Cache;
 use crate::config::{Identity, VaultAuth, VaultLogin, is_loopback};
 use crate::context::VaultEnv;
@@ -242,8 +242,7 @@ fn actions_token(
     let shown = endpoint_of(url);
     let fail =
         |detail: String| VaultError::Identity(format!("GitHub Actions OIDC endpoint {shown}: {detail}"));
-    let authority = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("");
-    if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback(authority))) {
+    if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback(authority(url)))) {
         return Err(fail("$ACTIONS_ID_TOKEN_REQUEST_URL must be an https:// URL".into()));
     }
     let separator = if url.contains('?') { '&' } else { '?' };

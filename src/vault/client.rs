@@ -148,12 +148,16 @@ pub(crate) struct VaultClient<'a> {
     diag: &'a Diag<'a>,
 }
 
+/// The `host[:port]` of `scheme://host[:port]/...`; empty without a scheme.
+pub(crate) fn authority(url: &str) -> &str {
+    url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("")
+}
+
 /// How to reach `url`: the environment's proxy (not for a loopback address)
 /// and the given roots.
 pub(crate) fn connection(url: &str, trust: Trust, network: &NetworkEnv) -> Connection {
-    let authority = url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("");
     let proxy = match &network.proxy {
-        Some(p) if !is_loopback(authority) => {
+        Some(p) if !is_loopback(authority(url)) => {
             Some(Proxy { url: p.clone(), no_proxy: network.no_proxy.clone(), origin: "environment" })
         }
         _ => None,
