@@ -9,24 +9,21 @@
 //! Nothing outlives the caller's deadline.
 
 use crate::diag::Diag;
-use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
+use crate::http::{self, CONNECT_TIMEOUT, tls_error};
+use crate::network::{Connection, Trust};
 use crate::redact::{self, one_line, truncate, withhold};
 use crate::secret::Secret;
 use crate::time::{format_utc, parse_http_date, parse_timestamp};
-use crate::tls::{self, ExactOrChain};
+use crate::tls;
 use crate::token::{InstallationToken, is_token_shaped};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const USER_AGENT: &str = concat!("git-credential-github-app/", env!("CARGO_PKG_VERSION"));
 const API_VERSION: &str = "2022-11-28";
 /// GitHub's answers here are well under a kilobyte; a captive portal's page is not.
 const MAX_BODY: u64 = 1024 * 1024;
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` we wait out; longer ones fail at once with the wait in the message.
@@ -176,7 +173,7 @@ pub(crate) struct Account {
 
 impl<'a> Client<'a> {
     pub(crate) fn new(options: ClientOptions, diag: &'a Diag<'a>) -> Result<Client<'a>, ApiError> {
-        let agent = agent(&options.connection)?;
+        let agent = http::agent(&options.connection).map_err(ApiError::Setup)?;
         Ok(Client { agent, options, diag })
     }
 
@@ -468,48 +465,6 @@ impl<'a> Client<'a> {
     }
 }
 
-/// The one way an HTTP agent is built (GitHub's API here; the vault and the
-/// GitHub Actions OIDC endpoint in `vault/`): the connection's proxy and
-/// roots, statuses as answers, no redirects (a credential must not follow
-/// one), the connect timeout.
-pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, ApiError> {
-    let proxy = match &connection.proxy {
-        Some(p) => Some(build_proxy(p)?),
-        None => None,
-    };
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(USER_AGENT)
-        .proxy(proxy)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .max_redirects(0);
-    let agent = match &connection.trust {
-        // Certificates the user named: webpki, or exactly one of them (tls.rs).
-        Trust::CaFile { path, origin } => {
-            let trusted = read_roots(path, origin)?
-                .iter()
-                .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
-                .collect();
-            let verifier = ExactOrChain::new(trusted)
-                .map_err(|e| ApiError::Setup(format!("{origin} {} {e}", path.display())))?;
-            ureq::Agent::with_parts(
-                config.build(),
-                tls::connector(Arc::new(verifier)),
-                ureq::unversioned::resolver::DefaultResolver::default(),
-            )
-        }
-        Trust::System => {
-            if let Some(path) = &connection.system_cert_file {
-                check_system_cert_file(path)?;
-            }
-            let tls =
-                ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-            config.tls_config(tls).build().new_agent()
-        }
-    };
-    Ok(agent)
-}
-
 /// The `rel="next"` target of a `Link` header.
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
@@ -587,80 +542,6 @@ fn hint(method: Method, path: &str, status: u16, message: &str) -> Option<String
 /// The TLS verdict inside an I/O error, if that is what it is (as opposed
 /// to a connection that broke): rustls hands it up as an `io::Error`
 /// wrapping a `rustls::Error`.
-pub(crate) fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
-}
-
-/// The most a CA bundle may hold (the system bundle is about 200 KiB).
-const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
-
-fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, ApiError> {
-    let pem = crate::files::read_regular(path, MAX_CA_BYTES).map_err(|e| match e.refusal {
-        crate::files::Refusal::Io(io) => {
-            ApiError::Setup(format!("cannot read {origin} {}: {io}", path.display()))
-        }
-        _ => ApiError::Setup(format!("{origin} {e}")),
-    })?;
-    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-            _ => None,
-        })
-        .collect();
-    if certs.is_empty() {
-        return Err(ApiError::Setup(format!("{origin} {} holds no PEM certificate", path.display())));
-    }
-    Ok(certs)
-}
-
-/// Refuses an `SSL_CERT_FILE` that is a FIFO, a device or too large, which
-/// the system store would open blocking or read whole; a missing or
-/// unreadable one is left to the store, as before.
-fn check_system_cert_file(path: &Path) -> Result<(), ApiError> {
-    match crate::files::open_regular(path, MAX_CA_BYTES) {
-        Err(e) if !matches!(e.refusal, crate::files::Refusal::Io(_)) => {
-            Err(ApiError::Setup(format!("SSL_CERT_FILE {e}")))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn build_proxy(proxy: &Proxy) -> Result<ureq::Proxy, ApiError> {
-    let protocol = match proxy.scheme() {
-        ProxyScheme::Http => ureq::ProxyProtocol::Http,
-        ProxyScheme::Https => ureq::ProxyProtocol::Https,
-        ProxyScheme::Socks4 => ureq::ProxyProtocol::Socks4,
-        ProxyScheme::Socks4a => ureq::ProxyProtocol::Socks4A,
-        ProxyScheme::Socks5 => ureq::ProxyProtocol::Socks5,
-        ProxyScheme::Socks5h => ureq::ProxyProtocol::Socks5h,
-        ProxyScheme::Unsupported(scheme) => {
-            return Err(ApiError::Setup(format!(
-                "proxy {} from {} uses the scheme {:?}, which the helper does not support: use {}",
-                proxy.shown(),
-                proxy.origin,
-                redact::escape(&scheme),
-                network::SUPPORTED_PROXY_SCHEMES
-            )));
-        }
-    };
-    let bad =
-        |_| ApiError::Setup(format!("proxy {} from {} is not a valid URL", proxy.shown(), proxy.origin));
-    let parsed = ureq::Proxy::new(&proxy.url_for_ureq()).map_err(bad)?;
-    // ureq picks where names are resolved from the protocol, as curl does:
-    // locally for socks4 and socks5, at the proxy for socks4a and socks5h.
-    let mut builder = ureq::Proxy::builder(protocol).host(parsed.host()).port(parsed.port());
-    if let Some(user) = parsed.username() {
-        builder = builder.username(user);
-    }
-    if let Some(password) = parsed.password() {
-        builder = builder.password(password);
-    }
-    for entry in proxy.no_proxy.as_deref().unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        builder = builder.no_proxy(entry);
-    }
-    builder.build().map_err(bad)
-}
-
 /// The body, at most [`MAX_BODY`] bytes of UTF-8; the error says what went wrong.
 fn read_body(mut response: ureq::http::Response<ureq::Body>) -> Result<String, String> {
     let bytes = response

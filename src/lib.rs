@@ -16,6 +16,7 @@ mod diag;
 mod error;
 mod files;
 mod github;
+mod http;
 mod jwt;
 mod mint;
 mod network;

@@ -9,7 +9,8 @@
 
 use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
-use crate::github::{self, CONNECT_TIMEOUT, MAX_ATTEMPTS, backoff, tls_error};
+use crate::github::{self, MAX_ATTEMPTS, backoff};
+use crate::http::{self, CONNECT_TIMEOUT, tls_error};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
 use crate::redact::{describe_non_json, one_line, truncate, withhold};
 use crate::secret::Secret;
@@ -282,9 +283,9 @@ impl<'a> VaultClient<'a> {
     }
 }
 
-/// An agent for `connection` (github.rs builds every agent the same way).
+/// An agent for `connection` (http.rs builds every agent the same way).
 pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, VaultError> {
-    github::agent(connection).map_err(|e| VaultError::Setup(e.to_string()))
+    http::agent(connection).map_err(VaultError::Setup)
 }
 
 /// What went wrong before an HTTP answer, in words. `trust` names the roots

@@ -1,0 +1,127 @@
+//! The one way the helper builds an HTTPS client (`ureq` agent) for a
+//! [`Connection`]: its proxy, its roots (a named CA file through tls.rs, or
+//! the system store), statuses as answers, no redirects, the connect timeout.
+//! GitHub's API (github.rs), the vault and the GitHub Actions OIDC endpoint
+//! (vault/) all get their agent here. Set-up errors are one line naming the
+//! file or proxy.
+
+use crate::files::{self, Refusal};
+use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
+use crate::redact;
+use crate::tls::{self, ExactOrChain};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const USER_AGENT: &str = concat!("git-credential-github-app/", env!("CARGO_PKG_VERSION"));
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The agent for `connection`: its proxy and roots, statuses as answers, no
+/// redirects (a credential must not follow one), the connect timeout.
+pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
+    let proxy = match &connection.proxy {
+        Some(p) => Some(build_proxy(p)?),
+        None => None,
+    };
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .proxy(proxy)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .max_redirects(0);
+    let agent = match &connection.trust {
+        // Certificates the user named: webpki, or exactly one of them (tls.rs).
+        Trust::CaFile { path, origin } => {
+            let trusted = read_roots(path, origin)?
+                .iter()
+                .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
+                .collect();
+            let verifier =
+                ExactOrChain::new(trusted).map_err(|e| format!("{origin} {} {e}", path.display()))?;
+            ureq::Agent::with_parts(
+                config.build(),
+                tls::connector(Arc::new(verifier)),
+                ureq::unversioned::resolver::DefaultResolver::default(),
+            )
+        }
+        Trust::System => {
+            if let Some(path) = &connection.system_cert_file {
+                check_system_cert_file(path)?;
+            }
+            let tls =
+                ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+            config.tls_config(tls).build().new_agent()
+        }
+    };
+    Ok(agent)
+}
+
+/// The TLS error inside an I/O error, when that is what it is.
+pub(crate) fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// The most a CA bundle may hold (the system bundle is about 200 KiB).
+const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
+
+fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let pem = files::read_regular(path, MAX_CA_BYTES).map_err(|e| match e.refusal {
+        Refusal::Io(io) => format!("cannot read {origin} {}: {io}", path.display()),
+        _ => format!("{origin} {e}"),
+    })?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("{origin} {} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Refuses an `SSL_CERT_FILE` that is a FIFO, a device or too large, which
+/// the system store would open blocking or read whole; a missing or
+/// unreadable one is left to the store, as before.
+fn check_system_cert_file(path: &Path) -> Result<(), String> {
+    match files::open_regular(path, MAX_CA_BYTES) {
+        Err(e) if !matches!(e.refusal, Refusal::Io(_)) => Err(format!("SSL_CERT_FILE {e}")),
+        _ => Ok(()),
+    }
+}
+
+fn build_proxy(proxy: &Proxy) -> Result<ureq::Proxy, String> {
+    let protocol = match proxy.scheme() {
+        ProxyScheme::Http => ureq::ProxyProtocol::Http,
+        ProxyScheme::Https => ureq::ProxyProtocol::Https,
+        ProxyScheme::Socks4 => ureq::ProxyProtocol::Socks4,
+        ProxyScheme::Socks4a => ureq::ProxyProtocol::Socks4A,
+        ProxyScheme::Socks5 => ureq::ProxyProtocol::Socks5,
+        ProxyScheme::Socks5h => ureq::ProxyProtocol::Socks5h,
+        ProxyScheme::Unsupported(scheme) => {
+            return Err(format!(
+                "proxy {} from {} uses the scheme {:?}, which the helper does not support: use {}",
+                proxy.shown(),
+                proxy.origin,
+                redact::escape(&scheme),
+                network::SUPPORTED_PROXY_SCHEMES
+            ));
+        }
+    };
+    let bad = |_| format!("proxy {} from {} is not a valid URL", proxy.shown(), proxy.origin);
+    let parsed = ureq::Proxy::new(&proxy.url_for_ureq()).map_err(bad)?;
+    // ureq picks where names are resolved from the protocol, as curl does:
+    // locally for socks4 and socks5, at the proxy for socks4a and socks5h.
+    let mut builder = ureq::Proxy::builder(protocol).host(parsed.host()).port(parsed.port());
+    if let Some(user) = parsed.username() {
+        builder = builder.username(user);
+    }
+    if let Some(password) = parsed.password() {
+        builder = builder.password(password);
+    }
+    for entry in proxy.no_proxy.as_deref().unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        builder = builder.no_proxy(entry);
+    }
+    builder.build().map_err(bad)
+}
