@@ -163,6 +163,20 @@ fn applying<'e>(
     })
 }
 
+/// A multi-valued key's list for the URL, as git builds it: entries in the
+/// order read, an empty value clearing the ones before it.
+fn list(entries: &[GitEntry], section: &str, name: &str, host: &str, path: Option<&str>) -> Vec<GitEntry> {
+    let mut list = Vec::new();
+    for entry in applying(entries, section, name, host, path) {
+        if entry.value.is_empty() {
+            list.clear();
+        } else {
+            list.push(entry.clone());
+        }
+    }
+    list
+}
+
 /// What git will do for `https://host/path`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Wiring {
@@ -181,14 +195,7 @@ impl Wiring {
             Some(path) => format!("https://{host}/{path}"),
             None => format!("https://{host}/"),
         };
-        let mut helpers: Vec<GitEntry> = Vec::new();
-        for entry in applying(entries, "credential", "helper", host, path) {
-            if entry.value.is_empty() {
-                helpers.clear();
-            } else {
-                helpers.push(entry.clone());
-            }
-        }
+        let helpers = list(entries, "credential", "helper", host, path);
         // The most specific match wins, then the last one read.
         let use_http_path = applying(entries, "credential", "usehttppath", host, path)
             .enumerate()
@@ -196,14 +203,7 @@ impl Wiring {
             .is_some_and(|(_, e)| {
                 matches!(e.value.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "")
             });
-        let mut extra_headers: Vec<GitEntry> = Vec::new();
-        for entry in applying(entries, "http", "extraheader", host, path) {
-            if entry.value.is_empty() {
-                extra_headers.clear();
-            } else {
-                extra_headers.push(entry.clone());
-            }
-        }
+        let extra_headers = list(entries, "http", "extraheader", host, path);
         let rewrites = entries
             .iter()
             .filter_map(|e| {
