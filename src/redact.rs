@@ -1,7 +1,9 @@
 //! How values that did not come from us are shown in messages: a config
-//! value that may be a pasted secret is described instead of quoted, and text
-//! from git or a server has its control characters escaped, so no message can
-//! leak a key or drive the terminal.
+//! value that may be a pasted secret is described instead of quoted, a
+//! server's message that may echo a credential is withheld, a body that is not
+//! JSON is described, and text from git or a server has its control characters
+//! escaped (or is put on one line), so no message can leak a key or drive the
+//! terminal.
 
 /// What GitHub tokens, JWTs and Vault/OpenBao tokens start with.
 const TOKEN_PREFIXES: [&str; 9] =
