@@ -10,6 +10,7 @@ use super::{
     validate,
 };
 use crate::cli::AppFlags;
+use crate::redact::looks_secret;
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use serde::de::value::Error as ValueError;
@@ -24,6 +25,12 @@ pub(crate) fn from_flags(
 ) -> Result<super::Config, ConfigError> {
     let fail = |message: String| ConfigError::Flags { message };
     let typed = |flag: &str, e: String| fail(format!("{flag}: {e}"));
+    // The options end up in `ps` and, through configure, in git config: none may carry a secret.
+    if let Some((flag, _)) = flags.pairs().into_iter().find(|(_, value)| looks_secret(value)) {
+        return Err(fail(format!(
+            "{flag}: the value looks like a key or token (not shown); options are visible in `ps` and written into git config by configure: give the key by --private-key-env NAME or --private-key-path FILE"
+        )));
+    }
     let app_id = match &flags.app_id {
         Some(value) => app_id(value).map_err(|e| typed("--app-id", e))?,
         None => {
@@ -220,6 +227,24 @@ mod tests {
             pairs.push((flag, pem));
             let err = config(&pairs).unwrap_err();
             assert!(!err.contains("MIIE") && !err.contains("BEGIN"), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_token_in_any_flag_is_refused_so_configure_never_writes_it() {
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let owner_token = format!("{token}/web");
+        let repo_token = format!("acme/{token}");
+        for (flag, value) in [
+            ("--private-key-env", token),
+            ("--repos", owner_token.as_str()),
+            ("--repos", repo_token.as_str()),
+        ] {
+            let err = config(&[("--app-id", "1"), ("--private-key-path", "/k.pem"), (flag, value)])
+                .map(|_| String::from("accepted"))
+                .unwrap_or_else(|e| e);
+            assert!(err.contains(&format!("{flag}: the value looks like a key or token")), "{flag}: {err}");
+            assert!(!err.contains("ghp_"), "{flag}: {err}");
         }
     }
 }
