@@ -166,9 +166,17 @@ pub(crate) fn vault_address(value: &str, origin: &str) -> Result<String, String>
 }
 
 /// Whether `authority` (`host[:port]`) names this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+/// An authority with user info (`localhost:1@elsewhere`) or anything after
+/// `[::1]` but a port names some other host: never loopback.
 pub(crate) fn is_loopback(authority: &str) -> bool {
+    if authority.contains(['@', '\\', '?', '#', '/']) {
+        return false;
+    }
     let host = match authority.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
+        Some(rest) => match rest.split_once(']') {
+            Some((host, port)) if port.is_empty() || port.starts_with(':') => host,
+            _ => return false,
+        },
         None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
     };
     host.eq_ignore_ascii_case("localhost")
@@ -322,6 +330,18 @@ mod tests {
         let p: Pattern = RepoPattern::try_from("acme/web.git".to_string()).unwrap().into();
         assert_eq!(p.as_str(), "acme/web");
         assert!(RepoPattern::try_from("acme/.git".to_string()).is_err());
+    }
+
+    #[test]
+    fn user_info_or_junk_after_a_loopback_name_is_not_loopback() {
+        for authority in ["127.0.0.1", "localhost:8200", "[::1]", "[::1]:8200", "127.0.0.2:1"] {
+            assert!(is_loopback(authority), "{authority}");
+        }
+        for authority in
+            ["localhost:1@evil.example", "[::1]@evil", "[::1]evil", "127.0.0.1.evil.example", "127.0.0.1\\@x"]
+        {
+            assert!(!is_loopback(authority), "{authority}");
+        }
     }
 
     #[test]

@@ -346,6 +346,27 @@ mod tests {
     }
 
     #[test]
+    fn a_loopback_name_in_the_user_info_does_not_let_the_request_token_go_out_in_clear() {
+        let network = NetworkEnv::default();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        for url in [
+            "http://localhost:1@runner.invalid/idtoken",
+            "http://127.0.0.1:80@runner.invalid/idtoken",
+            "http://[::1]@runner.invalid/idtoken",
+            "http://[::1]runner.invalid/idtoken",
+        ] {
+            let env = VaultEnv {
+                actions_request_url: Some(url.into()),
+                actions_request_token: Some("rt".into()),
+                ..VaultEnv::default()
+            };
+            let sources = Sources { env: &env, network: &network, cache: None, now: 0 };
+            let err = actions_token("aud", &sources, deadline).unwrap_err().to_string();
+            assert!(err.contains("must be an https:// URL"), "{url}: {err}");
+        }
+    }
+
+    #[test]
     fn token_files_are_trimmed_and_never_quoted() {
         let dir = std::env::temp_dir().join(format!("gcga-vault-auth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -151,7 +151,7 @@ pub(crate) struct VaultClient<'a> {
 
 /// The `host[:port]` of `scheme://host[:port]/...`; empty without a scheme.
 pub(crate) fn authority(url: &str) -> &str {
-    url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("")
+    url.split("://").nth(1).and_then(|rest| rest.split(['/', '?', '#']).next()).unwrap_or("")
 }
 
 /// How to reach `url`: the environment's proxy (not for a loopback address)
