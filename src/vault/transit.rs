@@ -182,7 +182,15 @@ fn parse_signature(answer: &Value) -> Result<Vec<u8>, String> {
         .filter(|(version, _)| !version.is_empty() && version.chars().all(|c| c.is_ascii_digit()))
         .map(|(_, encoded)| encoded)
         .ok_or("data.signature is not of the form vault:vN:BASE64")?;
-    STANDARD.decode(encoded).map_err(|_| "data.signature is not base64".to_string())
+    let signature = STANDARD.decode(encoded).map_err(|_| "data.signature is not base64".to_string())?;
+    // Shorter is another kind of key (told by NotRsa); longer must be an RSA modulus size.
+    if signature.len() >= MIN_SIGNATURE_BYTES && ![256, 384, 512].contains(&signature.len()) {
+        return Err(format!(
+            "data.signature is {} bytes, not an RSA signature of 2048, 3072 or 4096 bits",
+            signature.len()
+        ));
+    }
+    Ok(signature)
 }
 
 #[cfg(test)]
@@ -198,6 +206,8 @@ mod tests {
             json!({"data": {"signature": "v1:AAAA"}}),
             json!({"data": {"signature": "vault:vx:AAAA"}}),
             json!({"data": {"signature": "vault:v1:not base64!"}}),
+            json!({"data": {"signature": format!("vault:v1:{}", STANDARD.encode([9u8; 257]))}}),
+            json!({"data": {"signature": format!("vault:v1:{}", STANDARD.encode([9u8; 300]))}}),
         ] {
             assert!(parse_signature(&bad).is_err(), "{bad}");
         }
