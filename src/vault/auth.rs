@@ -5,9 +5,11 @@
 //!
 //! A logged-in token is kept in the cache dir (0600, written by temp file and
 //! rename, like token entries) until a minute before its lease ends, keyed by
-//! vault address, namespace, auth mount and role, so a fleet's runners log in
-//! once per lease rather than once per mint. Tokens live only in `Secret`s:
-//! they go into the `X-Vault-Token` header and that file, nowhere else.
+//! vault address, namespace, auth mount, role and identity (a hash of the JWT
+//! file or of the Actions job's request token), so a fleet's runners log in
+//! once per lease rather than once per mint, and never with another job's
+//! login. Tokens live only in `Secret`s: they go into the `X-Vault-Token`
+//! header and that file, nowhere else.
 
 use super::client::{Method, VaultClient, VaultError, agent, authority, connection, send, transport_detail};
 use crate::cache::Cache;
@@ -90,7 +92,7 @@ pub(crate) fn obtain(
 ) -> Result<VaultToken, VaultError> {
     match &client.vault.auth {
         VaultAuth::Login(login) => {
-            let fields = cache_fields(client, login);
+            let fields = cache_fields(client, login, sources)?;
             let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
             let origin =
                 |cached| TokenOrigin::Login { role: login.role.clone(), mount: login.mount.clone(), cached };
@@ -138,23 +140,46 @@ pub(crate) fn obtain(
 }
 
 /// Drops the cached login token (the vault refused it).
-pub(crate) fn forget(client: &VaultClient<'_>, cache: Option<&Cache>) {
-    if let (VaultAuth::Login(login), Some(cache)) = (&client.vault.auth, cache) {
-        let fields = cache_fields(client, login);
+pub(crate) fn forget(client: &VaultClient<'_>, sources: &Sources<'_>) {
+    if let (VaultAuth::Login(login), Some(cache)) = (&client.vault.auth, sources.cache)
+        && let Ok(fields) = cache_fields(client, login, sources)
+    {
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         cache.forget_login_token(&fields);
     }
 }
 
-/// What a cached login token is keyed by: the vault, namespace, auth mount and role.
-fn cache_fields(client: &VaultClient<'_>, login: &VaultLogin) -> [String; 4] {
+/// What a cached login token is keyed by: the vault, namespace, auth mount and
+/// role, and the identity that logged in (the role's bound claims judged that
+/// identity, not the next job's on this machine): the SHA-256 of the JWT file,
+/// or of the Actions job's request token (one per job; its OIDC tokens differ
+/// at each request).
+fn cache_fields(
+    client: &VaultClient<'_>,
+    login: &VaultLogin,
+    sources: &Sources<'_>,
+) -> Result<[String; 5], VaultError> {
+    let identity = match &login.identity {
+        Identity::JwtFile(path) => digest(read_small_file(path, "[vault.login] jwt_path")?.expose()),
+        Identity::GitHubActions { audience } => {
+            let job = sources.env.actions_request_token.as_deref().unwrap_or_default();
+            digest(&format!("{audience}\n{job}"))
+        }
+    };
     let vault = client.vault;
-    [
+    Ok([
         vault.address.clone(),
         vault.namespace.clone().unwrap_or_default(),
         login.mount.clone(),
         login.role.clone(),
-    ]
+        identity,
+    ])
+}
+
+/// Hex SHA-256: names an identity in the cache without keeping it.
+fn digest(secret: &str) -> String {
+    let hash = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `POST auth/{mount}/login {role, jwt}`: the client token and its lease (seconds).

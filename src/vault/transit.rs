@@ -74,7 +74,7 @@ impl<'a> Transit<'a> {
                 self.client
                     .diag()
                     .trace(|| "vault: the cached login token was refused; logging in again".into());
-                auth::forget(&self.client, self.sources.cache);
+                auth::forget(&self.client, &self.sources);
                 let fresh = auth::obtain(&self.client, &self.sources, false)?;
                 let again = self.sign_with(&fresh, input);
                 (fresh, again)

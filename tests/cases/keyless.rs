@@ -216,6 +216,35 @@ fn a_workload_identity_jwt_file_logs_in_once_and_the_login_is_kept_for_later_min
 }
 
 #[test]
+fn a_kept_login_is_not_used_for_another_workload_identity_the_role_would_refuse() {
+    let w = keyless();
+    let idp = TestIdp::github_actions();
+    w.bao.enable_jwt_login(
+        "jwt",
+        &idp,
+        "ci-runner",
+        AUDIENCE,
+        json!({"repository": "acme/web"}),
+        &[&sign_policy_name(KEY)],
+    );
+    let jwt_file = w.w.env.root().join("tokens/vault");
+    std::fs::create_dir_all(jwt_file.parent().unwrap()).unwrap();
+    write_file(&jwt_file, actions_jwt(&idp, "acme/web", 600), 0o600);
+    let login = format!("[vault.login]\nrole = \"ci-runner\"\njwt_path = {}", qp(&jwt_file));
+    let cfg = w.config(&login, &format!("transit_key = {}\ntoken_scope = \"repository\"", q(KEY)));
+    w.served(&w.get(&cfg), "");
+    assert_eq!(w.vault_logins("jwt"), 1);
+
+    // The next job on this runner (same user, same cache dir) has another repository's
+    // identity, which the role's bound_claims refuse: it must not sign with the kept login.
+    write_file(&jwt_file, actions_jwt(&idp, "evil/other", 600), 0o600);
+    let second = w.w.get(&cfg, "acme/api.git");
+    w.failed(&second, "");
+    assert_eq!(w.vault_logins("jwt"), 2, "{:?}", w.bao.audit_requests());
+    assert_eq!(w.vault_signs(), 1);
+}
+
+#[test]
 fn a_kept_login_the_vault_revoked_is_dropped_and_the_runner_logs_in_again() {
     let w = keyless();
     let idp = TestIdp::github_actions();
