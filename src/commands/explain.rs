@@ -4,7 +4,7 @@
 //! read. `--json` gives the same as one JSON object.
 
 use super::parse_target;
-use super::wiring::{self, Facts, Wiring};
+use super::wiring::{self, Facts, Finding, Wiring};
 use crate::cache::{Cache, Remembered, is_fresh};
 use crate::config::{App, Config, Identity, KeySource, VaultAuth};
 use crate::context::Context;
@@ -72,17 +72,7 @@ struct GitSide {
     helpers: Vec<String>,
     use_http_path: bool,
     ok: bool,
-    findings: Vec<GitFinding>,
-}
-
-#[derive(Debug, Serialize)]
-struct GitFinding {
-    ok: bool,
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    why: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fix: Option<String>,
+    findings: Vec<Finding>,
 }
 
 /// `explain URL`: which app serves it and why, and git's wiring for it.
@@ -150,10 +140,7 @@ fn git_side(host: &str, path: Option<&str>, configure: &str, ctx: &Context<'_>, 
             .collect(),
         use_http_path: wiring.use_http_path,
         ok: findings.iter().all(|f| f.ok),
-        findings: findings
-            .into_iter()
-            .map(|f| GitFinding { ok: f.ok, message: f.what, why: f.why, fix: f.fix })
-            .collect(),
+        findings,
     });
 }
 

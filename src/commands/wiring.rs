@@ -225,15 +225,18 @@ impl Wiring {
     }
 }
 
-/// One check of git's side.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One check of git's side; `explain --json` prints it as is (fields in docs/commands.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Finding {
     pub(crate) ok: bool,
     /// What was found.
+    #[serde(rename = "message")]
     pub(crate) what: String,
     /// Why it matters (failures only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) why: Option<String>,
     /// The command that fixes it (failures only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fix: Option<String>,
 }
 
