@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -309,7 +308,7 @@ impl Cache {
         Ok(removed)
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, unix))]
     fn entry_path(&self, key: &EntryKey) -> PathBuf {
         self.dir.join(Self::entry_name(key))
     }
@@ -329,11 +328,7 @@ impl Cache {
         if let Some(parent) = self.dir.parent() {
             fs::create_dir_all(parent).map_err(err)?;
         }
-        match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(e)),
-        }
+        crate::os::create_private_dir(&self.dir).map_err(err)?;
         self.open_dir()?.make_private().map_err(err)
     }
 
@@ -578,7 +573,7 @@ impl Cache {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -864,16 +859,9 @@ mod tests {
         let tmp = TempDir::new("fifo");
         let cache = Cache::new(&tmp.0, None, NOW);
         cache.ensure_dir().unwrap();
-        let fifo = |path: &Path| {
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                path,
-                rustix::fs::FileType::Fifo,
-                rustix::fs::Mode::from_raw_mode(0o600),
-                0,
-            )
-            .unwrap()
-        };
+        // mkfifo(1): rustix has no mknodat on macOS.
+        let fifo =
+            |path: &Path| assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
         fifo(&tmp.0.join(format!("{}.lock", key("k").stem())));
         fifo(&cache.entry_path(&key("k")));
         let started = std::time::Instant::now();

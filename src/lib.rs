@@ -20,6 +20,7 @@ mod http;
 mod jwt;
 mod mint;
 mod network;
+mod os;
 mod pem_key;
 mod process;
 mod protocol;
@@ -39,7 +40,9 @@ pub use crate::config::{CONFIG_ENV, Defaults, VaultDefaults};
 pub use crate::context::VaultEnv;
 pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::Error;
+pub use crate::files::fix_temp_suffix;
 pub use crate::network::NetworkEnv;
+pub use crate::os::{current_user, no_core_dumps};
 
 use crate::cli::Command;
 use crate::context::Context;

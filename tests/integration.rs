@@ -1,6 +1,9 @@
 //! Integration tests: the helper binary against a fake GitHub over TLS, run as git runs it and
 //! through real git. One test binary; every test starts its own world from `support::world`,
 //! and the support's own tests live beside it.
+// Unix only: the harness uses std::os::unix (modes, symlinks, FIFOs); the Windows build is
+// driven from here through GCGA_TEST_HELPER (docs/platforms.md).
+#![cfg(unix)]
 
 mod support;
 

@@ -307,12 +307,11 @@ fn web_url(app: &App) -> String {
 
 fn key_note(source: &KeySource) -> String {
     match source {
-        KeySource::Path(path) => {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(path)
-                .map(|m| format!(" (mode {:03o})", m.permissions().mode() & 0o777))
-                .unwrap_or_default()
-        }
+        KeySource::Path(path) => std::fs::metadata(path)
+            .ok()
+            .and_then(|m| crate::os::mode_of(&m))
+            .map(|mode| format!(" (mode {:03o})", mode & 0o777))
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }

@@ -1,0 +1,62 @@
+//! Everything that depends on the operating system, behind one interface:
+//! opening files without blocking or following links, what a file is and who
+//! may change it, the cache directory's handle and the files in it, the
+//! process's user, core dumps, and child processes in a group of their own.
+//!
+//! One module per OS family implements it: [`unix`] (Linux, macOS, the BSDs;
+//! through `rustix`) and [`windows`] (through std and, for the owner check and
+//! the job object, `windows-sys`). The rest of the crate has no `cfg`: it calls
+//! the functions re-exported here, whose names and signatures both modules
+//! share.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+#[cfg(unix)]
+pub(crate) use unix::{Dir, Group, create_private_dir, file_kind, mode_of, open_read, owner_of};
+#[cfg(unix)]
+pub use unix::{current_user, no_core_dumps};
+#[cfg(windows)]
+pub(crate) use windows::{Dir, Group, create_private_dir, file_kind, mode_of, open_read, owner_of};
+#[cfg(windows)]
+pub use windows::{current_user, no_core_dumps};
+
+use std::io;
+
+/// Why a private directory cannot be used.
+#[derive(Debug)]
+pub(crate) enum DirRefusal {
+    Io(io::Error),
+    /// A symlink (a reparse point on Windows), or not a directory.
+    NotADirectory,
+    /// Owned by another user (`uid`; Unix only: Windows reports an `Io` refusal
+    /// naming the owner check, as it has no uid).
+    #[cfg_attr(windows, allow(dead_code))]
+    Owner {
+        uid: u32,
+    },
+    /// Group or others may write to it (`mode`; Unix only).
+    #[cfg_attr(windows, allow(dead_code))]
+    Writable {
+        mode: u32,
+    },
+}
+
+/// How a file in a [`Dir`] is opened. Never through a symlink (or reparse
+/// point), never blocking on a FIFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Open {
+    /// Read an existing file.
+    Read,
+    /// Read and write, created (owner-only) when missing: a lock file.
+    Lock,
+    /// Write a file that must not exist yet (`O_EXCL` / `CREATE_NEW`), owner-only.
+    CreateNew,
+}
+
+/// The error for a symlink (or reparse point) where a file was expected.
+pub(crate) fn symlink_refused() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, "it is a symlink")
+}
