@@ -214,7 +214,7 @@ impl Running {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -264,5 +264,44 @@ mod tests {
         let hung = Running::start("sleep", &args(&["30"]), 64).unwrap().finish(soon(200));
         assert!(matches!(hung, Err(Failure::NoOutput)));
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// Whether process `pid` is gone: no longer listed, or a zombie waiting for
+    /// init (which in a container may never reap it). Linux's `/proc`; macOS has none.
+    #[cfg(target_os = "linux")]
+    fn gone(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            // The state follows the command name in parentheses.
+            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_background_process_left_holding_stdout_is_ended_when_the_child_exits() {
+        let started = Instant::now();
+        let out = Running::start("sh", &args(&["-c", "sleep 100 & echo $!"]), 64)
+            .unwrap()
+            .finish(soon(30_000))
+            .unwrap();
+        // The `sleep` held stdout open: without its group ended, this waits the whole 30 s.
+        assert!(started.elapsed() < Duration::from_secs(15), "waited {:?}", started.elapsed());
+        let pid = String::from_utf8(out).unwrap();
+        assert!(gone(pid.trim()), "sleep {} outlived its parent", pid.trim());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn at_the_deadline_the_child_and_what_it_started_are_ended() {
+        let dir = std::env::temp_dir().join(format!("gcga-process-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("pid");
+        let script = format!("sleep 100 & echo $! > {}; sleep 100", pid_file.display());
+        let hung = Running::start("sh", &args(&["-c", &script]), 64).unwrap().finish(soon(2_000));
+        assert!(matches!(hung, Err(Failure::NoOutput)));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(gone(pid.trim()), "sleep {} outlived the deadline", pid.trim());
     }
 }
