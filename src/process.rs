@@ -266,14 +266,22 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
-    /// Whether process `pid` is gone: no longer listed, or a zombie waiting for
-    /// init (which in a container may never reap it). Linux's `/proc`; macOS has none.
+    /// Whether process `pid` is gone (no longer listed, or a zombie waiting for init, which in
+    /// a container may never reap it) within 5 s: SIGKILL is delivered asynchronously, and the
+    /// stdout it held closes before it is a zombie. Linux's `/proc`; macOS has none.
     #[cfg(target_os = "linux")]
     fn gone(pid: &str) -> bool {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
-            // The state follows the command name in parentheses.
-            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let dead = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                // The state follows the command name in parentheses.
+                Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['Z', 'X'])),
+            };
+            if dead || Instant::now() > until {
+                return dead;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -149,12 +149,20 @@ fn a_config_readable_by_others_is_fine_but_a_key_readable_by_others_is_refused()
     assert!(!out.stderr.contains("BEGIN"), "{out}");
 }
 
-/// Whether process `pid` is gone: no longer listed, or a zombie waiting for init (which in a
-/// container may never reap it).
+/// Whether process `pid` is gone (no longer listed, or a zombie waiting for init, which in a
+/// container may never reap it) within 5 s: SIGKILL is delivered asynchronously, and the stdout
+/// it held closes before it is a zombie.
 fn gone(pid: &str) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let dead = match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['Z', 'X'])),
+        };
+        if dead || Instant::now() > until {
+            return dead;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
