@@ -193,15 +193,19 @@ impl PrivateDir {
     /// Writes `bytes` to a new file with an unpredictable name (created with
     /// `O_EXCL|O_NOFOLLOW` or `CREATE_NEW`, owner-only) and renames it over `name`.
     pub(crate) fn replace(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.replace_through(name, &temp_name(name)?, bytes)
+    }
+
+    /// [`PrivateDir::replace`] through the temp file `tmp`.
+    fn replace_through(&self, name: &str, tmp: &str, bytes: &[u8]) -> io::Result<()> {
         use std::io::Write;
-        let tmp = temp_name(name)?;
-        let mut file = self.dir.open_file(&tmp, Open::CreateNew)?;
+        let mut file = self.dir.open_file(tmp, Open::CreateNew)?;
         let written = file.write_all(bytes).and_then(|()| {
             drop(file);
-            self.dir.rename(&tmp, name)
+            self.dir.rename(tmp, name)
         });
         if written.is_err() {
-            let _ = self.dir.remove(&tmp);
+            let _ = self.dir.remove(tmp);
         }
         written
     }
@@ -350,6 +354,26 @@ mod tests {
         ));
         std::os::unix::fs::symlink(&tmp.0, tmp.0.join("link")).unwrap();
         assert!(matches!(PrivateDir::open(&tmp.0.join("link"), None), Err(DirRefusal::NotADirectory)));
+    }
+
+    #[test]
+    fn a_symlink_at_the_temp_name_is_refused_and_one_at_the_entry_is_replaced_not_followed() {
+        let tmp = TempDir::new("planted");
+        let dir = PrivateDir::open(&tmp.0, None).unwrap();
+        let victim = tmp.0.join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.0.join(".entry.tmp.planted")).unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.0.join("entry")).unwrap();
+        let e = dir.replace_through("entry", ".entry.tmp.planted", b"token").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        // The open failed before anything was made: the link is left as it was.
+        assert!(
+            std::fs::symlink_metadata(tmp.0.join(".entry.tmp.planted")).unwrap().file_type().is_symlink()
+        );
+        dir.replace_through("entry", ".entry.tmp.fresh", b"token").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert!(std::fs::symlink_metadata(tmp.0.join("entry")).unwrap().file_type().is_file());
+        assert_eq!(dir.read("entry", 100).as_deref(), Some(&b"token"[..]));
     }
 
     #[test]
