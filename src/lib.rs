@@ -42,7 +42,7 @@ pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::Error;
 pub use crate::files::fix_temp_suffix;
 pub use crate::network::NetworkEnv;
-pub use crate::os::{current_user, no_core_dumps};
+pub use crate::os::{ConfigDir, PLATFORM, Platform, config_dirs, current_user, no_core_dumps};
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -59,8 +59,8 @@ use std::time::Instant;
 pub struct Environment {
     /// `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`.
     pub config_file: Option<OsString>,
-    /// `dirs::config_dir()`.
-    pub user_config_dir: Option<PathBuf>,
+    /// The user config directories to look for the config in, in order ([`config_dirs`]).
+    pub config_dirs: Vec<ConfigDir>,
     pub defaults: Defaults,
     pub network: NetworkEnv,
     /// Looks up one environment variable (for `private_key_env`).
@@ -110,8 +110,9 @@ pub fn run<R: Read, W: Write>(
     let location = config::locate(
         invocation.config.as_deref(),
         env.config_file.as_deref().map(OsStr::new),
-        env.user_config_dir.as_deref(),
+        &env.config_dirs,
         env.cwd.as_deref(),
+        Path::exists,
     );
     // The app given by flags replaces the config file: none is read.
     let load = || match by_flags {

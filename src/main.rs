@@ -2,8 +2,8 @@
 //! here and nowhere else; errors are printed once, as one line.
 
 use git_credential_github_app::{
-    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Stdio, TRACE_ENV, VaultDefaults, VaultEnv,
-    current_user, no_core_dumps, run, trace_enabled,
+    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, PLATFORM, Stdio, TRACE_ENV, VaultDefaults,
+    VaultEnv, config_dirs, current_user, no_core_dumps, run, trace_enabled,
 };
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -34,7 +34,12 @@ fn main() -> ExitCode {
     let args: Vec<_> = env::args_os().skip(1).collect();
     let environment = Environment {
         config_file: env::var_os(CONFIG_ENV),
-        user_config_dir: dirs::config_dir(),
+        config_dirs: config_dirs(
+            PLATFORM,
+            env::var_os("XDG_CONFIG_HOME").as_deref(),
+            dirs::home_dir().as_deref(),
+            dirs::config_dir().as_deref(),
+        ),
         defaults: Defaults {
             home: dirs::home_dir(),
             user_cache_dir: dirs::cache_dir(),

@@ -18,6 +18,7 @@ pub use vault::VaultDefaults;
 pub(crate) use vault::{Identity, Vault, VaultAuth, VaultLogin};
 
 use crate::files::{self, FileError, Refusal};
+use crate::os::ConfigDir;
 use crate::redact::{looks_secret, scrub};
 use crate::repo::Pattern;
 use serde::Deserialize;
@@ -45,28 +46,38 @@ pub(crate) struct Location {
     pub(crate) path: PathBuf,
     /// Named by `--config` or the environment: a missing file is an error.
     pub(crate) explicit: bool,
+    /// The user config directory it was found in (`~/.config`, ...), when not named.
+    pub(crate) found_in: Option<&'static str>,
 }
 
 /// `--config PATH`, else `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`, else
-/// `<user config dir>/git-credential-github-app/config.toml`. A relative
-/// path is taken from `cwd`.
+/// `git-credential-github-app/config.toml` in the first of `user_config_dirs`
+/// that has one (`exists`), else in the first of them (where a new one goes;
+/// see [`crate::os::config_dirs`]). A relative path is taken from `cwd`.
 pub(crate) fn locate(
     flag: Option<&Path>,
     env: Option<&OsStr>,
-    user_config_dir: Option<&Path>,
+    user_config_dirs: &[ConfigDir],
     cwd: Option<&Path>,
+    exists: impl Fn(&Path) -> bool,
 ) -> Option<Location> {
     let absolute = |path: PathBuf| match cwd {
         Some(cwd) if path.is_relative() => cwd.join(path),
         _ => path,
     };
     if let Some(path) = flag {
-        return Some(Location { path: absolute(path.to_path_buf()), explicit: true });
+        return Some(Location { path: absolute(path.to_path_buf()), explicit: true, found_in: None });
     }
     if let Some(path) = env.filter(|p| !p.is_empty()) {
-        return Some(Location { path: absolute(PathBuf::from(path)), explicit: true });
+        return Some(Location { path: absolute(PathBuf::from(path)), explicit: true, found_in: None });
     }
-    user_config_dir.map(|dir| Location { path: dir.join(APP_DIR).join("config.toml"), explicit: false })
+    let in_dir = |d: &ConfigDir| Location {
+        path: d.dir.join(APP_DIR).join("config.toml"),
+        explicit: false,
+        found_in: Some(d.from),
+    };
+    let candidates = || user_config_dirs.iter().map(in_dir);
+    candidates().find(|l| exists(&l.path)).or_else(|| candidates().next())
 }
 
 /// Facts from the process that config values default to or expand against.
@@ -155,12 +166,14 @@ impl App {
 }
 
 impl Config {
-    /// Where the config came from, for messages: `config file PATH` or `command-line flags`.
+    /// Where the config came from, for messages: `config file PATH`, with
+    /// the user config directory it was found in when not named (`(in ~/.config)`),
+    /// or `command-line flags`.
     pub(crate) fn describe(&self) -> String {
-        if self.from_flags {
-            "the app given by command-line flags".to_string()
-        } else {
-            format!("config file {}", self.path.display())
+        match (self.from_flags, self.found_in) {
+            (true, _) => "the app given by command-line flags".to_string(),
+            (false, Some(dir)) => format!("config file {} (in {dir})", self.path.display()),
+            (false, None) => format!("config file {}", self.path.display()),
         }
     }
 }
@@ -172,6 +185,8 @@ pub(crate) struct Config {
     pub(crate) path: PathBuf,
     /// The app was given on the command line: no file was read.
     pub(crate) from_flags: bool,
+    /// The user config directory the file was found in, when not named (`~/.config`, ...).
+    pub(crate) found_in: Option<&'static str>,
     pub(crate) cache_dir: PathBuf,
     pub(crate) min_token_lifetime_secs: u64,
     /// The most one `get` may take, retries and lock waits included.
@@ -312,7 +327,8 @@ pub(crate) fn load(
         return Ok(None);
     };
     match read_text(location, uid)? {
-        Some(text) => parse_config(&text, &location.path, defaults).map(Some),
+        Some(text) => parse_config(&text, &location.path, defaults)
+            .map(|config| Some(Config { found_in: location.found_in, ..config })),
         None => Ok(None),
     }
 }
@@ -448,6 +464,7 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
 
     Ok(Config {
         from_flags: matches!(source, Source::Flags { .. }),
+        found_in: None,
         path,
         cache_dir,
         min_token_lifetime_secs: raw.min_token_lifetime_secs.unwrap_or(DEFAULT_MIN_LIFETIME),
@@ -603,28 +620,60 @@ mod tests {
 
     const MINIMAL: &str = "[[app]]\napp_id = 1\nprivate_key_path = \"k.pem\"\ninstallation_id = 2\n";
 
+    fn dir(path: &str, from: &'static str) -> ConfigDir {
+        ConfigDir { dir: path.into(), from }
+    }
+
+    fn named(path: &str) -> Option<Location> {
+        Some(Location { path: path.into(), explicit: true, found_in: None })
+    }
+
     #[test]
     fn the_config_flag_wins_over_the_environment_and_the_default() {
-        let l = locate(Some(Path::new("/a.toml")), Some(OsStr::new("/b.toml")), Some(Path::new("/x")), None);
-        assert_eq!(l, Some(Location { path: "/a.toml".into(), explicit: true }));
-        let l = locate(None, Some(OsStr::new("/b.toml")), Some(Path::new("/x")), None);
-        assert_eq!(l, Some(Location { path: "/b.toml".into(), explicit: true }));
-        let l = locate(None, Some(OsStr::new("")), Some(Path::new("/x")), None);
+        let x = [dir("/x", "~/.config")];
+        let none = |_: &Path| false;
         assert_eq!(
-            l,
-            Some(Location { path: "/x/git-credential-github-app/config.toml".into(), explicit: false })
+            locate(Some(Path::new("/a.toml")), Some(OsStr::new("/b.toml")), &x, None, none),
+            named("/a.toml")
         );
-        assert_eq!(locate(None, None, None, None), None);
-        let l = locate(Some(Path::new("c.toml")), None, None, Some(Path::new("/work")));
-        assert_eq!(l, Some(Location { path: "/work/c.toml".into(), explicit: true }));
+        assert_eq!(locate(None, Some(OsStr::new("/b.toml")), &x, None, none), named("/b.toml"));
+        assert_eq!(
+            locate(None, Some(OsStr::new("")), &x, None, none),
+            Some(Location {
+                path: "/x/git-credential-github-app/config.toml".into(),
+                explicit: false,
+                found_in: Some("~/.config")
+            })
+        );
+        assert_eq!(locate(None, None, &[], None, none), None);
+        assert_eq!(
+            locate(Some(Path::new("c.toml")), None, &[], Some(Path::new("/work")), none),
+            named("/work/c.toml")
+        );
+    }
+
+    #[test]
+    fn the_first_user_config_dir_with_a_config_is_used_else_the_first() {
+        let dirs = [
+            dir("/Users/ci/.config", "~/.config"),
+            dir("/Users/ci/Library/Application Support", "~/Library/Application Support"),
+        ];
+        let support = "/Users/ci/Library/Application Support/git-credential-github-app/config.toml";
+        let only_support = |p: &Path| p == Path::new(support);
+        let l = locate(None, None, &dirs, None, only_support).unwrap();
+        assert_eq!((l.path, l.found_in), (support.into(), Some("~/Library/Application Support")));
+        let l = locate(None, None, &dirs, None, |_| true).unwrap();
+        assert_eq!(l.found_in, Some("~/.config"));
+        let l = locate(None, None, &dirs, None, |_| false).unwrap();
+        assert_eq!((l.found_in, l.explicit), (Some("~/.config"), false));
     }
 
     #[test]
     fn a_missing_default_file_serves_nothing_but_a_missing_named_file_is_an_error() {
         let missing = PathBuf::from("/nonexistent/dir/config.toml");
-        let default = Location { path: missing.clone(), explicit: false };
+        let default = Location { path: missing.clone(), explicit: false, found_in: Some("~/.config") };
         assert!(read_text(&default, None).unwrap().is_none());
-        let named = Location { path: missing, explicit: true };
+        let named = Location { path: missing, explicit: true, found_in: None };
         let err = read_text(&named, None).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
     }

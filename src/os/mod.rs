@@ -7,12 +7,26 @@
 //! through `rustix`) and [`windows`] (through std and, for the owner check and
 //! the job object, `windows-sys`). The rest of the crate has no `cfg`: it calls
 //! the functions re-exported here, whose names and signatures both modules
-//! share.
+//! share. What differs by OS but is pure (where the config may live, paths
+//! for Git for Windows' shell) is in [`places`], tested for every OS on any OS.
+
+mod places;
 
 #[cfg(unix)]
 mod unix;
 #[cfg(windows)]
 mod windows;
+
+pub(crate) use places::path_for_git_shell;
+pub use places::{ConfigDir, Platform, config_dirs};
+
+/// This build's platform, for [`config_dirs`] and [`path_for_git_shell`].
+#[cfg(target_os = "macos")]
+pub const PLATFORM: Platform = Platform::MacOs;
+#[cfg(windows)]
+pub const PLATFORM: Platform = Platform::Windows;
+#[cfg(not(any(target_os = "macos", windows)))]
+pub const PLATFORM: Platform = Platform::Unix;
 
 #[cfg(unix)]
 pub(crate) use unix::{Dir, Group, create_private_dir, file_kind, mode_of, open_read, owner_of};

@@ -151,7 +151,8 @@ fn a_config_readable_by_others_is_fine_but_a_key_readable_by_others_is_refused()
 
 /// Whether process `pid` is gone (no longer listed, or a zombie waiting for init, which in a
 /// container may never reap it) within 5 s: SIGKILL is delivered asynchronously, and the stdout
-/// it held closes before it is a zombie.
+/// it held closes before it is a zombie. Linux's `/proc`.
+#[cfg(target_os = "linux")]
 fn gone(pid: &str) -> bool {
     let until = Instant::now() + Duration::from_secs(5);
     loop {
@@ -167,6 +168,7 @@ fn gone(pid: &str) -> bool {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn a_key_or_sign_command_that_leaves_a_child_holding_stdout_neither_stalls_the_mint_nor_outlives_it() {
     use crate::support::toml_string as q;
     let w = World::new();
