@@ -67,6 +67,7 @@ pub(crate) fn path_for_git_shell(platform: Platform, path: &Path) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     fn dirs(platform: Platform, xdg: Option<&str>) -> Vec<(PathBuf, &'static str)> {
         config_dirs(
             platform,
@@ -79,7 +80,9 @@ mod tests {
         .collect()
     }
 
+    // `/x` is an absolute path only on Unix (Windows paths need a drive).
     #[test]
+    #[cfg(unix)]
     fn on_unix_the_config_is_under_xdg_config_home_else_dot_config() {
         assert_eq!(dirs(Platform::Unix, Some("/x")), [("/x".into(), "$XDG_CONFIG_HOME")]);
         assert_eq!(dirs(Platform::Unix, None), [("/Users/ci/.config".into(), "~/.config")]);
@@ -88,6 +91,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn on_macos_xdg_config_home_then_dot_config_then_application_support() {
         assert_eq!(
             dirs(Platform::MacOs, Some("/x")),

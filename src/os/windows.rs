@@ -17,6 +17,7 @@ use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, LocalFree};
 use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT};
 use windows_sys::Win32::Security::{
@@ -138,10 +139,25 @@ impl Dir {
         Ok(file)
     }
 
-    /// Renames `from` over `to`. std's rename replaces the target even while
-    /// another process has it open (std opens files with `FILE_SHARE_DELETE`).
+    /// Renames `from` over `to`. std's rename replaces the target while
+    /// another process has it open (std opens files with `FILE_SHARE_DELETE`
+    /// and renames with POSIX semantics) where the file system allows it. Where
+    /// it does not (Wine; file systems without POSIX renames) the rename is
+    /// refused while a reader has the entry open: it is retried for up to 2 s,
+    /// as readers hold an entry only while they read it (at most 64 KiB).
     pub(crate) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        std::fs::rename(self.path.join(from), self.path.join(to))
+        let (from, to) = (self.path.join(from), self.path.join(to));
+        let give_up = Instant::now() + Duration::from_secs(2);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied && Instant::now() < give_up => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Deletes `name`; `Ok(false)` when it was not there.
@@ -313,4 +329,112 @@ fn assign(job: &OwnedHandle, child: &Child) -> bool {
     // SAFETY: both handles are open: `job` is owned by the caller, and `child`'s
     // process handle is kept open by std until the `Child` is dropped.
     unsafe { AssignProcessToJobObject(job.as_raw_handle() as HANDLE, child.as_raw_handle() as HANDLE) != 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Run under Wine in CI (`cargo test --target x86_64-pc-windows-gnu --lib`).
+    use super::*;
+    use crate::files::PrivateDir;
+    use crate::process::Running;
+    use std::io::{Read, Write};
+
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("gcga-windows-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_directory_of_this_user_is_accepted_and_a_file_is_not_a_directory() {
+        let tmp = TempDir::new("dir");
+        assert!(Dir::open(&tmp.0, None).is_ok());
+        std::fs::write(tmp.0.join("file"), "x").unwrap();
+        assert!(matches!(Dir::open(&tmp.0.join("file"), None), Err(DirRefusal::NotADirectory)));
+        assert!(matches!(Dir::open(&tmp.0.join("missing"), None), Err(DirRefusal::Io(_))));
+    }
+
+    #[test]
+    fn a_temp_file_is_created_new_and_never_opened_when_the_name_exists() {
+        let tmp = TempDir::new("create-new");
+        let dir = Dir::open(&tmp.0, None).unwrap();
+        dir.open_file("t", Open::CreateNew).unwrap().write_all(b"first").unwrap();
+        let e = dir.open_file("t", Open::CreateNew).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        assert_eq!(std::fs::read(tmp.0.join("t")).unwrap(), b"first");
+    }
+
+    #[test]
+    fn an_entry_is_replaced_while_another_thread_keeps_reading_it() {
+        let tmp = TempDir::new("replace");
+        let dir = PrivateDir::open(&tmp.0, None).unwrap();
+        dir.replace("entry", b"version 0").unwrap();
+        let path = tmp.0.join("entry");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut text = String::new();
+                    File::open(&path).unwrap().read_to_string(&mut text).unwrap();
+                    seen.push(text);
+                }
+                seen
+            })
+        };
+        for n in 1..=20 {
+            dir.replace("entry", format!("version {n}").as_bytes()).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = reader.join().unwrap();
+        assert!(seen.iter().all(|text| text.starts_with("version ")), "a torn read: {seen:?}");
+        assert_eq!(dir.read("entry", 100).as_deref(), Some(&b"version 20"[..]));
+        assert_eq!(dir.names(), ["entry"], "no temp file is left behind");
+    }
+
+    #[test]
+    fn a_lock_file_is_held_by_one_handle_at_a_time() {
+        let tmp = TempDir::new("lock");
+        let dir = PrivateDir::open(&tmp.0, None).unwrap();
+        let first = dir.open_lock("entry.lock").unwrap();
+        let second = dir.open_lock("entry.lock").unwrap();
+        first.lock().unwrap();
+        assert!(matches!(second.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        // Released when the handle closes, as the cache's locks are.
+        drop(first);
+        second.try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_child_in_its_job_runs_and_one_that_hangs_is_ended_at_the_deadline() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let soon = |ms| Instant::now() + Duration::from_millis(ms);
+        let out =
+            Running::start("cmd", &args(&["/c", "echo hello"]), 64).unwrap().finish(soon(30_000)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out).trim_end(), "hello");
+        let started = Instant::now();
+        let hung = Running::start("cmd", &args(&["/c", "pause"]), 64).unwrap().finish(soon(500));
+        assert!(hung.is_err());
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn windows_has_no_modes_or_uids_to_check() {
+        let tmp = TempDir::new("meta");
+        std::fs::write(tmp.0.join("f"), "x").unwrap();
+        let meta = std::fs::metadata(tmp.0.join("f")).unwrap();
+        assert_eq!((mode_of(&meta), owner_of(&meta), current_user()), (None, None, None));
+        assert_eq!(file_kind(&meta), None);
+        assert_eq!(file_kind(&std::fs::metadata(&tmp.0).unwrap()), Some("a directory"));
+    }
 }
