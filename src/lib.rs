@@ -43,7 +43,7 @@ pub use crate::error::{Error, ExecFailure};
 pub use crate::network::NetworkEnv;
 
 use crate::cli::{Command, Invocation};
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError};
 use crate::context::Context;
 use crate::diag::Diag;
 use crate::protocol::Operation;
@@ -78,6 +78,33 @@ pub struct Environment {
     pub vault: VaultEnv,
 }
 
+impl Environment {
+    /// Where the config file is looked for.
+    fn surroundings(&self) -> config::Surroundings<'_> {
+        config::Surroundings {
+            env_file: self.config_file.as_deref(),
+            user_config_dir: self.user_config_dir.as_deref(),
+            cwd: self.cwd.as_deref(),
+            defaults: &self.defaults,
+            uid: self.uid,
+        }
+    }
+
+    /// What an operation on `config` is handed.
+    fn context<'a>(&'a self, config: &'a Config, clock: Clock, diag: &'a Diag<'a>) -> Context<'a> {
+        Context {
+            config,
+            now: clock.now,
+            deadline: clock.started + config.timeout,
+            network: &self.network,
+            var: self.var.unwrap_or(|_| None),
+            uid: self.uid,
+            diag,
+            vault_env: &self.vault,
+        }
+    }
+}
+
 /// The process's standard streams.
 pub struct Stdio<'a, R: Read, W: Write> {
     pub stdin: R,
@@ -106,23 +133,8 @@ pub fn run<R: Read, W: Write>(
     let Invocation { config: from, command } = cli::parse(args).map_err(|m| exec(Error::Usage(m)))?;
     let sink = RefCell::new(stderr);
     let diag = Diag::new(&sink, env.trace);
-    let place = config::Surroundings {
-        env_file: env.config_file.as_deref(),
-        user_config_dir: env.user_config_dir.as_deref(),
-        cwd: env.cwd.as_deref(),
-        defaults: &env.defaults,
-        uid: env.uid,
-    };
-    let context = |config| Context {
-        config,
-        now: clock.now,
-        deadline: clock.started + config.timeout,
-        network: &env.network,
-        var: env.var.unwrap_or(|_| None),
-        uid: env.uid,
-        diag: &diag,
-        vault_env: &env.vault,
-    };
+    let place = env.surroundings();
+    let context = |config| env.context(config, clock, &diag);
     match command {
         Command::Help(topic) => write_out(&mut stdout, cli::help(topic).as_bytes()),
         Command::Version => write_out(

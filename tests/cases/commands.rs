@@ -959,3 +959,15 @@ fn a_misspelt_command_is_an_error_at_a_terminal_and_in_a_script_but_git_gets_sil
         assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""), "{word}: {out}");
     }
 }
+
+#[test]
+fn the_help_shown_in_docs_commands_md_is_the_help_the_binary_prints() {
+    let env = TestEnv::new();
+    let out = run(env.helper(["--help"]));
+    out.assert_success();
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md")).unwrap();
+    let section = &docs[docs.find("## --help, --version").expect("the --help section")..];
+    let start = section.find("```\ngit-credential-github-app: authenticate").expect("the help block") + 4;
+    let block = &section[start..start + section[start..].find("```\n").expect("its end")];
+    assert_eq!(block, out.stdout, "docs/commands.md shows another --help than the binary prints");
+}
