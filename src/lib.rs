@@ -16,6 +16,7 @@ mod diag;
 mod error;
 mod files;
 mod github;
+mod hex;
 mod http;
 mod jwt;
 mod mint;
@@ -30,6 +31,8 @@ mod secret;
 mod sign_command;
 mod signer;
 mod spelling;
+#[cfg(test)]
+mod testing;
 mod time;
 mod tls;
 mod token;

@@ -57,7 +57,7 @@ pub(super) fn forget_login_token(cache: &Cache, fields: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::tests::TempDir;
+    use crate::testing::TempDir;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
