@@ -499,7 +499,7 @@ fn read_body(mut response: ureq::http::Response<ureq::Body>) -> Result<String, S
 
 #[derive(Deserialize)]
 struct TokenAnswer {
-    token: Option<String>,
+    token: Option<Secret<String>>,
     expires_at: Option<String>,
 }
 
@@ -507,7 +507,7 @@ struct TokenAnswer {
 fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| describe_non_json(body))?;
     let token = answer.token.ok_or("the answer has no token")?;
-    if !is_token_shaped(&token) {
+    if !is_token_shaped(token.expose()) {
         return Err(
             "the token is empty, longer than 4 KiB, or holds characters GitHub tokens never have".into()
         );
@@ -515,7 +515,7 @@ fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let expires_at = answer.expires_at.ok_or("the answer has no expires_at")?;
     let expires_at = parse_timestamp(&expires_at)
         .ok_or_else(|| format!("expires_at {:?} is not an ISO 8601 UTC time", truncate(&expires_at, 40)))?;
-    Ok(InstallationToken { token: Secret::new(token), expires_at })
+    Ok(InstallationToken { token, expires_at })
 }
 
 /// GitHub's `message` from an error body, else a short description of the body.

@@ -43,6 +43,7 @@ pub use crate::context::VaultEnv;
 pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::Error;
 pub use crate::network::NetworkEnv;
+pub use crate::secret::Secret;
 
 use crate::cli::Command;
 use crate::context::Context;

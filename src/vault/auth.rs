@@ -119,14 +119,20 @@ pub(crate) fn obtain(
             Ok(VaultToken { token, origin: TokenOrigin::TokenPath(path.clone()) })
         }
         VaultAuth::Ambient => {
-            if let Some((name, value)) = sources.env.token.as_ref().filter(|(_, v)| !v.trim().is_empty()) {
-                if value.trim().contains(|c: char| c.is_whitespace() || c.is_control()) {
+            if let Some((name, value)) = sources
+                .env
+                .token
+                .as_ref()
+                .map(|(name, v)| (name, v.expose().trim()))
+                .filter(|(_, v)| !v.is_empty())
+            {
+                if value.contains(|c: char| c.is_whitespace() || c.is_control()) {
                     return Err(VaultError::Identity(format!(
                         "{name} holds spaces or control characters: it must hold only the vault token"
                     )));
                 }
                 return Ok(VaultToken {
-                    token: Secret::new(value.trim().to_string()),
+                    token: Secret::new(value.to_string()),
                     origin: TokenOrigin::Env(name),
                 });
             }
@@ -164,7 +170,7 @@ fn cache_fields(
     let identity = match &login.identity {
         Identity::JwtFile(path) => digest(read_small_file(path, "[vault.login] jwt_path")?.expose()),
         Identity::GitHubActions { audience } => {
-            let job = sources.env.actions_request_token.as_deref().unwrap_or_default();
+            let job = sources.env.actions_request_token.as_ref().map_or("", |t| t.expose().as_str());
             digest(&format!("{audience}\n{job}"))
         }
     };
@@ -264,8 +270,8 @@ fn actions_token(
     };
     let url = sources.env.actions_request_url.as_deref().filter(|u| !u.is_empty());
     let url = url.ok_or_else(|| missing("ACTIONS_ID_TOKEN_REQUEST_URL"))?;
-    let bearer = sources.env.actions_request_token.as_deref().filter(|t| !t.is_empty());
-    let bearer = Secret::new(bearer.ok_or_else(|| missing("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))?.to_string());
+    let bearer = sources.env.actions_request_token.clone().filter(|t| !t.expose().is_empty());
+    let bearer = bearer.ok_or_else(|| missing("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))?;
     let shown = endpoint_of(url);
     let fail =
         |detail: String| VaultError::Identity(format!("GitHub Actions OIDC endpoint {shown}: {detail}"));
