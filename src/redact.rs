@@ -86,6 +86,27 @@ pub(crate) fn escape(text: &str) -> String {
     text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
+/// JSON text (from serde_json, which escapes only U+0000..U+001F) with DEL
+/// and the C1 controls written as `\uXXXX` too. Outside strings JSON holds
+/// only ASCII punctuation and whitespace, so every such character is in a
+/// string, where the escape means the same character. The `--json` forms'
+/// counterpart of [`escape`].
+pub(crate) fn json_escape(json: &str) -> String {
+    if !json.chars().any(|c| c.is_control() && !c.is_ascii_whitespace()) {
+        return json.to_string();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            c if c.is_control() && !c.is_ascii_whitespace() => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A server's message, unless it may echo a credential (a proxy, or a wrong
 /// address that echoes the request): `sent`, the token the request carried,
 /// or anything that starts like a GitHub or vault token, a JWT, or a
@@ -171,6 +192,14 @@ mod tests {
         assert!(withhold("bad token s.Abc123def".into(), Some(token)).contains("withheld"));
         assert!(withhold("jwt eyJhbGciOi is expired".into(), None).contains("withheld"));
         assert_eq!(withhold("permission denied".into(), Some(token)), "permission denied");
+    }
+
+    #[test]
+    fn json_text_keeps_its_meaning_without_raw_del_or_c1() {
+        let value = serde_json::json!({"path": "/a\u{7f}b\u{9b}c\u{1b}"});
+        let text = json_escape(&serde_json::to_string_pretty(&value).unwrap());
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
     }
 
     #[test]

@@ -19,4 +19,5 @@ mod cases {
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
 }
