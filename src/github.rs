@@ -560,7 +560,7 @@ struct TokenAnswer {
 }
 
 /// Reads the 201 answer of a mint.
-fn parse_token(body: &str) -> Result<InstallationToken, String> {
+pub(crate) fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| describe_non_json(body))?;
     let token = answer.token.ok_or("the answer has no token")?;
     if !is_token_shaped(&token) {

@@ -15,6 +15,8 @@ mod credential;
 mod diag;
 mod error;
 mod files;
+#[cfg(test)]
+mod fuzz;
 mod github;
 mod http;
 mod jwt;
