@@ -13,10 +13,12 @@ use proptest::prelude::*;
 use std::path::Path;
 
 /// A token the bodies may echo: none of it may reach a message.
-const ECHOED: [&str; 3] = [
+const ECHOED: [&str; 5] = [
     "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
     "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjQyfQ.c2ln",
     "hvs.CAESIJ2xQfakefakefakefake",
+    "s.AbCdEfGhIjKlMnOpQrStUvWx",
+    "b.AbCdEfGhIjKlMnOpQrStUvWxYz01",
 ];
 
 /// Text for a message: one line, nothing that drives a terminal.

@@ -11,7 +11,7 @@
 use crate::diag::Diag;
 use crate::http::{self, CONNECT_TIMEOUT, tls_error};
 use crate::network::{Connection, Trust};
-use crate::redact::{self, one_line, truncate, withhold};
+use crate::redact::{self, one_line, truncate};
 use crate::secret::Secret;
 use crate::time::{format_utc, parse_http_date, parse_timestamp};
 use crate::tls;
@@ -581,7 +581,9 @@ pub(crate) fn github_message(body: &str) -> String {
         message: Option<String>,
     }
     match serde_json::from_str::<ErrorBody>(body) {
-        Ok(ErrorBody { message: Some(m) }) => withhold(one_line(&truncate(&m, 300)), None),
+        // Checked whole: a token past the cut would otherwise be printed in part.
+        Ok(ErrorBody { message: Some(m) }) if redact::may_echo(&m, &[]) => redact::WITHHELD.to_string(),
+        Ok(ErrorBody { message: Some(m) }) => one_line(&truncate(&m, 300)),
         Ok(_) => "(no message)".to_string(),
         Err(_) => describe_non_json(body),
     }
