@@ -24,6 +24,7 @@ mod mint;
 mod network;
 mod pem_key;
 mod process;
+mod program;
 mod protocol;
 mod redact;
 mod repo;

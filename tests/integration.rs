@@ -16,6 +16,7 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod programs;
     mod robustness;
     mod scale;
     mod scopes;
