@@ -18,7 +18,9 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod programs;
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
 }
