@@ -78,6 +78,22 @@ pub fn parse_credential(out: &RunOutput) -> (String, i64) {
     (token.to_string(), expiry)
 }
 
+/// What a test says when a program it needs is missing: the README's test command installs
+/// every component the tests use (git, openssl, curl, microsocks, node, OpenBao's `bao`).
+pub fn missing_component(component: &str) -> String {
+    format!("{component} was not found: run `scripts/test.sh` (the README's test command), which installs it")
+}
+
+/// The panic message for a failure to start `program`: when it is not installed, the README's
+/// test command that installs it.
+pub fn spawn_error(program: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        missing_component(program)
+    } else {
+        format!("running {program}: {e}")
+    }
+}
+
 /// Path of a file under `tests/fixtures/` (throwaway keys, see its README).
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
