@@ -6,6 +6,7 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    mod action;
     mod commands;
     mod config;
     mod discovery;

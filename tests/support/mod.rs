@@ -26,6 +26,7 @@ mod infra_self_tests;
 pub mod oidc;
 pub mod openbao;
 pub mod proxy;
+pub mod release;
 pub mod selfsigned;
 pub mod socks;
 pub mod tls;
