@@ -17,6 +17,7 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;
