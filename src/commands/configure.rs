@@ -3,8 +3,6 @@
 
 mod plan;
 
-pub(crate) use plan::{helper_value, is_ours, program_of, shell_quote};
-
 use super::wiring::{self, Wiring};
 use crate::cli::{AppFlags, Scope};
 use crate::config::{Config, KeySource};

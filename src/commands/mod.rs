@@ -10,14 +10,16 @@ mod cache;
 mod configure;
 mod doctor;
 mod explain;
+mod helper;
 mod revoke;
 mod token;
 mod wiring;
 
 pub(crate) use cache::{cache_clear, cache_list};
-pub(crate) use configure::{configure, helper_flags, helper_value, unconfigure_all};
+pub(crate) use configure::{configure, helper_flags, unconfigure_all};
 pub(crate) use doctor::doctor;
 pub(crate) use explain::explain;
+pub(crate) use helper::helper_value;
 pub(crate) use revoke::revoke;
 pub(crate) use token::token;
 

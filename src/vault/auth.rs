@@ -12,6 +12,7 @@
 //! header and that file, nowhere else.
 
 use super::client::{Method, VaultClient, VaultError, agent, authority, connection, send, transport_detail};
+use super::kept;
 use crate::cache::Cache;
 use crate::config::{Identity, VaultAuth, VaultLogin, is_loopback};
 use crate::context::VaultEnv;
@@ -98,7 +99,7 @@ pub(crate) fn obtain(
                 |cached| TokenOrigin::Login { role: login.role.clone(), mount: login.mount.clone(), cached };
             if use_cached
                 && let Some(token) =
-                    sources.cache.and_then(|c| c.login_token(&fields, sources.now, LEASE_MARGIN_SECS))
+                    sources.cache.and_then(|c| kept::login_token(c, &fields, sources.now, LEASE_MARGIN_SECS))
             {
                 client.diag().trace(|| "vault: using the cached login token".into());
                 return Ok(VaultToken { token, origin: origin(true) });
@@ -108,7 +109,7 @@ pub(crate) fn obtain(
                 && lease > 2 * LEASE_MARGIN_SECS
             {
                 // Only an optimisation: without it the next mint logs in again.
-                let _ = cache.set_login_token(&fields, &token, sources.now.saturating_add(lease));
+                let _ = kept::set_login_token(cache, &fields, &token, sources.now.saturating_add(lease));
             }
             Ok(VaultToken { token, origin: origin(false) })
         }
@@ -145,7 +146,7 @@ pub(crate) fn forget(client: &VaultClient<'_>, sources: &Sources<'_>) {
         && let Ok(fields) = cache_fields(client, login, sources)
     {
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        cache.forget_login_token(&fields);
+        kept::forget_login_token(cache, &fields);
     }
 }
 
