@@ -17,6 +17,7 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod newcomer;
     mod readme;
     mod robustness;
     mod scale;
