@@ -6,6 +6,7 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    mod clients;
     mod commands;
     mod config;
     mod discovery;
@@ -16,6 +17,7 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod public;
     mod robustness;
     mod scale;
     mod scopes;

@@ -3,7 +3,7 @@
 
 use super::parse_target;
 use crate::context::Context;
-use crate::credential::{Served, not_installed, serve};
+use crate::credential::{Served, not_installed, serve_or_fallback};
 use crate::error::Error;
 use crate::protocol::is_safe_value;
 use crate::route::{Route, route};
@@ -34,9 +34,9 @@ pub(crate) fn token(
 ) -> Result<(), Error> {
     let target = parse_target(arg, host, ctx.config)?;
     let (app, (installation_id, token)) = match route(ctx.config, target.as_target()) {
-        Route::Serve(plan) => match serve(&plan, ctx)? {
-            Served::Token { installation_id, token } => (plan.app, (installation_id, token)),
-            Served::NotInstalled { until } => {
+        Route::Serve(plan) => match serve_or_fallback(plan, ctx)? {
+            (plan, Served::Token { installation_id, token }) => (plan.app, (installation_id, token)),
+            (plan, Served::NotInstalled { until }) => {
                 return Err(Error::NotServed(format!(
                     "{}: {}",
                     target.describe(),

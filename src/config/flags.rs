@@ -101,6 +101,7 @@ pub(crate) fn from_flags(
         ca_file: flags.ca_file.clone(),
         token_scope,
         permissions: (!permissions.is_empty()).then_some(permissions),
+        read_public_repos: None,
     };
     let raw = RawConfig { app: vec![app], ..RawConfig::default() };
     validate(raw, &Source::Flags { cwd }, defaults)
