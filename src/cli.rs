@@ -30,6 +30,8 @@ pub(crate) enum Command {
     Configure {
         scope: Scope,
         dry_run: bool,
+        /// `--rewrite-ssh`: send the hosts' SSH URLs through HTTPS.
+        rewrite_ssh: bool,
     },
     Unconfigure {
         scope: Scope,
@@ -193,7 +195,7 @@ Commands git runs (the operation is always the last argument):
   erase                    forget the cached token git reports as rejected
 
 Commands for people and scripts (each takes --help):
-  configure [--global | --system | --file PATH] [--dry-run]
+  configure [--global | --system | --file PATH] [--dry-run] [--rewrite-ssh]
                            point git's credential.https://HOST.helper at this binary for every host in the config
   unconfigure [--global | --system | --file PATH] [--dry-run] [--all]
                            remove what configure added (--all: every entry it ever added, no config needed)
@@ -247,11 +249,14 @@ const COMMAND_HELP: [(&str, &str); 10] = [
     ),
     (
         "configure",
-        "Usage: git-credential-github-app [--config PATH | APP OPTIONS] configure [--global | --system | --file PATH] [--dry-run]\n\n\
+        "Usage: git-credential-github-app [--config PATH | APP OPTIONS] configure [--global | --system | --file PATH] [--dry-run] [--rewrite-ssh]\n\n\
          Sets credential.https://HOST.helper (an empty entry, then this binary) and useHttpPath\n\
          for every host in the config, through git config. With APP OPTIONS, the helper value\n\
-         carries them, so no config file is needed. Warns when a helper that stores tokens\n\
-         would run after this one. --dry-run prints the commands instead of running them.\n",
+         carries them, so no config file is needed. For a host with read_public_repos it also\n\
+         sets http.https://HOST/.proactiveAuth basic (git 2.46+). Warns when a helper that\n\
+         stores tokens would run after this one. --dry-run prints the commands instead of\n\
+         running them. --rewrite-ssh adds url.https://HOST/.insteadOf for git@HOST: and\n\
+         ssh://git@HOST/, so SSH URLs (submodules, dependencies) go through this helper.\n",
     ),
     (
         "unconfigure",
@@ -310,7 +315,7 @@ enum Word {
     Positional(String),
 }
 
-const SWITCHES: [(&str, &str); 9] = [
+const SWITCHES: [(&str, &str); 10] = [
     ("--help", "--help"),
     ("-h", "--help"),
     ("--version", "--version"),
@@ -320,6 +325,7 @@ const SWITCHES: [(&str, &str); 9] = [
     ("--global", "--global"),
     ("--system", "--system"),
     ("--all", "--all"),
+    ("--rewrite-ssh", "--rewrite-ssh"),
 ];
 
 fn read_words(words: &[String]) -> Result<Vec<Word>, String> {
@@ -393,7 +399,7 @@ pub(crate) fn parse(args: &[OsString]) -> Result<Invocation, String> {
     };
     let rest = &positional[1..];
     let allowed: &[&str] = match name {
-        "configure" => &["--global", "--system", "--dry-run"],
+        "configure" => &["--global", "--system", "--dry-run", "--rewrite-ssh"],
         "unconfigure" => &["--global", "--system", "--dry-run", "--all"],
         "token" | "explain" | "doctor" | "cache" => &["--json"],
         _ => &[],
@@ -415,7 +421,7 @@ pub(crate) fn parse(args: &[OsString]) -> Result<Invocation, String> {
             let scope = scope(has("--global"), has("--system"), file)?;
             let dry_run = has("--dry-run");
             if name == "configure" {
-                Command::Configure { scope, dry_run }
+                Command::Configure { scope, dry_run, rewrite_ssh: has("--rewrite-ssh") }
             } else {
                 Command::Unconfigure { scope, dry_run, all: has("--all") }
             }
@@ -572,10 +578,13 @@ mod tests {
 
     #[test]
     fn operator_commands_take_their_arguments() {
-        assert_eq!(command(&["configure"]), Command::Configure { scope: Scope::Global, dry_run: false });
+        assert_eq!(
+            command(&["configure"]),
+            Command::Configure { scope: Scope::Global, dry_run: false, rewrite_ssh: false }
+        );
         assert_eq!(
             command(&["configure", "--file", "/tmp/g", "--dry-run"]),
-            Command::Configure { scope: Scope::File("/tmp/g".into()), dry_run: true }
+            Command::Configure { scope: Scope::File("/tmp/g".into()), dry_run: true, rewrite_ssh: false }
         );
         assert_eq!(
             command(&["unconfigure", "--system"]),

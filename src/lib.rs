@@ -202,11 +202,12 @@ pub fn run<R: Read, W: Write>(
                 Command::CacheList { json } => commands::cache_list(json, &ctx, out),
                 Command::CacheClear => commands::cache_clear(&ctx, out),
                 Command::Revoke { target } => commands::revoke(target.as_deref(), &ctx, out),
-                Command::Configure { ref scope, dry_run }
+                Command::Configure { ref scope, dry_run, .. }
                 | Command::Unconfigure { ref scope, dry_run, .. } => {
                     let remove = matches!(command, Command::Unconfigure { .. });
+                    let rewrite_ssh = matches!(command, Command::Configure { rewrite_ssh: true, .. });
                     let exe = env.exe.as_deref().ok_or(Error::NoExecutable)?;
-                    commands::configure(&config, scope, dry_run, remove, &helper(exe), &ctx, out)
+                    commands::configure(&config, scope, dry_run, remove, rewrite_ssh, &helper(exe), &ctx, out)
                 }
                 Command::Help(_) | Command::Version | Command::Protocol(_) | Command::Unknown(_) => Ok(()),
             }

@@ -10,6 +10,7 @@ mod cache;
 mod configure;
 mod doctor;
 mod explain;
+mod public_read;
 mod revoke;
 mod token;
 mod wiring;

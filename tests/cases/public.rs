@@ -26,6 +26,13 @@ fn config(w: &World, extra: &str) -> std::path::PathBuf {
     w.config(w.app(&format!("repos = [\"acme/*\"]\n{extra}")))
 }
 
+/// Like [`config`], in a file of its own (`config` always writes the same file).
+fn config_file(w: &World, name: &str, extra: &str) -> std::path::PathBuf {
+    let path = w.env.root().join(name);
+    crate::support::write_file(&path, w.app(&format!("repos = [\"acme/*\"]\n{extra}")), 0o600);
+    path
+}
+
 fn proactive(w: &World) {
     w.env.git_config_global(&format!("http.{}/.proactiveAuth", w.fake.base_url()), "basic");
 }
@@ -143,4 +150,198 @@ fn an_owner_without_an_installation_is_served_by_the_fallback_after_discovery() 
     run(w.env.git(["clone", &w.fake.repo_url(PUBLIC_OWNER, PUBLIC_REPO), "again"])).assert_success();
     assert_eq!(w.fake.mint_count(), 1);
     assert_eq!(w.fake.count("GET", "/repos/"), 1);
+}
+
+/// What git config holds, as `git config --list` prints it (sections left empty by `--unset`
+/// print nothing, as git reads them).
+fn git_config_list(w: &World) -> String {
+    run(w.env.git(["config", "--file"]).arg(w.env.global_config()).arg("--list")).stdout
+}
+
+fn proactive_value(w: &World) -> Option<String> {
+    let key = format!("http.{}/.proactiveAuth", w.fake.base_url());
+    let out = run(w.env.git(["config", "--file"]).arg(w.env.global_config()).args(["--get", &key]));
+    out.success().then(|| out.stdout.trim().to_string())
+}
+
+#[test]
+fn configure_sets_proactive_auth_only_with_the_fallback_and_unconfigure_leaves_git_config_as_it_was() {
+    let w = world();
+    w.env.git_config_global("user.name", "Someone");
+    let before = git_config_list(&w);
+
+    // Without the fallback configure never sets proactiveAuth.
+    let plain = config_file(&w, "plain.toml", "");
+    w.run(&plain, &["configure"]).assert_success();
+    assert_eq!(proactive_value(&w), None);
+    w.run(&plain, &["unconfigure"]).assert_success();
+    assert_eq!(git_config_list(&w), before);
+
+    let cfg = config(&w, "read_public_repos = true");
+    let out = w.run(&cfg, &["configure"]);
+    out.assert_success();
+    assert!(out.stdout.contains("proactiveAuth basic"), "{out}");
+    assert_eq!(proactive_value(&w).as_deref(), Some("basic"));
+    clone_public(&w, "lib").assert_success();
+    assert_eq!(w.fake.mint_count(), 1);
+
+    // The fallback removed from the config: configure takes its proactiveAuth back.
+    w.run(&plain, &["configure"]).assert_success();
+    assert_eq!(proactive_value(&w), None);
+    w.run(&cfg, &["configure"]).assert_success();
+    w.run(&cfg, &["unconfigure"]).assert_success();
+    assert_eq!(git_config_list(&w), before);
+
+    // unconfigure --all needs no config: the marker tells it what configure added.
+    w.run(&cfg, &["configure"]).assert_success();
+    let out = run(w.env.helper(["unconfigure", "--all"]));
+    out.assert_success();
+    assert_eq!(git_config_list(&w), before, "{out}");
+}
+
+#[test]
+fn a_proactive_auth_the_user_set_is_restored_by_unconfigure() {
+    let w = world();
+    let key = format!("http.{}/.proactiveAuth", w.fake.base_url());
+    w.env.git_config_global(&key, "auto");
+    let before = git_config_list(&w);
+    let cfg = config(&w, "read_public_repos = true");
+    w.run(&cfg, &["configure"]).assert_success();
+    assert_eq!(proactive_value(&w).as_deref(), Some("basic"));
+    w.run(&cfg, &["unconfigure"]).assert_success();
+    assert_eq!(git_config_list(&w), before);
+}
+
+#[test]
+fn configure_with_git_older_than_2_46_says_why_it_sets_no_proactive_auth() {
+    let mut w = world();
+    // A git that reports 2.39 and otherwise is the real one.
+    let bin = w.env.root().join("old-git");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = String::from_utf8(
+        std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    crate::support::write_file(
+        &bin.join("git"),
+        format!(
+            "#!/bin/sh\n[ \"$1\" = version ] && {{ echo 'git version 2.39.5'; exit 0; }}\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+        0o755,
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    w.env.set_env("PATH", &path);
+    let cfg = config(&w, "read_public_repos = true");
+    let out = w.run(&cfg, &["configure"]);
+    out.assert_success();
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(
+        lines[0].contains(&format!(
+            "not setting http.https://HOST/.proactiveAuth for {}: git 2.39 is older than 2.46",
+            w.fake.host()
+        )),
+        "{out}"
+    );
+    assert_eq!(proactive_value(&w), None);
+    let out = w.run(&cfg, &["doctor"]);
+    assert!(
+        out.stdout.contains("git 2.39 is older than 2.46")
+            || out.stdout.contains("proactiveAuth is not basic"),
+        "{out}"
+    );
+}
+
+#[test]
+fn doctor_and_explain_say_what_the_fallback_serves_and_what_git_lacks() {
+    let w = world();
+    let cfg = config(&w, "read_public_repos = true");
+    w.use_helper_in_git_for_host(&cfg);
+    let out = w.run(&cfg, &["doctor"]);
+    w.assert_output_has_no_secrets(&out);
+    let missing: Vec<&str> = out.stdout.lines().filter(|l| l.contains("[FAIL]")).collect();
+    assert_eq!(missing.len(), 1, "{out}");
+    assert!(
+        missing[0].contains("proactiveAuth is not basic, and an app for the host sets read_public_repos"),
+        "{out}"
+    );
+    assert!(missing[0].contains("configure"), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("read_public_repos: installation {INSTALLATION_ID} mints read-only tokens")),
+        "{out}"
+    );
+    // The doctor's test token was revoked at once.
+    assert!(w.fake.issued_tokens().iter().all(|t| t.revoked));
+
+    proactive(&w);
+    w.run(&cfg, &["doctor"]).assert_success();
+    let url = w.fake.repo_url(PUBLIC_OWNER, PUBLIC_REPO);
+    let out = w.run(&cfg, &["explain", &url]);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("read_public_repos of app 4242 (#1 in the config) answers with a read-only token"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("a push gets 403"), "{out}");
+    let out = w.run(&cfg, &["explain", "--json", &url]);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["public_read"], true, "{out}");
+    assert_eq!(json["served"], true);
+    assert_eq!(json["token_scope"], "installation;permissions:contents=read");
+
+    // Without Contents on the installation GitHub refuses the narrowed mint: doctor says so.
+    w.fake.set_installation_permissions(INSTALLATION_ID, &[("metadata", "read")]);
+    let out = w.run(&cfg, &["doctor"]);
+    out.assert_failure();
+    assert!(out.stdout.contains("GitHub refused a token narrowed to contents: read"), "{out}");
+    assert!(out.stdout.contains("lacks the Contents permission"), "{out}");
+
+    // proactiveAuth without a fallback: every repository no pattern matches would fail.
+    let plain = config(&w, "");
+    let out = w.run(&plain, &["doctor"]);
+    assert!(out.stdout.contains("but no app for the host sets read_public_repos"), "{out}");
+    assert!(out.stdout.contains("--unset-all"), "{out}");
+}
+
+#[test]
+fn configure_rewrite_ssh_sends_a_submodule_named_by_an_ssh_url_through_the_helper() {
+    let w = world();
+    w.fake.create_repo(OWNER, "app");
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
+    let before = git_config_list(&w);
+    let out = w.run(&cfg, &["configure", "--rewrite-ssh"]);
+    out.assert_success();
+    let host = w.fake.host();
+    let bare = host.split(':').next().unwrap();
+    // The superproject names its submodule by SSH, as many do.
+    run(w.env.git(["clone", &w.fake.repo_url(OWNER, "app"), "app"])).assert_success();
+    run(w.env.git([
+        "-C",
+        "app",
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &format!("git@{bare}:{OWNER}/web.git"),
+        "web",
+    ]))
+    .assert_success();
+    run(w.env.git(["-C", "app", "commit", "-q", "-m", "submodule"])).assert_success();
+    run(w.env.git(["-C", "app", "push", "-q", "origin", "main"])).assert_success();
+    let out = run(w.env.git(["clone", "--recurse-submodules", &w.fake.repo_url(OWNER, "app"), "again"]));
+    out.assert_success();
+    assert_eq!(
+        run(w.env.git(["-C", "again/web", "rev-parse", "HEAD"])).stdout.trim(),
+        w.fake.repo_head(OWNER, "web"),
+        "{out}"
+    );
+    let out = w.run(&cfg, &["doctor"]);
+    assert!(out.stdout.contains(&format!("= git@{bare}: (set in")), "{out}");
+    assert!(out.stdout.contains(&format!("= ssh://git@{bare}/ (set in")), "{out}");
+    w.run(&cfg, &["unconfigure"]).assert_success();
+    assert_eq!(git_config_list(&w), before);
 }
