@@ -345,3 +345,47 @@ fn configure_rewrite_ssh_sends_a_submodule_named_by_an_ssh_url_through_the_helpe
     w.run(&cfg, &["unconfigure"]).assert_success();
     assert_eq!(git_config_list(&w), before);
 }
+
+#[test]
+fn the_read_public_repos_flag_serves_public_repositories_with_no_config_file() {
+    let mut w = world();
+    w.env.set_env("GH_APP_PEM", &crate::support::fixture_string("app-key-pkcs1.pem"));
+    let host = w.fake.host();
+    let ca = w.fake.ca_pem_path().to_str().unwrap().to_string();
+    let flags = [
+        "--app-id",
+        "4242",
+        "--private-key-env",
+        "GH_APP_PEM",
+        "--host",
+        &host,
+        "--ca-file",
+        &ca,
+        "--repos",
+        "acme/*",
+        "--read-public-repos",
+    ];
+    let out = run(w.env.helper(flags.iter().chain(&["configure"])));
+    out.assert_success();
+    let gitconfig = std::fs::read_to_string(w.env.global_config()).unwrap();
+    assert!(gitconfig.contains("--repos 'acme/*' --host"), "{gitconfig}");
+    assert!(gitconfig.contains(" --read-public-repos\n"), "{gitconfig}");
+    assert_eq!(proactive_value(&w).as_deref(), Some("basic"));
+    clone_public(&w, "lib").assert_success();
+    assert_eq!(w.mint_bodies(), [serde_json::json!({"permissions": {"contents": "read"}})]);
+
+    // Without an installation to mint from, the flag is refused and says what to add.
+    let out = run(w.env.helper([
+        "--app-id",
+        "4242",
+        "--private-key-env",
+        "GH_APP_PEM",
+        "--read-public-repos",
+        "doctor",
+    ]));
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{out}");
+    assert!(
+        out.stderr.contains("--read-public-repos needs an installation to mint read-only tokens from: set --installation-id, or give --repos a pattern with a fixed owner"),
+        "{out}"
+    );
+}
