@@ -8,6 +8,7 @@ mod support;
 mod cases {
     mod arguments;
     mod action;
+    mod clients;
     mod commands;
     mod config;
     mod discovery;
@@ -22,6 +23,7 @@ mod cases {
     mod programs;
     mod newcomer;
     mod readme;
+    mod public;
     mod robustness;
     mod scale;
     mod scopes;
