@@ -27,6 +27,8 @@ pub enum KeyError {
     Read {
         path: PathBuf,
         source: io::Error,
+        /// Where the path was set (`private_key_path on line 4 of config file F`), once known.
+        setting: Option<String>,
     },
     Permissions {
         path: PathBuf,
@@ -57,6 +59,16 @@ pub enum KeyError {
     PublicKey {
         source: String,
     },
+}
+
+impl KeyError {
+    /// The error, naming where the key file's path was set when it could not be read.
+    pub(crate) fn set_by(self, where_set: String) -> KeyError {
+        match self {
+            KeyError::Read { path, source, .. } => KeyError::Read { path, source, setting: Some(where_set) },
+            other => other,
+        }
+    }
 }
 
 impl std::error::Error for KeyError {
@@ -118,7 +130,10 @@ impl PemKey {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Read { path, source } => {
+            KeyError::Read { path, source, setting: Some(setting) } => {
+                write!(f, "cannot read private key file {} (set by {setting}): {source}", path.display())
+            }
+            KeyError::Read { path, source, setting: None } => {
                 write!(f, "cannot read private key file {}: {source}", path.display())
             }
             KeyError::Permissions { path, mode } => write!(
@@ -238,7 +253,7 @@ fn run_key_command(argv: &[String], deadline: Instant) -> Result<Secret<Vec<u8>>
 /// never blocks) and that only its owner can use it.
 fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
     let refused = |e: FileError| match e.refusal {
-        Refusal::Io(source) => KeyError::Read { path: path.to_path_buf(), source },
+        Refusal::Io(source) => KeyError::Read { path: path.to_path_buf(), source, setting: None },
         Refusal::TooLarge { .. } => KeyError::TooLarge { path: path.to_path_buf() },
         _ => KeyError::File(e),
     };
@@ -261,17 +276,13 @@ fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), KeyErr
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::testing::TempDir;
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
-    fn temp_key(mode: u32) -> (PathBuf, PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "gcga-key-test-{}-{mode:o}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("k.pem");
+    fn temp_key(mode: u32) -> (TempDir, PathBuf) {
+        let dir = TempDir::new("key-test");
+        let path = dir.path().join("k.pem");
         std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         (dir, path)
@@ -279,18 +290,16 @@ mod tests {
 
     #[test]
     fn a_key_only_its_owner_can_read_is_accepted() {
-        let (dir, path) = temp_key(0o600);
+        let (_dir, path) = temp_key(0o600);
         assert!(read_key_file(&path).is_ok());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_key_readable_by_others_is_refused_with_the_fix() {
-        let (dir, path) = temp_key(0o644);
+        let (_dir, path) = temp_key(0o644);
         let err = read_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("644") && err.contains("chmod 600"), "{err}");
         assert!(!err.contains("BEGIN"), "{err}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     fn no_vars(_: &str) -> Option<String> {

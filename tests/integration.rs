@@ -9,17 +9,26 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    mod action;
+    mod arguments;
+    mod clients;
     mod commands;
     mod config;
     mod discovery;
     mod erase;
+    mod exec;
     mod flags;
     mod get;
     mod git_side;
     mod hostile;
     mod keyless;
     mod network;
+    mod newcomer;
+    mod programs;
+    mod public;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
 }

@@ -5,6 +5,8 @@
 //! them with it, and neither imports the other.
 
 use crate::os::{self, Platform};
+use crate::redact::escape;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 /// This binary's name, as git's `credential-NAME` short form resolves it.
@@ -16,9 +18,17 @@ pub(crate) const BINARY: &str = "git-credential-github-app";
 /// the shell as it is, and one starting with `!` as the shell command after
 /// the `!`; a path the shell would split or expand (spaces, quotes,
 /// non-ASCII, `$`) is quoted after a `!`, since a value starting with a quote
-/// would be read as a helper name. On Windows paths are written with
-/// forward slashes (`!'C:/Program Files/...'`), which Git for Windows' shell runs.
-pub(crate) fn helper_value(exe: &Path, config: Option<&Path>, flags: &[(&str, String)]) -> String {
+/// would be read as a helper name. On Windows the binary's and the config's
+/// paths are written with forward slashes (`!'C:/Program Files/...'`), which
+/// Git for Windows' shell runs.
+///
+/// A path or value that is not UTF-8 is refused (the message names it)
+/// rather than written changed: git would run the helper with a look-alike.
+pub(crate) fn helper_value(
+    exe: &Path,
+    config: Option<&Path>,
+    flags: &[(&str, Option<OsString>)],
+) -> Result<String, String> {
     helper_value_on(os::PLATFORM, exe, config, flags)
 }
 
@@ -27,22 +37,33 @@ fn helper_value_on(
     platform: Platform,
     exe: &Path,
     config: Option<&Path>,
-    flags: &[(&str, String)],
-) -> String {
-    let exe = os::path_for_git_shell(platform, exe);
+    flags: &[(&str, Option<OsString>)],
+) -> Result<String, String> {
+    let text = |what: &str, value: &OsStr| {
+        value.to_str().map(str::to_string).ok_or_else(|| {
+            format!(
+                "{what} {} is not UTF-8: git config cannot be given it unchanged; use a UTF-8 path",
+                escape(&value.to_string_lossy())
+            )
+        })
+    };
+    let for_shell = |path: String| os::path_for_git_shell(platform, Path::new(&path));
+    let exe = for_shell(text("this binary's path", exe.as_os_str())?);
     let quoted = shell_quote(&exe);
     let mut value = if quoted == exe && exe.starts_with('/') { quoted } else { format!("!{quoted}") };
     if let Some(config) = config {
         value.push_str(" --config ");
-        value.push_str(&shell_quote(&os::path_for_git_shell(platform, config)));
+        value.push_str(&shell_quote(&for_shell(text("--config", config.as_os_str())?)));
     }
     for (flag, arg) in flags {
         value.push(' ');
         value.push_str(flag);
-        value.push(' ');
-        value.push_str(&shell_quote(arg));
+        if let Some(arg) = arg {
+            value.push(' ');
+            value.push_str(&shell_quote(&text(flag, arg)?));
+        }
     }
-    value
+    Ok(value)
 }
 
 /// git runs helper strings through the shell: quote what the shell would split.
@@ -66,8 +87,7 @@ pub(crate) fn program_of(value: &str) -> String {
 }
 
 /// Whether a helper string runs some install of this binary: a path to it
-/// (`.exe` on Windows), or git's short form `github-app`, which git runs as
-/// `git credential-github-app`.
+/// (`.exe` on Windows), or git's short form `github-app`, which git runs as `git credential-github-app`.
 pub(crate) fn is_ours(value: &str) -> bool {
     let program = program_of(value);
     let name = program.rsplit(['/', '\\']).next().unwrap_or("");
@@ -81,7 +101,7 @@ mod tests {
     #[test]
     fn helper_values_are_quoted_for_the_shell() {
         assert_eq!(
-            helper_value(Path::new("/usr/bin/git-credential-github-app"), None, &[]),
+            helper_value(Path::new("/usr/bin/git-credential-github-app"), None, &[]).unwrap(),
             "/usr/bin/git-credential-github-app"
         );
         assert_eq!(
@@ -89,7 +109,8 @@ mod tests {
                 Path::new("/opt/my tools/git-credential-github-app"),
                 Some(Path::new("/etc/it's.toml")),
                 &[]
-            ),
+            )
+            .unwrap(),
             "!'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
         );
         assert_eq!(
@@ -97,15 +118,17 @@ mod tests {
                 Path::new("/usr/bin/git-credential-github-app"),
                 None,
                 &[
-                    ("--app-id", "123".into()),
-                    ("--private-key-env", "GH_APP_PEM".into()),
-                    ("--repos", "acme/*".into())
+                    ("--app-id", Some("123".into())),
+                    ("--private-key-env", Some("GH_APP_PEM".into())),
+                    ("--repos", Some("acme/*".into())),
+                    ("--read-public-repos", None)
                 ]
-            ),
-            "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*'"
+            )
+            .unwrap(),
+            "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*' --read-public-repos"
         );
         assert_eq!(
-            helper_value(Path::new("/opt/Übung \"q\"/git-credential-github-app"), None, &[]),
+            helper_value(Path::new("/opt/Übung \"q\"/git-credential-github-app"), None, &[]).unwrap(),
             "!'/opt/Übung \"q\"/git-credential-github-app'"
         );
         assert!(is_ours("!'/opt/my tools/git-credential-github-app' --config x"));
@@ -114,25 +137,42 @@ mod tests {
         assert!(is_ours("github-app --config /c.toml"));
         assert!(!is_ours(""));
     }
+}
+
+#[cfg(test)]
+mod windows_values {
+    use super::*;
 
     #[test]
     fn on_windows_the_value_is_one_git_for_windows_shell_runs_and_is_recognised_as_ours() {
         let exe = Path::new(r"C:\Program Files\gcga\git-credential-github-app.exe");
         let config = Path::new(r"C:\Users\ci\gcga.toml");
-        let value = helper_value_on(Platform::Windows, exe, Some(config), &[]);
+        let value = helper_value_on(Platform::Windows, exe, Some(config), &[]).unwrap();
         assert_eq!(
             value,
             "!'C:/Program Files/gcga/git-credential-github-app.exe' --config C:/Users/ci/gcga.toml"
         );
         assert!(is_ours(&value));
-        let plain = helper_value_on(
-            Platform::Windows,
-            Path::new(r"C:\tools\git-credential-github-app.exe"),
-            None,
-            &[],
-        );
+        let tools = Path::new(r"C:\tools\git-credential-github-app.exe");
+        let plain = helper_value_on(Platform::Windows, tools, None, &[]).unwrap();
         assert_eq!(plain, "!C:/tools/git-credential-github-app.exe");
         assert!(is_ours(&plain));
         assert!(!is_ours("manager") && !is_ours("!C:/tools/git-credential-manager.exe"));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod bytes {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused_not_written_as_a_look_alike() {
+        let odd = OsString::from_vec(b"/keys/app\xff.pem".to_vec());
+        let exe = Path::new("/usr/bin/git-credential-github-app");
+        let err = helper_value(exe, None, &[("--private-key-path", Some(odd.clone()))]).unwrap_err();
+        assert!(err.starts_with("--private-key-path ") && err.contains("not UTF-8"), "{err}");
+        let err = helper_value(exe, Some(Path::new(&odd)), &[]).unwrap_err();
+        assert!(err.starts_with("--config "), "{err}");
     }
 }

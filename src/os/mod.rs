@@ -1,7 +1,8 @@
 //! Everything that depends on the operating system, behind one interface:
 //! opening files without blocking or following links, what a file is and who
 //! may change it, the cache directory's handle and the files in it, the
-//! process's user, core dumps, and child processes in a group of their own.
+//! process's user, core dumps, child processes in a group of their own, and
+//! `exec`'s replacing of this process by the user's program.
 //!
 //! One module per OS family implements it: [`unix`] (Linux, macOS, the BSDs;
 //! through `rustix`) and [`windows`] (through std and, for the owner check and
@@ -29,11 +30,15 @@ pub const PLATFORM: Platform = Platform::Windows;
 pub const PLATFORM: Platform = Platform::Unix;
 
 #[cfg(unix)]
-pub(crate) use unix::{Dir, Group, create_private_dir, file_kind, mode_of, open_read, owner_of};
+pub(crate) use unix::{
+    Dir, Group, create_private_dir, exec_replace, file_kind, is_executable, mode_of, open_read, owner_of,
+};
 #[cfg(unix)]
 pub use unix::{current_user, no_core_dumps};
 #[cfg(windows)]
-pub(crate) use windows::{Dir, Group, create_private_dir, file_kind, mode_of, open_read, owner_of};
+pub(crate) use windows::{
+    Dir, Group, create_private_dir, exec_replace, file_kind, is_executable, mode_of, open_read, owner_of,
+};
 #[cfg(windows)]
 pub use windows::{current_user, no_core_dumps};
 

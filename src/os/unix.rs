@@ -52,6 +52,11 @@ pub(crate) fn owner_of(meta: &Metadata) -> Option<u32> {
     Some(meta.uid())
 }
 
+/// A regular file (after symlinks) that someone may execute.
+pub(crate) fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+}
+
 /// This process's effective uid, the owner the cache and config must have.
 pub fn current_user() -> Option<u32> {
     Some(rustix::process::geteuid().as_raw())
@@ -165,6 +170,13 @@ impl Dir {
             .filter(|name| name != "." && name != "..")
             .collect()
     }
+}
+
+/// Replaces this process with `cmd` (`execvp`), so its signals, terminal and
+/// exit status are its own; returns only the error when it cannot start.
+/// (Not in a group of its own: `exec` runs the user's program in the foreground.)
+pub(crate) fn exec_replace(cmd: &mut Command) -> io::Error {
+    cmd.exec()
 }
 
 /// A child and everything it starts, as one process group whose id is the

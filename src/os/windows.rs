@@ -65,6 +65,12 @@ pub(crate) fn owner_of(_: &Metadata) -> Option<u32> {
     None
 }
 
+/// A regular file (after symlinks): Windows has no execute bit; what runs is
+/// decided by the name (`.exe`), which the caller gives.
+pub(crate) fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// Windows has no uid.
 pub fn current_user() -> Option<u32> {
     None
@@ -264,6 +270,15 @@ impl TokenUserSid {
     }
 }
 
+/// Windows cannot replace a process: runs `cmd`, waits for it and exits with
+/// its exit status; returns only the error when it cannot start.
+pub(crate) fn exec_replace(cmd: &mut Command) -> io::Error {
+    match cmd.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(e) => e,
+    }
+}
+
 /// A child and everything it starts, as one job object that is terminated
 /// when the child exits, at the deadline, or when the job is dropped
 /// (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`). Limit: the child is assigned just
@@ -337,22 +352,8 @@ mod tests {
     use super::*;
     use crate::files::PrivateDir;
     use crate::process::Running;
+    use crate::testing::TempDir;
     use std::io::{Read, Write};
-
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!("gcga-windows-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     #[test]
     fn a_directory_of_this_user_is_accepted_and_a_file_is_not_a_directory() {
