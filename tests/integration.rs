@@ -21,4 +21,5 @@ mod cases {
     mod scale;
     mod scopes;
     mod terminal;
+    mod vault_echo;
 }
