@@ -1,8 +1,7 @@
 //! No value from outside drives the terminal: control bytes put in every source the helper
 //! reads (the TOML config and its file name, git config, the environment, GitHub's and the
-//! vault's answers)
-//! never reach stdout or stderr raw, whichever command runs. A property test: proptest picks
-//! the control characters, every command runs against each source.
+//! vault's answers) never reach stdout or stderr raw, whichever command runs. A property test:
+//! proptest picks the control characters, every command runs against each source.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +27,9 @@ fn commands(host: &str) -> Vec<(Vec<String>, Option<String>)> {
         &["revoke"],
         &["configure", "--dry-run"],
         &["unconfigure", "--dry-run"],
+        &["unconfigure", "--all", "--dry-run"],
+        // The helper's own lines only: the command it runs prints nothing.
+        &["exec", "acme/web", "--", "true"],
         &["cache", "clear"],
     ];
     let mut all: Vec<_> = words.iter().map(|w| (w.iter().map(|s| s.to_string()).collect(), None)).collect();
