@@ -109,7 +109,8 @@ impl<'a> Signer<'a> {
                 Ok(Signer::Pem { key, source: app.key.to_string() })
             }
             source => {
-                let key = PemKey::load(source, ctx.var, ctx.deadline).map_err(SignError::Key)?;
+                let key = PemKey::load(source, ctx.var, ctx.deadline)
+                    .map_err(|e| SignError::Key(e.set_by(app.key_setting(ctx.config))))?;
                 Ok(Signer::Pem { key, source: source.to_string() })
             }
         }

@@ -7,6 +7,7 @@ mod support;
 /// The helper's behaviour, one file per feature.
 mod cases {
     mod arguments;
+    mod action;
     mod commands;
     mod config;
     mod discovery;
@@ -19,6 +20,8 @@ mod cases {
     mod keyless;
     mod network;
     mod programs;
+    mod newcomer;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;

@@ -8,11 +8,13 @@
 
 mod flags;
 mod hints;
+mod origin;
 mod values;
 mod vault;
 
 use flags::from_flags;
 pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
+pub(crate) use origin::docs_url;
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
 pub use vault::VaultDefaults;
@@ -134,6 +136,8 @@ impl fmt::Display for KeySource {
 pub(crate) struct App {
     /// 1-based position in the file, for messages; 0 for the app given by flags.
     pub(crate) position: usize,
+    /// The line of the key setting (`private_key_path = ...`) in the file, when found.
+    pub(crate) key_line: Option<usize>,
     /// A unique label for messages and `explain`.
     pub(crate) name: Option<String>,
     pub(crate) app_id: AppId,
@@ -244,8 +248,9 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Missing { path: Some(path) } => write!(
                 f,
-                "no config file at {}: create it (see docs/configuration.md) or pass --config PATH",
-                path.display()
+                "no config file at {}: create it (the format is at {}) or pass --config PATH",
+                path.display(),
+                docs_url("configuration.md")
             ),
             ConfigError::Missing { path: None } => write!(
                 f,
@@ -543,8 +548,13 @@ fn validate_app(
     {
         return Err(at("name must be a short printable label; value not shown".into()));
     }
+    let key_line = match source {
+        Source::File { text, .. } => origin::app_key_line(text, position, key_source.setting()),
+        Source::Flags { .. } => None,
+    };
     Ok(App {
         position,
+        key_line,
         name: app.name,
         app_id: app.app_id,
         key: key_source,
