@@ -6,8 +6,8 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
-    mod arguments;
     mod action;
+    mod arguments;
     mod commands;
     mod config;
     mod discovery;
@@ -19,8 +19,8 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
-    mod programs;
     mod newcomer;
+    mod programs;
     mod readme;
     mod robustness;
     mod scale;
