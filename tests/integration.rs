@@ -6,8 +6,8 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
-    mod arguments;
     mod action;
+    mod arguments;
     mod clients;
     mod commands;
     mod config;
@@ -20,12 +20,13 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
-    mod programs;
     mod newcomer;
-    mod readme;
+    mod programs;
     mod public;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;
     mod terminal;
+    mod vault_echo;
 }
