@@ -1043,11 +1043,6 @@ mod tests {
                     prop_assert!(!message.contains('\n'), "{}", message);
                 }
             }
-
-            #[test]
-            fn arbitrary_text_never_panics_the_loader(text in "\\PC{0,200}") {
-                let _ = parse(&text);
-            }
         }
     }
 
