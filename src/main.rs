@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(stderr, "git-credential-github-app: {e}");
-            ExitCode::from(if matches!(e, Error::Usage(_)) { 2 } else { 1 })
+            ExitCode::from(e.exit_code())
         }
     }
 }
