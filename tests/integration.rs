@@ -17,6 +17,7 @@ mod cases {
     mod git_side;
     mod hostile;
     mod keyless;
+    mod module_map;
     mod network;
     mod robustness;
     mod scale;
