@@ -1,6 +1,6 @@
 //! The source tree against what docs/design.md says about it: every file under src/ has a row
-//! in the module table and every row a file, and no two modules import each other, directly
-//! or through others. Both read the files as text; nothing is built or run.
+//! in the module table and every row a file, no two modules import each other, directly or
+//! through others, and no file has more than about 600 lines of non-test code. Both read the files as text; nothing is built or run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -56,6 +56,30 @@ fn every_file_under_src_has_a_row_in_the_design_module_table_and_every_row_a_fil
         problems += &format!("\n  the row `{file}` names no file under src/: rename or remove it");
     }
     assert!(problems.is_empty(), "docs/design.md's module table does not match src/:{problems}");
+}
+
+/// Lines of a file before its `#[cfg(test)] mod ...` (tests come last in this code base).
+fn lines_before_tests(source: &str) -> usize {
+    let lines: Vec<&str> = source.lines().collect();
+    lines
+        .windows(2)
+        .position(|w| {
+            w[0].trim() == "#[cfg(test)]" && (w[1].starts_with("mod ") || w[1].starts_with("pub(crate) mod "))
+        })
+        .unwrap_or(lines.len())
+}
+
+#[test]
+fn no_file_under_src_has_more_than_600_lines_before_its_tests() {
+    let mut long = String::new();
+    for file in src_files() {
+        let lines = lines_before_tests(&fs::read_to_string(repo().join("src").join(&file)).unwrap());
+        if lines > 600 {
+            long +=
+                &format!("\n  src/{file}: {lines} lines; split it by what each part owns (docs/design.md)");
+        }
+    }
+    assert!(long.is_empty(), "files over about 600 lines of non-test code:{long}");
 }
 
 /// Rust source with comments, strings and char literals blanked (newlines kept, so line
