@@ -6,6 +6,7 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    mod action;
     mod arguments;
     mod commands;
     mod config;
@@ -19,7 +20,11 @@ mod cases {
     mod keyless;
     mod module_map;
     mod network;
+    mod newcomer;
+    mod programs;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
 }

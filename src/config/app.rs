@@ -6,7 +6,8 @@
 use super::values::{
     Access, ApiUrl, AppId, EnvName, Host, PermissionName, RepoPattern, TokenScope, vault_name,
 };
-use super::{ConfigError, Source};
+use super::{ConfigError, Source, origin};
+use crate::program;
 use crate::redact::looks_secret;
 use crate::repo::Pattern;
 use serde::Deserialize;
@@ -54,6 +55,8 @@ impl fmt::Display for KeySource {
 pub(crate) struct App {
     /// 1-based position in the file, for messages; 0 for the app given by flags.
     pub(crate) position: usize,
+    /// The line of the key setting (`private_key_path = ...`) in the file, when found.
+    pub(crate) key_line: Option<usize>,
     /// A unique label for messages and `explain`.
     pub(crate) name: Option<String>,
     pub(crate) app_id: AppId,
@@ -147,9 +150,9 @@ pub(super) fn validate_app(
     } else if let Some(name) = app.private_key_env {
         KeySource::Env(name)
     } else if let Some(argv) = app.private_key_command {
-        KeySource::Command(check_argv(argv, "private_key_command").map_err(at)?)
+        KeySource::Command(check_argv(argv, "private_key_command", resolve).map_err(at)?)
     } else if let Some(argv) = app.sign_command {
-        KeySource::SignCommand(check_argv(argv, "sign_command").map_err(at)?)
+        KeySource::SignCommand(check_argv(argv, "sign_command", resolve).map_err(at)?)
     } else {
         let name = vault_name(app.transit_key.as_deref().unwrap_or(""), "transit_key", false).map_err(at)?;
         let mount =
@@ -172,8 +175,13 @@ pub(super) fn validate_app(
     {
         return Err(at("name must be a short printable label; value not shown".into()));
     }
+    let key_line = match source {
+        Source::File { text, .. } => origin::app_key_line(text, position, key_source.setting()),
+        Source::Flags { .. } => None,
+    };
     Ok(App {
         position,
+        key_line,
         name: app.name,
         app_id: app.app_id,
         key: key_source,
@@ -188,12 +196,19 @@ pub(super) fn validate_app(
 }
 
 /// A program and its arguments for `what`, refusing what looks like a pasted key.
-fn check_argv(argv: Vec<String>, what: &str) -> Result<Vec<String>, String> {
+/// A command's argv, its program made absolute unless it is a bare name
+/// (`program::normalise`): never relative to git's working directory.
+fn check_argv(
+    mut argv: Vec<String>,
+    what: &str,
+    resolve: &dyn Fn(&str) -> Result<PathBuf, String>,
+) -> Result<Vec<String>, String> {
     if argv.first().is_none_or(|program| program.is_empty()) {
         return Err(format!("{what} must name a program: [\"prog\", \"arg\", ...]"));
     }
     if argv.iter().any(|word| looks_secret(word)) {
         return Err(format!("{what} must be a program and its arguments, not the key; value not shown"));
     }
+    argv[0] = program::normalise(&argv[0], resolve).map_err(|m| format!("{what}: {m}"))?;
     Ok(argv)
 }

@@ -10,11 +10,13 @@
 mod app;
 mod flags;
 mod hints;
+mod origin;
 mod values;
 mod vault;
 
 use flags::from_flags;
 pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
+pub(crate) use origin::docs_url;
 
 pub(crate) use app::{App, KeySource};
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
@@ -22,6 +24,7 @@ pub use vault::VaultDefaults;
 pub(crate) use vault::{Identity, Vault, VaultAuth, VaultLogin};
 
 use crate::files::{self, FileError, Refusal};
+use crate::program;
 use crate::redact::{looks_secret, scrub};
 use app::{RawApp, validate_app};
 use serde::Deserialize;
@@ -74,6 +77,9 @@ pub(crate) fn locate(
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
     pub home: Option<PathBuf>,
+    /// `$PATH`, where a program named by a bare name (`private_key_command =
+    /// ["vault", ...]`) is looked up; only its absolute directories count.
+    pub path: Option<std::ffi::OsString>,
     /// The user cache dir (`dirs::cache_dir()`), before our own subdirectory.
     pub user_cache_dir: Option<PathBuf>,
     /// `[vault]` defaults from the environment.
@@ -85,6 +91,7 @@ impl Defaults {
     pub(crate) fn for_tests() -> Defaults {
         Defaults {
             home: Some(PathBuf::from("/home/ci")),
+            path: None,
             user_cache_dir: Some(PathBuf::from("/home/ci/.cache")),
             vault: VaultDefaults::default(),
         }
@@ -116,6 +123,8 @@ pub(crate) struct Config {
     pub(crate) apps: Vec<App>,
     /// Where the vault is and how to log in; `Some` when an app uses `transit_key`.
     pub(crate) vault: Option<Vault>,
+    /// The absolute directories of `$PATH`, where a command's bare name is looked up.
+    pub(crate) search_path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,8 +161,9 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Missing { path: Some(path) } => write!(
                 f,
-                "no config file at {}: create it (see docs/configuration.md) or pass --config PATH",
-                path.display()
+                "no config file at {}: create it (the format is at {}) or pass --config PATH",
+                path.display(),
+                docs_url("configuration.md")
             ),
             ConfigError::Missing { path: None } => write!(
                 f,
@@ -376,6 +386,7 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         timeout: Duration::from_secs(timeout_secs),
         apps,
         vault,
+        search_path: program::search_path(defaults.path.as_deref()),
     })
 }
 
