@@ -1,6 +1,7 @@
 //! The source tree against what docs/design.md says about it: every file under src/ has a row
-//! in the module table and every row a file, no two modules import each other, directly or
-//! through others, and no file has more than about 600 lines of non-test code. Both read the files as text; nothing is built or run.
+//! in the module table and every row a file, the table of what each module imports is the
+//! code's, no two modules import each other, directly or through others, and no file has more
+//! than about 600 lines of non-test code. Both read the files as text; nothing is built or run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -29,17 +30,24 @@ fn src_files() -> BTreeSet<String> {
     files
 }
 
-/// The first column of the table under docs/design.md's `## Modules`: `| \`cli.rs\` | ... |`.
-fn table_files() -> BTreeSet<String> {
+/// The rows of the docs/design.md table whose header is `header`: first column (without its
+/// backticks) -> second column.
+fn design_table(header: &str) -> BTreeMap<String, String> {
     let design = fs::read_to_string(repo().join("docs/design.md")).unwrap();
-    let section = design.split("\n## Modules\n").nth(1).expect("docs/design.md has a `## Modules` section");
-    let section = section.split("\n## ").next().unwrap();
-    section
-        .lines()
+    let mut lines = design.lines().skip_while(|line| *line != header);
+    assert!(lines.next().is_some(), "docs/design.md has no table headed {header}");
+    lines
+        .skip(1)
+        .take_while(|line| line.starts_with('|'))
         .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split_once("` |"))
-        .map(|(file, _)| file.to_string())
+        .filter_map(|rest| rest.split_once("` | "))
+        .map(|(first, rest)| (first.to_string(), rest.trim_end_matches(" |").to_string()))
         .collect()
+}
+
+/// The first column of the module table under docs/design.md's `## Modules`.
+fn table_files() -> BTreeSet<String> {
+    design_table("| module | owns |").into_keys().collect()
 }
 
 #[test]
@@ -379,18 +387,31 @@ fn described(cycles: &[Vec<Import>], what: &str) -> String {
 /// Modules are the top-level names (`config` is config/mod.rs and the files under config/), and
 /// inside a directory its files: neither may import in a circle. A directory's mod.rs and the
 /// files under it are one module, so their imports of each other are not counted.
-#[test]
-fn no_import_cycle_among_the_modules_and_files_under_src() {
-    let imports = imports();
-    assert!(imports.len() > 100, "the import reader found only {} imports: it is broken", imports.len());
-    let top = |file: &str| module_of(file).first().cloned().unwrap_or_else(|| "lib".to_string());
-    let mut modules: BTreeMap<String, BTreeMap<String, Import>> = BTreeMap::new();
-    let mut files: BTreeMap<String, BTreeMap<String, Import>> = BTreeMap::new();
-    for import in &imports {
+/// The top-level module a file belongs to: `config` for config/app.rs, `lib` for lib.rs.
+fn top(file: &str) -> String {
+    module_of(file).first().cloned().unwrap_or_else(|| "lib".to_string())
+}
+
+/// Top-level module -> the modules it imports (with one import that does), every module present.
+fn module_graph(imports: &[Import]) -> BTreeMap<String, BTreeMap<String, Import>> {
+    let mut modules: BTreeMap<String, BTreeMap<String, Import>> =
+        src_files().iter().filter(|f| *f != "main.rs").map(|f| (top(f), BTreeMap::new())).collect();
+    for import in imports {
         let (from, to) = (top(&import.from), top(&import.to));
         if from != to {
             modules.entry(from).or_default().entry(to).or_insert_with(|| import.clone());
         }
+    }
+    modules
+}
+
+#[test]
+fn no_import_cycle_among_the_modules_and_files_under_src() {
+    let imports = imports();
+    assert!(imports.len() > 100, "the import reader found only {} imports: it is broken", imports.len());
+    let modules = module_graph(&imports);
+    let mut files: BTreeMap<String, BTreeMap<String, Import>> = BTreeMap::new();
+    for import in &imports {
         let (a, b) = (module_of(&import.from), module_of(&import.to));
         let nested = a.starts_with(&b) || b.starts_with(&a);
         if !nested {
@@ -417,5 +438,33 @@ fn the_import_reader_sees_through_comments_strings_and_tests() {
         use_paths("crate::a::{b, c::{d as e}}"),
         [vec!["crate", "a", "b"], vec!["crate", "a", "c", "d"]]
             .map(|p| p.into_iter().map(str::to_string).collect::<Vec<_>>())
+    );
+}
+
+/// The table under "What each module imports" in docs/design.md against the code.
+#[test]
+fn the_design_table_of_what_each_module_imports_matches_the_code() {
+    let written = design_table("| module | imports |");
+    let mut problems = String::new();
+    for (module, uses) in module_graph(&imports()) {
+        let names: Vec<String> = uses.keys().map(|m| format!("`{m}`")).collect();
+        let row = if names.is_empty() { "nothing: a leaf".to_string() } else { names.join(", ") };
+        match written.get(&module) {
+            Some(text) if *text == row => {}
+            Some(text) => {
+                problems +=
+                    &format!("\n  `{module}` is written as importing {text}; write: | `{module}` | {row} |")
+            }
+            None => problems += &format!("\n  `{module}` has no row; add: | `{module}` | {row} |"),
+        }
+    }
+    for module in written.keys() {
+        if !src_files().iter().any(|f| f != "main.rs" && top(f) == *module) {
+            problems += &format!("\n  the row `{module}` names no module under src/: remove it");
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/design.md's table of what each module imports is out of date:{problems}"
     );
 }
