@@ -8,6 +8,7 @@ mod support;
 mod cases {
     mod action;
     mod arguments;
+    mod clients;
     mod commands;
     mod config;
     mod discovery;
@@ -22,6 +23,7 @@ mod cases {
     mod network;
     mod newcomer;
     mod programs;
+    mod public;
     mod readme;
     mod robustness;
     mod scale;

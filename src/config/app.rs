@@ -3,6 +3,7 @@
 //! [`App`] on its own; what needs several apps at once (unique names) is
 //! checked by the caller.
 
+use super::public::{self, PublicReads};
 use super::values::{
     Access, ApiUrl, AppId, EnvName, Host, PermissionName, RepoPattern, TokenScope, vault_name,
 };
@@ -70,6 +71,9 @@ pub(crate) struct App {
     pub(crate) token_scope: TokenScope,
     /// Narrower permissions to ask for, sorted by name; empty = all the installation has.
     pub(crate) permissions: BTreeMap<String, Access>,
+    /// `read_public_repos = true`: read-only tokens for the host's repositories
+    /// no pattern serves, from this installation.
+    pub(crate) read_public_repos: Option<PublicReads>,
 }
 
 impl App {
@@ -102,6 +106,7 @@ pub(super) struct RawApp {
     pub(super) ca_file: Option<String>,
     pub(super) token_scope: Option<TokenScope>,
     pub(super) permissions: Option<BTreeMap<PermissionName, Access>>,
+    pub(super) read_public_repos: Option<bool>,
 }
 
 /// One `[[app]]` table (number `position`), checked on its own; names
@@ -179,7 +184,12 @@ pub(super) fn validate_app(
         Source::File { text, .. } => origin::app_key_line(text, position, key_source.setting()),
         Source::Flags { .. } => None,
     };
+    let read_public_repos = match app.read_public_repos {
+        Some(true) => Some(public::fallback_installation(app.installation_id, &repos, &key).map_err(at)?),
+        _ => None,
+    };
     Ok(App {
+        read_public_repos,
         position,
         key_line,
         name: app.name,

@@ -11,12 +11,14 @@ mod app;
 mod flags;
 mod hints;
 mod origin;
+mod public;
 mod values;
 mod vault;
 
 use flags::from_flags;
 pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
 pub(crate) use origin::docs_url;
+pub(crate) use public::PublicReads;
 
 pub(crate) use app::{App, KeySource};
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
@@ -354,6 +356,16 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         }
         apps.push(app);
     }
+    let fallbacks = apps.iter().map(|a| (a.position, &*a.host, a.read_public_repos.is_some()));
+    if let Some((position, first)) = public::second_on_host(fallbacks) {
+        let app = &apps[position - 1];
+        let message = format!(
+            "{} is already set by [[app]] #{first} for host {}: at most one app per host may set it",
+            source.key("read_public_repos"),
+            app.host
+        );
+        return Err(source.app_error(position, &app.app_id, message));
+    }
     let first_transit = apps.iter().find(|a| matches!(a.key, KeySource::Transit { .. })).map(|a| a.position);
 
     let vault_line = match (source, raw.vault.as_ref()) {
@@ -539,6 +551,28 @@ mod tests {
     fn a_bad_pattern_names_the_app_and_the_pattern() {
         let err = parse(&format!("{MINIMAL}repos = [\"acme\"]\n")).unwrap_err().to_string();
         assert!(err.contains("acme") && err.contains("OWNER/REPO"), "{err}");
+    }
+
+    #[test]
+    fn read_public_repos_needs_an_installation_and_one_app_per_host() {
+        let err =
+            parse("[[app]]\napp_id = 1\nprivate_key_path = \"k\"\nread_public_repos = true\n").unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("line 1") && err.contains("read_public_repos needs an installation"), "{err}");
+        assert!(err.contains("set installation_id, or give repos a pattern with a fixed owner"), "{err}");
+        let two = "[[app]]\napp_id = 1\nprivate_key_path = \"k\"\ninstallation_id = 2\nread_public_repos = true\n\
+                   [[app]]\napp_id = 3\nprivate_key_path = \"k\"\nrepos = [\"x/*\"]\nread_public_repos = true\n";
+        let err = parse(two).unwrap_err().to_string();
+        assert!(
+            err.contains("[[app]] #2") && err.contains("already set by [[app]] #1 for host github.com"),
+            "{err}"
+        );
+        let other_host = two.replacen("repos = [\"x/*\"]", "repos = [\"x/*\"]\nhost = \"ghe.example\"", 1);
+        let c = parse(&other_host).unwrap();
+        assert_eq!(c.apps[1].read_public_repos, Some(PublicReads::Owner("x".into())));
+        let off =
+            parse("[[app]]\napp_id = 1\nprivate_key_path = \"k\"\nread_public_repos = false\n").unwrap();
+        assert_eq!(off.apps[0].read_public_repos, None);
     }
 
     #[test]

@@ -36,13 +36,15 @@ fn design_table(header: &str) -> BTreeMap<String, String> {
     let design = fs::read_to_string(repo().join("docs/design.md")).unwrap();
     let mut lines = design.lines().skip_while(|line| *line != header);
     assert!(lines.next().is_some(), "docs/design.md has no table headed {header}");
-    lines
-        .skip(1)
-        .take_while(|line| line.starts_with('|'))
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split_once("` | "))
-        .map(|(first, rest)| (first.to_string(), rest.trim_end_matches(" |").to_string()))
-        .collect()
+    let mut rows = BTreeMap::new();
+    for line in lines.skip(1).take_while(|line| line.starts_with('|')) {
+        let Some((first, rest)) = line.strip_prefix("| `").and_then(|rest| rest.split_once("` | ")) else {
+            continue;
+        };
+        let twice = rows.insert(first.to_string(), rest.trim_end_matches(" |").to_string()).is_some();
+        assert!(!twice, "docs/design.md's table headed {header} has two rows for `{first}`: keep one");
+    }
+    rows
 }
 
 /// The first column of the module table under docs/design.md's `## Modules`.
