@@ -6,6 +6,7 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    mod action;
     mod arguments;
     mod clients;
     mod commands;
@@ -19,8 +20,13 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod newcomer;
+    mod programs;
     mod public;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
+    mod vault_echo;
 }
