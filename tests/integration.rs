@@ -7,10 +7,12 @@ mod support;
 /// The helper's behaviour, one file per feature.
 mod cases {
     mod action;
+    mod arguments;
     mod commands;
     mod config;
     mod discovery;
     mod erase;
+    mod exec;
     mod flags;
     mod get;
     mod git_side;

@@ -4,6 +4,8 @@
 //! this helper's. A leaf: `configure` writes values with it, `wiring` reads
 //! them with it, and neither imports the other.
 
+use crate::redact::escape;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 /// This binary's name, as git's `credential-NAME` short form resolves it.
@@ -16,21 +18,38 @@ pub(crate) const BINARY: &str = "git-credential-github-app";
 /// the `!`; a path the shell would split or expand (spaces, quotes,
 /// non-ASCII, `$`) is quoted after a `!`, since a value starting with a quote
 /// would be read as a helper name.
-pub(crate) fn helper_value(exe: &Path, config: Option<&Path>, flags: &[(&str, String)]) -> String {
-    let exe = exe.to_string_lossy();
+///
+/// A path or value that is not UTF-8 is refused (the message names it)
+/// rather than written changed: git would run the helper with a look-alike.
+pub(crate) fn helper_value(
+    exe: &Path,
+    config: Option<&Path>,
+    flags: &[(&str, Option<OsString>)],
+) -> Result<String, String> {
+    let text = |what: &str, value: &OsStr| {
+        value.to_str().map(str::to_string).ok_or_else(|| {
+            format!(
+                "{what} {} is not UTF-8: git config cannot be given it unchanged; use a UTF-8 path",
+                escape(&value.to_string_lossy())
+            )
+        })
+    };
+    let exe = text("this binary's path", exe.as_os_str())?;
     let quoted = shell_quote(&exe);
     let mut value = if quoted == exe && exe.starts_with('/') { quoted } else { format!("!{quoted}") };
     if let Some(config) = config {
         value.push_str(" --config ");
-        value.push_str(&shell_quote(&config.to_string_lossy()));
+        value.push_str(&shell_quote(&text("--config", config.as_os_str())?));
     }
     for (flag, arg) in flags {
         value.push(' ');
         value.push_str(flag);
-        value.push(' ');
-        value.push_str(&shell_quote(arg));
+        if let Some(arg) = arg {
+            value.push(' ');
+            value.push_str(&shell_quote(&text(flag, arg)?));
+        }
     }
-    value
+    Ok(value)
 }
 
 /// git runs helper strings through the shell: quote what the shell would split.
@@ -67,7 +86,7 @@ mod tests {
     #[test]
     fn helper_values_are_quoted_for_the_shell() {
         assert_eq!(
-            helper_value(Path::new("/usr/bin/git-credential-github-app"), None, &[]),
+            helper_value(Path::new("/usr/bin/git-credential-github-app"), None, &[]).unwrap(),
             "/usr/bin/git-credential-github-app"
         );
         assert_eq!(
@@ -75,7 +94,8 @@ mod tests {
                 Path::new("/opt/my tools/git-credential-github-app"),
                 Some(Path::new("/etc/it's.toml")),
                 &[]
-            ),
+            )
+            .unwrap(),
             "!'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
         );
         assert_eq!(
@@ -83,15 +103,17 @@ mod tests {
                 Path::new("/usr/bin/git-credential-github-app"),
                 None,
                 &[
-                    ("--app-id", "123".into()),
-                    ("--private-key-env", "GH_APP_PEM".into()),
-                    ("--repos", "acme/*".into())
+                    ("--app-id", Some("123".into())),
+                    ("--private-key-env", Some("GH_APP_PEM".into())),
+                    ("--repos", Some("acme/*".into())),
+                    ("--read-public-repos", None)
                 ]
-            ),
-            "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*'"
+            )
+            .unwrap(),
+            "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*' --read-public-repos"
         );
         assert_eq!(
-            helper_value(Path::new("/opt/Übung \"q\"/git-credential-github-app"), None, &[]),
+            helper_value(Path::new("/opt/Übung \"q\"/git-credential-github-app"), None, &[]).unwrap(),
             "!'/opt/Übung \"q\"/git-credential-github-app'"
         );
         assert!(is_ours("!'/opt/my tools/git-credential-github-app' --config x"));
@@ -99,5 +121,21 @@ mod tests {
         assert!(!is_ours("store"));
         assert!(is_ours("github-app --config /c.toml"));
         assert!(!is_ours(""));
+    }
+}
+
+#[cfg(all(test, unix))]
+mod bytes {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused_not_written_as_a_look_alike() {
+        let odd = OsString::from_vec(b"/keys/app\xff.pem".to_vec());
+        let exe = Path::new("/usr/bin/git-credential-github-app");
+        let err = helper_value(exe, None, &[("--private-key-path", Some(odd.clone()))]).unwrap_err();
+        assert!(err.starts_with("--private-key-path ") && err.contains("not UTF-8"), "{err}");
+        let err = helper_value(exe, Some(Path::new(&odd)), &[]).unwrap_err();
+        assert!(err.starts_with("--config "), "{err}");
     }
 }

@@ -12,7 +12,8 @@ mod origin;
 mod values;
 mod vault;
 
-pub(crate) use flags::from_flags;
+use flags::from_flags;
+pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
 pub(crate) use origin::docs_url;
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
@@ -128,7 +129,7 @@ impl fmt::Display for KeySource {
 /// One validated `[[app]]` table.
 #[derive(Debug, Clone)]
 pub(crate) struct App {
-    /// 1-based position in the file, for messages.
+    /// 1-based position in the file, for messages; 0 for the app given by flags.
     pub(crate) position: usize,
     /// The line of the key setting (`private_key_path = ...`) in the file, when found.
     pub(crate) key_line: Option<usize>,
@@ -151,9 +152,10 @@ impl App {
     /// How messages name this app: `app 123456 (#2 in the config)`, or
     /// `app "ci-bot" (123456, #2 in the config)` when it has a name.
     pub(crate) fn label(&self) -> String {
-        match &self.name {
-            Some(name) => format!("app {name:?} ({}, #{} in the config)", self.app_id, self.position),
-            None => format!("app {} (#{} in the config)", self.app_id, self.position),
+        match (&self.name, self.position) {
+            (_, 0) => format!("app {} (given by command-line flags)", self.app_id),
+            (Some(name), _) => format!("app {name:?} ({}, #{} in the config)", self.app_id, self.position),
+            (None, _) => format!("app {} (#{} in the config)", self.app_id, self.position),
         }
     }
 }
@@ -306,30 +308,35 @@ fn read_text(location: &Location, uid: Option<u32>) -> Result<Option<String>, Co
     })
 }
 
-/// The config at `location`; `Ok(None)` when there is none to read (no
-/// location is known, or the default file is absent).
-pub(crate) fn load(
-    location: Option<&Location>,
-    defaults: &Defaults,
-    uid: Option<u32>,
-) -> Result<Option<Config>, ConfigError> {
-    let Some(location) = location else {
-        return Ok(None);
-    };
-    match read_text(location, uid)? {
-        Some(text) => parse_config(&text, &location.path, defaults).map(Some),
-        None => Ok(None),
-    }
+/// What the process tells about where the config file is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Surroundings<'a> {
+    /// `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`.
+    pub(crate) env_file: Option<&'a OsStr>,
+    pub(crate) user_config_dir: Option<&'a Path>,
+    pub(crate) cwd: Option<&'a Path>,
+    pub(crate) defaults: &'a Defaults,
+    pub(crate) uid: Option<u32>,
 }
 
-/// The config at `location`, which a command cannot do without.
-pub(crate) fn load_required(
-    location: Option<&Location>,
-    defaults: &Defaults,
-    uid: Option<u32>,
-) -> Result<Config, ConfigError> {
-    load(location, defaults, uid)?
-        .ok_or_else(|| ConfigError::Missing { path: location.map(|l| l.path.clone()) })
+/// The config `from` names: the app options, or the file ([`locate`]).
+/// [`ConfigError::Missing`] when there is no file to read (no location is
+/// known, or the default file is absent): git's operations then serve
+/// nothing, and the operator commands report it.
+pub(crate) fn load(from: &ConfigFrom, place: &Surroundings<'_>) -> Result<Config, ConfigError> {
+    let flag = match from {
+        ConfigFrom::Flags(flags) => return from_flags(flags, place.defaults, place.cwd),
+        ConfigFrom::File(flag) => flag.as_deref(),
+    };
+    let location = locate(flag, place.env_file, place.user_config_dir, place.cwd);
+    let text = match &location {
+        Some(location) => read_text(location, place.uid)?,
+        None => None,
+    };
+    match (text, location) {
+        (Some(text), Some(location)) => parse_config(&text, &location.path, place.defaults),
+        (_, location) => Err(ConfigError::Missing { path: location.map(|l| l.path) }),
+    }
 }
 
 /// Parses and validates config text; `path` is used for messages and to

@@ -11,6 +11,7 @@
 
 use crate::cli::Scope;
 use crate::commands::helper::{BINARY, is_ours, shell_quote};
+use crate::error::Error;
 
 /// What git config holds now for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,12 +49,23 @@ fn without_ours(helpers: &[String]) -> Vec<String> {
     kept
 }
 
-pub(crate) fn scope_args(scope: &Scope) -> Vec<String> {
-    match scope {
+/// The `git config` option that selects the scope's file. A `--file` path
+/// that is not UTF-8 is refused rather than passed on changed: git would
+/// write a look-alike file (git commands are run with text arguments).
+pub(crate) fn scope_args(scope: &Scope) -> Result<Vec<String>, Error> {
+    Ok(match scope {
         Scope::Global => vec!["--global".into()],
         Scope::System => vec!["--system".into()],
-        Scope::File(path) => vec!["--file".into(), path.to_string_lossy().into_owned()],
-    }
+        Scope::File(path) => {
+            let Some(path) = path.to_str() else {
+                return Err(Error::Usage(format!(
+                    "--file {}: the path is not UTF-8; give a path that is",
+                    crate::redact::escape(&path.to_string_lossy())
+                )));
+            };
+            vec!["--file".into(), path.to_string()]
+        }
+    })
 }
 
 /// The `git config` argument lists that replace the values of a multi-valued key.
@@ -79,32 +91,35 @@ fn args(scope: &[String], rest: &[&str]) -> Vec<String> {
 }
 
 /// The commands that configure `host`; empty when it already is.
-pub(crate) fn plan_configure(scope: &Scope, host: &str, value: &str, state: &HostState) -> Vec<Vec<String>> {
-    let scope = scope_args(scope);
+pub(crate) fn plan_configure(
+    scope: &[String],
+    host: &str,
+    value: &str,
+    state: &HostState,
+) -> Vec<Vec<String>> {
     let mut goal = without_ours(&state.helpers);
     goal.push(String::new());
     goal.push(value.to_string());
-    let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
+    let mut commands = rewrite(scope, &helper_key(host), &state.helpers, &goal);
     if state.use_http_path.as_deref() != Some("true") {
         let previous = state.use_http_path.clone().unwrap_or_default();
-        commands.push(args(&scope, &[&marker_key(host), &previous]));
-        commands.push(args(&scope, &[&use_http_path_key(host), "true"]));
+        commands.push(args(scope, &[&marker_key(host), &previous]));
+        commands.push(args(scope, &[&use_http_path_key(host), "true"]));
     }
     commands
 }
 
 /// The commands that undo [`plan_configure`] for `host`.
-pub(crate) fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> Vec<Vec<String>> {
-    let scope = scope_args(scope);
+pub(crate) fn plan_unconfigure(scope: &[String], host: &str, state: &HostState) -> Vec<Vec<String>> {
     let goal = without_ours(&state.helpers);
-    let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
+    let mut commands = rewrite(scope, &helper_key(host), &state.helpers, &goal);
     if let Some(previous) = &state.replaced_use_http_path {
         if previous.is_empty() {
-            commands.push(args(&scope, &["--unset-all", &use_http_path_key(host)]));
+            commands.push(args(scope, &["--unset-all", &use_http_path_key(host)]));
         } else {
-            commands.push(args(&scope, &[&use_http_path_key(host), previous]));
+            commands.push(args(scope, &[&use_http_path_key(host), previous]));
         }
-        commands.push(args(&scope, &["--unset-all", &marker_key(host)]));
+        commands.push(args(scope, &["--unset-all", &marker_key(host)]));
     }
     commands
 }
@@ -148,6 +163,14 @@ mod tests {
 
     const OURS: &str = "/usr/local/bin/git-credential-github-app --config /etc/gh.toml";
 
+    fn global() -> Vec<String> {
+        scope_args(&Scope::Global).unwrap()
+    }
+
+    fn file() -> Vec<String> {
+        scope_args(&Scope::File("/g".into())).unwrap()
+    }
+
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -176,7 +199,7 @@ mod tests {
     #[test]
     fn configure_appends_an_empty_entry_and_ours_and_sets_use_http_path() {
         let state = HostState::default();
-        let commands = plan_configure(&Scope::Global, "github.com", OURS, &state);
+        let commands = plan_configure(&global(), "github.com", OURS, &state);
         let lines: Vec<String> = commands.iter().map(|c| display(c)).collect();
         assert_eq!(
             lines,
@@ -192,10 +215,10 @@ mod tests {
     #[test]
     fn configuring_twice_changes_nothing_the_second_time() {
         let mut state = HostState { helpers: strings(&["store"]), ..Default::default() };
-        let first = plan_configure(&Scope::Global, "h", OURS, &state);
+        let first = plan_configure(&global(), "h", OURS, &state);
         apply("h", &mut state, &first);
         assert_eq!(state.helpers, strings(&["store", "", OURS]));
-        assert!(plan_configure(&Scope::Global, "h", OURS, &state).is_empty());
+        assert!(plan_configure(&global(), "h", OURS, &state).is_empty());
     }
 
     #[test]
@@ -205,7 +228,7 @@ mod tests {
             use_http_path: Some("true".into()),
             ..Default::default()
         };
-        let commands = plan_configure(&Scope::Global, "h", OURS, &state);
+        let commands = plan_configure(&global(), "h", OURS, &state);
         apply("h", &mut state, &commands);
         assert_eq!(state.helpers, strings(&["", OURS]));
     }
@@ -223,13 +246,13 @@ mod tests {
             HostState { helpers: strings(&[]), use_http_path: Some("true".into()), ..Default::default() },
         ] {
             let mut state = before.clone();
-            let commands = plan_configure(&Scope::File("/g".into()), "h", OURS, &state);
+            let commands = plan_configure(&file(), "h", OURS, &state);
             apply("h", &mut state, &commands);
             assert_ne!(state, before);
-            let commands = plan_unconfigure(&Scope::File("/g".into()), "h", &state);
+            let commands = plan_unconfigure(&file(), "h", &state);
             apply("h", &mut state, &commands);
             assert_eq!(state, before);
-            assert!(plan_unconfigure(&Scope::File("/g".into()), "h", &state).is_empty());
+            assert!(plan_unconfigure(&file(), "h", &state).is_empty());
         }
     }
 
