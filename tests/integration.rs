@@ -8,6 +8,7 @@ mod support;
 mod cases {
     mod action;
     mod arguments;
+    mod clients;
     mod commands;
     mod config;
     mod discovery;
@@ -20,8 +21,12 @@ mod cases {
     mod keyless;
     mod network;
     mod newcomer;
+    mod programs;
+    mod public;
     mod readme;
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
+    mod vault_echo;
 }
