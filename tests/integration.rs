@@ -19,6 +19,7 @@ mod cases {
     mod git_side;
     mod hostile;
     mod keyless;
+    mod module_map;
     mod network;
     mod newcomer;
     mod programs;
