@@ -16,6 +16,7 @@ mod diag;
 mod error;
 mod files;
 mod github;
+mod hex;
 mod http;
 mod jwt;
 mod mint;
@@ -31,6 +32,8 @@ mod secret;
 mod sign_command;
 mod signer;
 mod spelling;
+#[cfg(test)]
+mod testing;
 mod time;
 mod tls;
 mod token;
@@ -41,6 +44,7 @@ pub use crate::context::VaultEnv;
 pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::{Error, ExecFailure};
 pub use crate::network::NetworkEnv;
+pub use crate::secret::Secret;
 
 use crate::cli::{Command, Invocation};
 use crate::config::{Config, ConfigError};

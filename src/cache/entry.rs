@@ -44,7 +44,7 @@ pub(super) struct StoredEntry {
     #[serde(flatten)]
     key: EntryKey,
     installation_id: u64,
-    token: String,
+    token: Secret<String>,
     /// When it was minted (local unix seconds); entries without it are corrupt.
     #[serde(default)]
     minted_at: u64,
@@ -103,7 +103,7 @@ impl Cache {
             version: FORMAT_VERSION,
             key: key.clone(),
             installation_id,
-            token: token.token.expose().clone(),
+            token: token.token.clone(),
             minted_at: self.now,
             expires_at: token.expires_at,
         };
@@ -151,7 +151,7 @@ impl Cache {
     fn parse_entry(&self, bytes: &[u8]) -> Option<Entry> {
         let stored: StoredEntry = serde_json::from_slice(bytes).ok()?;
         if stored.version != FORMAT_VERSION
-            || !crate::token::is_token_shaped(&stored.token)
+            || !crate::token::is_token_shaped(stored.token.expose())
             || !plausible(stored.minted_at, stored.expires_at, self.now)
         {
             return None;
@@ -159,7 +159,7 @@ impl Cache {
         Some(Entry {
             key: stored.key,
             installation_id: stored.installation_id,
-            token: Secret::new(stored.token),
+            token: stored.token,
             expires_at: stored.expires_at,
         })
     }

@@ -59,7 +59,8 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::tests::{NOW, TempDir, key};
+    use crate::cache::tests::{NOW, key};
+    use crate::testing::TempDir;
 
     #[test]
     fn a_failure_note_is_shared_for_seconds_only_and_dropped_on_success() {

@@ -74,7 +74,8 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::tests::{NOW, TempDir};
+    use crate::cache::tests::NOW;
+    use crate::testing::TempDir;
 
     #[test]
     fn remembered_installations_accumulate_across_updates() {

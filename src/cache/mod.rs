@@ -51,7 +51,7 @@ fn hash_hex(fields: &[&str]) -> String {
         ctx.update(field.as_bytes());
         ctx.update(b"\n");
     }
-    ctx.finish().as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&ctx.finish().as_ref()[..16])
 }
 
 /// The most an entry, remembered installations or a clock offset may hold.
@@ -290,22 +290,9 @@ pub(crate) mod tests {
     use super::entry::{MAX_ENTRY_LIFETIME, StoredEntry};
     use super::*;
     use crate::secret::Secret;
+    use crate::testing::TempDir;
     use crate::token::InstallationToken;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-
-    pub(crate) struct TempDir(pub(crate) PathBuf);
-    impl TempDir {
-        pub(crate) fn new(name: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!("gcga-cache-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&p);
-            TempDir(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     pub(crate) const NOW: u64 = 1_700_000_000;
 

@@ -16,7 +16,7 @@ struct StoredLogin {
     version: u32,
     /// Vault address, namespace, auth mount, role.
     fields: Vec<String>,
-    token: String,
+    token: Secret<String>,
     expires_at: u64,
 }
 
@@ -28,9 +28,9 @@ pub(super) fn login_token(cache: &Cache, fields: &[&str], now: u64, margin: u64)
     let usable = stored.version == FORMAT_VERSION
         && same
         && is_fresh(stored.expires_at, now, margin)
-        && !stored.token.is_empty()
-        && !stored.token.contains(|c: char| c.is_whitespace() || c.is_control());
-    usable.then(|| Secret::new(stored.token))
+        && !stored.token.expose().is_empty()
+        && !stored.token.expose().contains(|c: char| c.is_whitespace() || c.is_control());
+    usable.then_some(stored.token)
 }
 
 /// Keeps a logged-in vault token until `expires_at` (same file rules as tokens).
@@ -43,7 +43,7 @@ pub(super) fn set_login_token(
     let stored = StoredLogin {
         version: FORMAT_VERSION,
         fields: fields.iter().map(|f| f.to_string()).collect(),
-        token: token.expose().clone(),
+        token: token.clone(),
         expires_at,
     };
     cache.write_vault_login(fields, &stored)
@@ -57,7 +57,7 @@ pub(super) fn forget_login_token(cache: &Cache, fields: &[&str]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::tests::TempDir;
+    use crate::testing::TempDir;
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
