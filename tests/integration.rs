@@ -6,7 +6,9 @@ mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    mod action;
     mod arguments;
+    mod clients;
     mod commands;
     mod config;
     mod discovery;
@@ -18,7 +20,12 @@ mod cases {
     mod hostile;
     mod keyless;
     mod network;
+    mod newcomer;
+    mod programs;
+    mod public;
+    mod readme;
     mod robustness;
     mod scale;
     mod scopes;
+    mod terminal;
 }

@@ -48,6 +48,7 @@ pub(crate) struct AppFlags {
     pub(crate) token_scope: Option<OsString>,
     /// `NAME=LEVEL`, in the order given.
     pub(crate) permissions: Vec<OsString>,
+    pub(crate) read_public_repos: bool,
 }
 
 /// What an option holds, for reading it back.
@@ -164,6 +165,12 @@ pub(crate) const APP_OPTIONS: &[AppOption] = &[
     ),
     option!("--token-scope", "SCOPE", "installation (default) or repository", token_scope),
     option!("--permission", "NAME=LEVEL", "narrow the token, repeatable (read, write, admin)", permissions),
+    option!(
+        "--read-public-repos",
+        "",
+        "read-only tokens for the host's repositories no --repos pattern\n                           matches (public dependencies; see configure)",
+        read_public_repos
+    ),
     option!("--name", "LABEL", "a label for messages (default: the App ID)", name),
 ];
 
@@ -311,6 +318,7 @@ pub(crate) fn from_flags(
         ca_file: lossy(&flags.ca_file),
         token_scope,
         permissions: (!permissions.is_empty()).then_some(permissions),
+        read_public_repos: flags.read_public_repos.then_some(true),
     };
     let raw = RawConfig { app: vec![app], ..RawConfig::default() };
     let mut config = validate(raw, &Source::Flags { cwd }, defaults)?;
