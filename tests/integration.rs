@@ -19,6 +19,7 @@ mod cases {
     mod git_side;
     mod hostile;
     mod keyless;
+    mod module_map;
     mod network;
     mod newcomer;
     mod programs;
@@ -28,4 +29,5 @@ mod cases {
     mod scale;
     mod scopes;
     mod terminal;
+    mod vault_echo;
 }

@@ -526,21 +526,4 @@ pub(crate) mod tests {
         assert!(matches!(cache.lock(&key("k"), Duration::from_secs(30)), Err(CacheError::Lock { .. })));
         assert!(started.elapsed() < Duration::from_secs(5));
     }
-
-    #[test]
-    fn symlinks_planted_at_temp_names_are_never_written_through() {
-        let tmp = TempDir::new("tmp-symlink");
-        let cache = Cache::new(&tmp.0, None, NOW);
-        cache.ensure_dir().unwrap();
-        let victim = tmp.0.join("victim");
-        fs::write(&victim, "untouched").unwrap();
-        let name = Cache::entry_name(&key("k"));
-        // Every name the old scheme could pick, and the pid-free prefix.
-        for guess in [format!(".{name}.tmp{}", std::process::id()), format!(".{name}.tmp")] {
-            std::os::unix::fs::symlink(&victim, tmp.0.join(guess)).unwrap();
-        }
-        cache.write(&key("k"), 2, &token("ghs_secret", 4000)).unwrap();
-        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
-        assert_eq!(cache.read(&key("k")).unwrap().token.expose(), "ghs_secret");
-    }
 }
