@@ -22,6 +22,7 @@ mod cases {
     mod git_side;
     mod hostile;
     mod keyless;
+    mod module_map;
     mod network;
     mod newcomer;
     mod programs;
@@ -31,4 +32,5 @@ mod cases {
     mod scale;
     mod scopes;
     mod terminal;
+    mod vault_echo;
 }
