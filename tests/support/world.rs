@@ -56,6 +56,24 @@ pub fn request(host: &str, path: Option<&str>) -> String {
     r
 }
 
+/// Set (to anything but empty) when the helper under test cannot find the test's cache
+/// directory by itself: a Windows build under Wine takes `%LOCALAPPDATA%` from the Wine prefix
+/// and ignores the tests' `HOME` and `XDG_CACHE_HOME`, so every test would share one cache.
+/// [`World::config`] then names [`World::cache_dir`] in each config that names none.
+pub const EXPLICIT_CACHE_DIR_ENV: &str = "GCGA_TEST_EXPLICIT_CACHE_DIR";
+
+fn explicit_cache_dir() -> bool {
+    std::env::var_os(EXPLICIT_CACHE_DIR_ENV).is_some_and(|v| !v.is_empty())
+}
+
+/// Whether a config sets `cache_dir` at the top level (before its first table).
+pub fn sets_cache_dir(toml: &str) -> bool {
+    toml.lines()
+        .map(str::trim_start)
+        .take_while(|line| !line.starts_with('['))
+        .any(|line| line.strip_prefix("cache_dir").is_some_and(|rest| rest.trim_start().starts_with('=')))
+}
+
 /// The permission bits of a file.
 pub fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
@@ -302,8 +320,15 @@ impl World {
     }
 
     /// Writes the helper's config (a [`Config`], an [`App`] or TOML text) and returns its path.
+    /// With [`EXPLICIT_CACHE_DIR_ENV`] set, a config that names no `cache_dir` gets
+    /// `cache_dir` = [`World::cache_dir`] as its first line.
     pub fn config(&self, toml: impl fmt::Display) -> PathBuf {
-        self.env.write_config(&toml.to_string())
+        let toml = toml.to_string();
+        if explicit_cache_dir() && !sets_cache_dir(&toml) {
+            let line = format!("cache_dir = {}\n", toml_path(&self.cache_dir()));
+            return self.env.write_config(&(line + &toml));
+        }
+        self.env.write_config(&toml)
     }
 
     // ---- running the helper ----
