@@ -1,22 +1,36 @@
 //! Integration tests: the helper binary against a fake GitHub over TLS, run as git runs it and
 //! through real git. One test binary; every test starts its own world from `support::world`,
 //! and the support's own tests live beside it.
+//!
+//! On Windows only what the helper-as-git scenarios of `.ci/windows-scenarios` need is compiled
+//! (`get`, `erase`, `robustness`, without their tests of Unix modes, symlinks and owners); the
+//! other cases use Unix-only std APIs or tools.
 
 mod support;
 
 /// The helper's behaviour, one file per feature.
 mod cases {
+    #[cfg(unix)]
     mod commands;
+    #[cfg(unix)]
     mod config;
+    #[cfg(unix)]
     mod discovery;
     mod erase;
+    #[cfg(unix)]
     mod flags;
     mod get;
+    #[cfg(unix)]
     mod git_side;
+    #[cfg(unix)]
     mod hostile;
+    #[cfg(unix)]
     mod keyless;
+    #[cfg(unix)]
     mod network;
     mod robustness;
+    #[cfg(unix)]
     mod scale;
+    #[cfg(unix)]
     mod scopes;
 }

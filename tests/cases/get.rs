@@ -8,9 +8,10 @@ use std::sync::{Arc, Barrier};
 
 use serde_json::json;
 
+#[cfg(unix)]
+use crate::support::world::mode_of;
 use crate::support::world::{
-    APP_ID, CLIENT_ID, INSTALLATION_ID, OTHER_APP_ID, OTHER_INSTALLATION_ID, OWNER, PREFIX, World, mode_of,
-    request,
+    APP_ID, CLIENT_ID, INSTALLATION_ID, OTHER_APP_ID, OTHER_INSTALLATION_ID, OWNER, PREFIX, World, request,
 };
 use crate::support::{RunOutput, run, run_with_stdin};
 
@@ -129,6 +130,7 @@ fn a_token_with_less_than_the_minimum_lifetime_left_is_never_reused() {
     assert_eq!(w.fake.issued_tokens()[1].token, second);
 }
 
+#[cfg(unix)]
 #[test]
 fn cache_files_are_private_and_a_corrupt_entry_is_a_miss_that_gets_replaced() {
     let w = World::new();

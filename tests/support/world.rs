@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,7 +75,16 @@ pub fn sets_cache_dir(toml: &str) -> bool {
         .any(|line| line.strip_prefix("cache_dir").is_some_and(|rest| rest.trim_start().starts_with('=')))
 }
 
+/// A path as git's shell takes it in a helper value: Git for Windows runs helpers through its
+/// sh, which would eat backslashes, so forward slashes there (`C:/Users/...`; the test paths have no
+/// spaces).
+fn shell_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    if cfg!(windows) { text.replace('\\', "/") } else { text }
+}
+
 /// The permission bits of a file.
+#[cfg(unix)]
 pub fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
 }
@@ -358,7 +368,7 @@ impl World {
     /// Makes real git use the helper with this config, for every https URL.
     pub fn use_helper_in_git(&self, cfg: &Path) {
         let helper = super::git_env::helper_path();
-        let value = format!("{} --config {}", helper.display(), cfg.display());
+        let value = format!("{} --config {}", shell_path(&helper), shell_path(cfg));
         self.env.git_config_global("credential.helper", &value);
         self.env.git_config_global("credential.useHttpPath", "true");
     }
@@ -366,7 +376,7 @@ impl World {
     /// Same, scoped to the fake's URL (`credential.https://HOST.*`).
     pub fn use_helper_in_git_for_host(&self, cfg: &Path) {
         let helper = super::git_env::helper_path();
-        let value = format!("{} --config {}", helper.display(), cfg.display());
+        let value = format!("{} --config {}", shell_path(&helper), shell_path(cfg));
         let scope = format!("credential.{}", self.fake.base_url());
         self.env.git_config_global(&format!("{scope}.helper"), &value);
         self.env.git_config_global(&format!("{scope}.useHttpPath"), "true");
