@@ -8,7 +8,7 @@ use crate::config::{App, Config};
 use crate::diag::Diag;
 use crate::github::{ApiError, Client, ClientOptions};
 use crate::network::{self, GitHttpQuery, NetworkEnv};
-use std::fmt;
+use crate::secret::Secret;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -83,26 +83,15 @@ impl<'a> Context<'a> {
 }
 
 /// What the vault's authentication reads from the process environment
-/// (filled by `main`; the values are credentials and never printed).
-#[derive(Clone, Default)]
+/// (filled by `main`; the tokens are `Secret`s, never printed).
+#[derive(Debug, Clone, Default)]
 pub struct VaultEnv {
     /// `$VAULT_TOKEN`, else `$BAO_TOKEN`, with the variable's name (`"$VAULT_TOKEN"`).
-    pub token: Option<(&'static str, String)>,
+    pub token: Option<(&'static str, Secret<String>)>,
     /// `~/.vault-token`, where `vault login` / `bao login` leave the token.
     pub token_file: Option<PathBuf>,
     /// `$ACTIONS_ID_TOKEN_REQUEST_URL` (set in a GitHub Actions job with `id-token: write`).
     pub actions_request_url: Option<String>,
     /// `$ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
-    pub actions_request_token: Option<String>,
-}
-
-impl fmt::Debug for VaultEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VaultEnv")
-            .field("token", &self.token.as_ref().map(|(name, _)| (name, "REDACTED")))
-            .field("token_file", &self.token_file)
-            .field("actions_request_url", &self.actions_request_url.as_ref().map(|_| "REDACTED"))
-            .field("actions_request_token", &self.actions_request_token.as_ref().map(|_| "REDACTED"))
-            .finish()
-    }
+    pub actions_request_token: Option<Secret<String>>,
 }

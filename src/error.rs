@@ -54,10 +54,46 @@ pub enum Error {
         command: String,
         detail: String,
     },
+    /// `exec` failed before COMMAND took over; `main` exits 125, 126 or 127.
+    Exec(ExecFailure),
     /// Reading git's request failed.
     Input(io::Error),
     /// Writing the answer failed (a broken pipe is not reported).
     Output(io::Error),
+}
+
+/// Why `exec` did not hand over to COMMAND, by the exit status `env` and
+/// `timeout` use for each.
+#[derive(Debug)]
+pub enum ExecFailure {
+    /// The helper's own failure (usage, no config, repository not served,
+    /// mint failed): 125.
+    Helper(Box<Error>),
+    /// COMMAND exists but cannot be run (not executable, a directory...): 126.
+    CannotRun { program: String, error: io::Error },
+    /// COMMAND is neither a file nor found on `PATH`: 127.
+    NotFound { program: String },
+}
+
+impl Error {
+    /// The process's exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Exec(ExecFailure::Helper(_)) => 125,
+            Error::Exec(ExecFailure::CannotRun { .. }) => 126,
+            Error::Exec(ExecFailure::NotFound { .. }) => 127,
+            _ => 1,
+        }
+    }
+
+    /// This error as `exec`'s own failure (exit 125), unless it already is an `exec` failure.
+    pub(crate) fn in_exec(self) -> Error {
+        match self {
+            Error::Exec(_) => self,
+            other => Error::Exec(ExecFailure::Helper(Box::new(other))),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -80,6 +116,13 @@ impl fmt::Display for Error {
             }
             Error::NoExecutable => f.write_str("cannot tell where this binary is"),
             Error::Git { command, detail } => write!(f, "{command} failed: {detail}"),
+            Error::Exec(ExecFailure::Helper(e)) => write!(f, "{e} (exec: the command was not run)"),
+            Error::Exec(ExecFailure::CannotRun { program, error }) => {
+                write!(f, "exec: cannot run {program}: {error}")
+            }
+            Error::Exec(ExecFailure::NotFound { program }) => {
+                write!(f, "exec: {program} not found (no such file, and not on PATH)")
+            }
             Error::Input(e) => write!(f, "cannot read git's request on stdin: {e}"),
             Error::Output(e) => write!(f, "cannot write the answer on stdout: {e}"),
         }
@@ -94,6 +137,8 @@ impl std::error::Error for Error {
             Error::Api { error, .. } => Some(error),
             Error::Cache(e) => Some(e),
             Error::Input(e) | Error::Output(e) => Some(e),
+            Error::Exec(ExecFailure::Helper(e)) => Some(e.as_ref()),
+            Error::Exec(ExecFailure::CannotRun { error, .. }) => Some(error),
             _ => None,
         }
     }

@@ -1,5 +1,6 @@
 //! The GitHub REST client: one `ureq` agent per API URL, the calls the helper
-//! makes, and the retry policy around them. Errors name the endpoint, the
+//! makes, and which of their answers are retried (attempts, backoff and the
+//! deadline are `http.rs`'s one policy). Errors name the endpoint, the
 //! status and GitHub's message, plus what to do about it.
 //!
 //! Policy (docs/troubleshooting.md): at most 3 attempts per call; connection
@@ -9,7 +10,7 @@
 //! Nothing outlives the caller's deadline.
 
 use crate::diag::Diag;
-use crate::http::{self, CONNECT_TIMEOUT, tls_error};
+use crate::http::{self, CONNECT_TIMEOUT, Method, backoff, is_retryable, retry_wait, tls_error};
 use crate::network::{Connection, Trust};
 use crate::redact::{self, one_line, truncate, withhold};
 use crate::secret::Secret;
@@ -24,8 +25,6 @@ use std::time::{Duration, Instant};
 const API_VERSION: &str = "2022-11-28";
 /// GitHub's answers here are well under a kilobyte; a captive portal's page is not.
 const MAX_BODY: u64 = 1024 * 1024;
-pub(crate) const MAX_ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` we wait out; longer ones fail at once with the wait in the message.
 const MAX_RETRY_AFTER: u64 = 10;
 /// The longest token lifetime we believe (GitHub's is one hour).
@@ -114,24 +113,6 @@ pub(crate) struct MintRequest {
 impl MintRequest {
     pub(crate) fn is_empty(&self) -> bool {
         self.repositories.is_none() && self.permissions.is_empty()
-    }
-}
-
-/// The HTTP methods the helper uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    Get,
-    Post,
-    Delete,
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Delete => "DELETE",
-        })
     }
 }
 
@@ -311,10 +292,7 @@ impl<'a> Client<'a> {
                 }
                 _ => None,
             };
-            if let Some(wait) = wait
-                && attempt < MAX_ATTEMPTS
-                && Instant::now() + wait < self.options.deadline
-            {
+            if let Some(wait) = retry_wait(attempt, wait, self.options.deadline) {
                 self.diag.trace(|| format!("http: retrying in {} ms", wait.as_millis()));
                 std::thread::sleep(wait);
                 attempt += 1;
@@ -480,40 +458,6 @@ fn is_rate_limited(answer: &Answer) -> bool {
         && (answer.ratelimit_remaining == Some(0) || answer.retry_after.is_some() || answer.status == 429)
 }
 
-/// Failures worth another try; TLS and set-up errors are not. A POST (a
-/// mint) is retried only when it surely never reached the server: the name
-/// did not resolve or the connection was never made.
-pub(crate) fn is_retryable(method: Method, error: &ureq::Error) -> bool {
-    use std::io::ErrorKind as K;
-    let before_sending = match error {
-        ureq::Error::HostNotFound
-        | ureq::Error::ConnectionFailed
-        | ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => return true,
-        ureq::Error::Io(e) => {
-            if tls_error(e).is_some() {
-                return false;
-            }
-            matches!(
-                e.kind(),
-                K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
-            )
-        }
-        ureq::Error::Protocol(_) => false,
-        _ => return false,
-    };
-    before_sending || method != Method::Post
-}
-
-/// ~250 ms, then ~500 ms, each ±25 % at random, so many runners hitting
-/// the same hiccup do not retry in lockstep.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let base = FIRST_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
-    let mut byte = [0u8; 1];
-    let random =
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte).map_or(128, |()| byte[0]);
-    base * 3 / 4 + base / 2 * u32::from(random) / 255
-}
-
 /// What to do about an error status, where the status alone says it.
 fn hint(method: Method, path: &str, status: u16, message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
@@ -555,7 +499,7 @@ fn read_body(mut response: ureq::http::Response<ureq::Body>) -> Result<String, S
 
 #[derive(Deserialize)]
 struct TokenAnswer {
-    token: Option<String>,
+    token: Option<Secret<String>>,
     expires_at: Option<String>,
 }
 
@@ -563,7 +507,7 @@ struct TokenAnswer {
 fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| describe_non_json(body))?;
     let token = answer.token.ok_or("the answer has no token")?;
-    if !is_token_shaped(&token) {
+    if !is_token_shaped(token.expose()) {
         return Err(
             "the token is empty, longer than 4 KiB, or holds characters GitHub tokens never have".into()
         );
@@ -571,7 +515,7 @@ fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let expires_at = answer.expires_at.ok_or("the answer has no expires_at")?;
     let expires_at = parse_timestamp(&expires_at)
         .ok_or_else(|| format!("expires_at {:?} is not an ISO 8601 UTC time", truncate(&expires_at, 40)))?;
-    Ok(InstallationToken { token: Secret::new(token), expires_at })
+    Ok(InstallationToken { token, expires_at })
 }
 
 /// GitHub's `message` from an error body, else a short description of the body.
@@ -644,19 +588,6 @@ mod tests {
         let link = r#"<https://api.github.com/app/installations?page=2>; rel="next", <https://api.github.com/app/installations?page=5>; rel="last""#;
         assert_eq!(next_link(link).as_deref(), Some("https://api.github.com/app/installations?page=2"));
         assert_eq!(next_link(r#"<https://x/?page=1>; rel="prev""#), None);
-    }
-
-    #[test]
-    fn backoff_starts_near_250_ms_and_doubles() {
-        for _ in 0..20 {
-            let first = backoff(1);
-            assert!(first >= Duration::from_millis(187) && first <= Duration::from_millis(313), "{first:?}");
-            let second = backoff(2);
-            assert!(
-                second >= Duration::from_millis(375) && second <= Duration::from_millis(625),
-                "{second:?}"
-            );
-        }
     }
 
     #[test]

@@ -4,17 +4,45 @@
 //! GitHub's API (github.rs), the vault and the GitHub Actions OIDC endpoint
 //! (vault/) all get their agent here. Set-up errors are one line naming the
 //! file or proxy.
+//!
+//! It also holds the one retry policy every call follows (GitHub's, the
+//! vault's): at most [`MAX_ATTEMPTS`] attempts, ~250 ms then ~500 ms apart
+//! (with jitter), none that would end past the caller's deadline, and which
+//! transport failures are worth another try. Each client says which answers
+//! are (GitHub: 5xx and a short `Retry-After`; the vault: 5xx but 503).
 
 use crate::files::{self, Refusal};
 use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
 use crate::redact;
 use crate::tls::{self, ExactOrChain};
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const USER_AGENT: &str = concat!("git-credential-github-app/", env!("CARGO_PKG_VERSION"));
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts per call, the first included.
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// The HTTP methods the helper uses (GitHub's API, the vault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        })
+    }
+}
 
 /// The agent for `connection`: its proxy and roots, statuses as answers, no
 /// redirects (a credential must not follow one), the connect timeout.
@@ -124,4 +152,63 @@ fn build_proxy(proxy: &Proxy) -> Result<ureq::Proxy, String> {
         builder = builder.no_proxy(entry);
     }
     builder.build().map_err(bad)
+}
+
+/// How long to wait before attempt `attempt + 1`, when the failed attempt
+/// `attempt` asked for another after `wait`: none after [`MAX_ATTEMPTS`], nor
+/// when the wait would end past `deadline`.
+pub(crate) fn retry_wait(attempt: u32, wait: Option<Duration>, deadline: Instant) -> Option<Duration> {
+    wait.filter(|&wait| attempt < MAX_ATTEMPTS && Instant::now() + wait < deadline)
+}
+
+/// Failures worth another try; TLS and set-up errors are not. A POST (a
+/// mint) is retried only when it surely never reached the server: the name
+/// did not resolve or the connection was never made.
+pub(crate) fn is_retryable(method: Method, error: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    let before_sending = match error {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => return true,
+        ureq::Error::Io(e) => {
+            if tls_error(e).is_some() {
+                return false;
+            }
+            matches!(
+                e.kind(),
+                K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable
+            )
+        }
+        ureq::Error::Protocol(_) => false,
+        _ => return false,
+    };
+    before_sending || method != Method::Post
+}
+
+/// ~250 ms, then ~500 ms, each ±25 % at random, so many runners hitting
+/// the same hiccup do not retry in lockstep.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let base = FIRST_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let mut byte = [0u8; 1];
+    let random =
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte).map_or(128, |()| byte[0]);
+    base * 3 / 4 + base / 2 * u32::from(random) / 255
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_near_250_ms_and_doubles() {
+        for _ in 0..20 {
+            let first = backoff(1);
+            assert!(first >= Duration::from_millis(187) && first <= Duration::from_millis(313), "{first:?}");
+            let second = backoff(2);
+            assert!(
+                second >= Duration::from_millis(375) && second <= Duration::from_millis(625),
+                "{second:?}"
+            );
+        }
+    }
 }

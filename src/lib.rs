@@ -16,10 +16,12 @@ mod diag;
 mod error;
 mod files;
 mod github;
+mod hex;
 mod http;
 mod jwt;
 mod mint;
 mod network;
+mod os;
 mod pem_key;
 mod process;
 mod protocol;
@@ -30,6 +32,8 @@ mod secret;
 mod sign_command;
 mod signer;
 mod spelling;
+#[cfg(test)]
+mod testing;
 mod time;
 mod tls;
 mod token;
@@ -38,17 +42,19 @@ mod vault;
 pub use crate::config::{CONFIG_ENV, Defaults, VaultDefaults};
 pub use crate::context::VaultEnv;
 pub use crate::diag::{TRACE_ENV, trace_enabled};
-pub use crate::error::Error;
+pub use crate::error::{Error, ExecFailure};
 pub use crate::network::NetworkEnv;
+pub use crate::secret::Secret;
 
-use crate::cli::Command;
+use crate::cli::{Command, Invocation};
+use crate::config::{Config, ConfigError};
 use crate::context::Context;
 use crate::diag::Diag;
 use crate::protocol::Operation;
 use std::cell::RefCell;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// Everything `main` reads from the process environment.
@@ -76,6 +82,33 @@ pub struct Environment {
     pub vault: VaultEnv,
 }
 
+impl Environment {
+    /// Where the config file is looked for.
+    fn surroundings(&self) -> config::Surroundings<'_> {
+        config::Surroundings {
+            env_file: self.config_file.as_deref(),
+            user_config_dir: self.user_config_dir.as_deref(),
+            cwd: self.cwd.as_deref(),
+            defaults: &self.defaults,
+            uid: self.uid,
+        }
+    }
+
+    /// What an operation on `config` is handed.
+    fn context<'a>(&'a self, config: &'a Config, clock: Clock, diag: &'a Diag<'a>) -> Context<'a> {
+        Context {
+            config,
+            now: clock.now,
+            deadline: clock.started + config.timeout,
+            network: &self.network,
+            var: self.var.unwrap_or(|_| None),
+            uid: self.uid,
+            diag,
+            vault_env: &self.vault,
+        }
+    }
+}
+
 /// The process's standard streams.
 pub struct Stdio<'a, R: Read, W: Write> {
     pub stdin: R,
@@ -91,7 +124,7 @@ pub struct Clock {
     pub started: Instant,
 }
 
-/// Runs the program for `args` (without the program name).
+/// Runs the program for `args` (without the program name): parse, then dispatch.
 pub fn run<R: Read, W: Write>(
     args: &[OsString],
     env: &Environment,
@@ -99,68 +132,36 @@ pub fn run<R: Read, W: Write>(
     io: Stdio<'_, R, W>,
 ) -> Result<(), Error> {
     let Stdio { stdin, mut stdout, stderr } = io;
-    let invocation = cli::parse(args).map_err(Error::Usage)?;
-    let by_flags = invocation.app.gives_app();
-    if by_flags && invocation.config.is_some() {
-        return Err(Error::Usage("give either --config or the app flags (--app-id ...), not both".into()));
-    }
-    let location = config::locate(
-        invocation.config.as_deref(),
-        env.config_file.as_deref().map(OsStr::new),
-        env.user_config_dir.as_deref(),
-        env.cwd.as_deref(),
-    );
-    // The app given by flags replaces the config file: none is read.
-    let load = || match by_flags {
-        true => config::from_flags(&invocation.app, &env.defaults, env.cwd.as_deref()).map(Some),
-        false => config::load(location.as_ref(), &env.defaults, env.uid),
-    };
+    // `exec`'s own failures, usage included, exit 125 (COMMAND's statuses are its own).
+    let exec = |e: Error| if cli::names_exec(args) { e.in_exec() } else { e };
+    let Invocation { config: from, command } = cli::parse(args).map_err(|m| exec(Error::Usage(m)))?;
     let sink = RefCell::new(stderr);
     let diag = Diag::new(&sink, env.trace);
-    let context = |config| Context {
-        config,
-        now: clock.now,
-        deadline: clock.started + config.timeout,
-        network: &env.network,
-        var: env.var.unwrap_or(|_| None),
-        uid: env.uid,
-        diag: &diag,
-        vault_env: &env.vault,
-    };
-    // `--host` without an app is `token`'s host for OWNER/REPO, and nothing else.
-    let token_host = invocation.app.host.as_deref().filter(|_| !by_flags);
-    if token_host.is_some() && !matches!(invocation.command, Command::Token { .. } | Command::Help(_)) {
-        return Err(Error::Usage(
-            "--host describes an app: give --app-id and a key flag too (see --help)".into(),
-        ));
-    }
-    match invocation.command {
+    let place = env.surroundings();
+    let context = |config| env.context(config, clock, &diag);
+    match command {
         Command::Help(topic) => write_out(&mut stdout, cli::help(topic).as_bytes()),
         Command::Version => write_out(
             &mut stdout,
             concat!("git-credential-github-app ", env!("CARGO_PKG_VERSION"), "\n").as_bytes(),
         ),
-        // A person typed a word we do not know: say what they likely meant.
-        // git never gives us a terminal on stdin.
-        Command::Unknown(word) if env.interactive => Err(Error::Usage(match cli::suggest(&word) {
-            Some(meant) => {
-                format!("unknown command {}: did you mean `{meant}`? (see --help)", redact::shown(&word))
-            }
-            None => format!("unknown command {} (see --help)", redact::shown(&word)),
-        })),
+        // A person typed a word we do not know (git never gives us a terminal on stdin).
+        Command::Unknown(word) if env.interactive => Err(Error::Usage(cli::hint(&word))),
         // git's operations: read the request first, so git is never left
-        // writing; without a config nothing is served. An operation we do
-        // not know, and `store`, need no config: they stay silent even when
-        // it is broken, as git calls every helper for them.
+        // writing. An operation we do not know, and `store`, need no config:
+        // they stay silent even when it is broken, as git calls every helper.
         Command::Unknown(_) | Command::Protocol(Operation::Store) => {
-            protocol::read_request(stdin).map_err(Error::Input)?;
-            Ok(())
+            protocol::read_request(stdin).map_err(Error::Input).map(drop)
         }
+        // Without a config nothing is served.
         Command::Protocol(op) => {
             let request = protocol::read_request(stdin).map_err(Error::Input)?;
-            let Some(config) = load()? else {
-                diag.trace(|| "no config file: serving nothing".into());
-                return Ok(());
+            let config = match config::load(&from, &place) {
+                Err(ConfigError::Missing { .. }) => {
+                    diag.trace(|| "no config file: serving nothing".into());
+                    return Ok(());
+                }
+                loaded => loaded?,
             };
             let ctx = context(&config);
             match op {
@@ -171,45 +172,15 @@ pub fn run<R: Read, W: Write>(
                 _ => credential::erase(&request, &ctx),
             }
         }
-        // Removing every entry this helper added needs no config: it may be gone.
-        Command::Unconfigure { ref scope, dry_run, all: true } => {
-            // No config, so no timeout_secs: the default bounds the git commands.
-            let deadline = clock.started + config::DEFAULT_TIMEOUT;
-            commands::unconfigure_all(scope, dry_run, deadline, &mut stdout)
+        // Removing every entry this helper added needs no config (it may be
+        // gone), so no timeout_secs: the default bounds the git commands.
+        Command::UnconfigureAll { scope, dry_run } => {
+            commands::unconfigure_all(&scope, dry_run, clock.started + config::DEFAULT_TIMEOUT, &mut stdout)
         }
         // The commands people run need the config.
-        command => {
-            let config = match by_flags {
-                true => config::from_flags(&invocation.app, &env.defaults, env.cwd.as_deref())?,
-                false => config::load_required(location.as_ref(), &env.defaults, env.uid)?,
-            };
-            let ctx = context(&config);
-            let out = &mut stdout;
-            // The helper value git should run for this config: --config, or the app's flags.
-            let config_flag = invocation.config.as_ref().and(location.as_ref()).map(|l| l.path.as_path());
-            let flags = if by_flags { commands::helper_flags(&invocation.app, &config) } else { Vec::new() };
-            let helper = |exe: &Path| commands::helper_value(exe, config_flag, &flags);
-            let configure = format!(
-                "{} configure",
-                env.exe.as_deref().map_or_else(|| "git-credential-github-app".to_string(), helper)
-            );
-            match command {
-                Command::Token { target, json } => {
-                    commands::token(target.as_deref(), token_host, json, &ctx, out)
-                }
-                Command::Explain { url, json } => commands::explain(&url, json, &configure, &ctx, out),
-                Command::Doctor { json } => commands::doctor(json, &configure, &ctx, out),
-                Command::CacheList { json } => commands::cache_list(json, &ctx, out),
-                Command::CacheClear => commands::cache_clear(&ctx, out),
-                Command::Revoke { target } => commands::revoke(target.as_deref(), &ctx, out),
-                Command::Configure { ref scope, dry_run }
-                | Command::Unconfigure { ref scope, dry_run, .. } => {
-                    let remove = matches!(command, Command::Unconfigure { .. });
-                    let exe = env.exe.as_deref().ok_or(Error::NoExecutable)?;
-                    commands::configure(&config, scope, dry_run, remove, &helper(exe), &ctx, out)
-                }
-                Command::Help(_) | Command::Version | Command::Protocol(_) | Command::Unknown(_) => Ok(()),
-            }
+        Command::Operator(operator) => {
+            let config = config::load(&from, &place).map_err(|e| exec(e.into()))?;
+            commands::run(operator, &from, env.exe.as_deref(), &context(&config), &mut stdout).map_err(exec)
         }
     }
 }
@@ -232,17 +203,32 @@ mod tests {
     }
 
     #[test]
-    fn a_misspelt_command_from_a_terminal_gets_a_hint_but_git_gets_silence() {
-        let (result, out, err) = run_words(&["doctr"], true);
-        let message = result.unwrap_err().to_string();
-        assert!(message.contains("did you mean `doctor`"), "{message}");
-        assert!(out.is_empty() && err.is_empty());
+    fn a_typo_of_a_command_is_an_error_at_a_terminal_or_not_but_git_gets_silence() {
+        for interactive in [true, false] {
+            let (result, out, err) = run_words(&["doctr"], interactive);
+            let error = result.unwrap_err();
+            assert!(error.to_string().contains("did you mean `doctor`"), "{error}");
+            assert_eq!(error.exit_code(), 2);
+            assert!(out.is_empty() && err.is_empty());
+        }
+        // A word people try that is no typo gets a hint at a terminal only.
         let (result, out, err) = run_words(&["status"], true);
         assert!(result.unwrap_err().to_string().contains("`doctor`"));
         assert!(out.is_empty() && err.is_empty());
-        for word in ["doctr", "status", "capabilities"] {
+        for word in ["status", "capabilities", "set", "put"] {
             let (result, out, err) = run_words(&[word], false);
             assert!(result.is_ok() && out.is_empty() && err.is_empty(), "{word}");
+        }
+    }
+
+    #[test]
+    fn exec_fails_with_125_before_running_anything_when_the_helper_cannot_serve() {
+        // A usage error, and no config: neither runs `true`.
+        for words in [&["exec", "acme/web"][..], &["exec", "--", "true"]] {
+            let (result, out, _) = run_words(words, false);
+            let error = result.unwrap_err();
+            assert_eq!(error.exit_code(), 125, "{words:?}: {error}");
+            assert!(out.is_empty());
         }
     }
 

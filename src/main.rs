@@ -2,8 +2,8 @@
 //! here and nowhere else; errors are printed once, as one line.
 
 use git_credential_github_app::{
-    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Stdio, TRACE_ENV, VaultDefaults, VaultEnv,
-    run, trace_enabled,
+    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Secret, Stdio, TRACE_ENV, VaultDefaults,
+    VaultEnv, run, trace_enabled,
 };
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             },
         },
         network: NetworkEnv {
-            proxy: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]),
+            proxy: first_var(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]).map(Secret::new),
             no_proxy: first_var(&["no_proxy", "NO_PROXY"]),
             git_ssl_cainfo: env::var_os("GIT_SSL_CAINFO").filter(|v| !v.is_empty()).map(Into::into),
             ssl_cert_file: env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()).map(Into::into),
@@ -51,10 +51,11 @@ fn main() -> ExitCode {
         uid: Some(rustix::process::geteuid().as_raw()),
         interactive: io::stdin().is_terminal(),
         vault: VaultEnv {
-            token: first_named(&["$VAULT_TOKEN", "$BAO_TOKEN"]),
+            token: first_named(&["$VAULT_TOKEN", "$BAO_TOKEN"])
+                .map(|(name, value)| (name, Secret::new(value))),
             token_file: dirs::home_dir().map(|home| home.join(".vault-token")),
             actions_request_url: env::var("ACTIONS_ID_TOKEN_REQUEST_URL").ok(),
-            actions_request_token: env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").ok(),
+            actions_request_token: env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN").ok().map(Secret::new),
         },
     };
     // Not locked for the whole run: a panic on another thread must still be able to print.
@@ -66,7 +67,7 @@ fn main() -> ExitCode {
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(stderr, "git-credential-github-app: {e}");
-            ExitCode::from(if matches!(e, Error::Usage(_)) { 2 } else { 1 })
+            ExitCode::from(e.exit_code())
         }
     }
 }

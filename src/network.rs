@@ -12,14 +12,16 @@
 
 use crate::diag::Diag;
 use crate::process::{Failure, Running};
+use crate::secret::Secret;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Network settings `main` reads from the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkEnv {
-    /// The first of `https_proxy`, `HTTPS_PROXY`, `all_proxy`, `ALL_PROXY` that is set.
-    pub proxy: Option<String>,
+    /// The first of `https_proxy`, `HTTPS_PROXY`, `all_proxy`, `ALL_PROXY`
+    /// that is set: it may hold `user:password@`.
+    pub proxy: Option<Secret<String>>,
     /// `no_proxy` or `NO_PROXY`.
     pub no_proxy: Option<String>,
     /// `GIT_SSL_CAINFO`.
@@ -52,7 +54,7 @@ impl std::fmt::Display for Trust {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Proxy {
     /// As configured: may hold `user:password@`; show it only through [`Proxy::shown`].
-    pub(crate) url: String,
+    pub(crate) url: Secret<String>,
     pub no_proxy: Option<String>,
     pub(crate) origin: &'static str,
 }
@@ -79,9 +81,9 @@ pub(crate) enum ProxyScheme {
 impl Proxy {
     /// The scheme (lower case; `http` when the URL has none) and the rest.
     fn split(&self) -> (String, &str) {
-        match self.url.split_once("://") {
+        match self.url.expose().split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
-            None => ("http".to_string(), self.url.as_str()),
+            None => ("http".to_string(), self.url.expose().as_str()),
         }
     }
 
@@ -136,7 +138,8 @@ pub(crate) struct Connection {
 /// git's `http.*` settings that apply to one URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct GitHttpConfig {
-    pub proxy: Option<String>,
+    /// `http.proxy`: it may hold `user:password@`.
+    pub proxy: Option<Secret<String>>,
     pub(crate) ssl_ca_info: Option<PathBuf>,
 }
 
@@ -155,11 +158,13 @@ pub(crate) fn resolve(
 ) -> Connection {
     let from_git = if wants_git(ca_file, env) { git() } else { GitHttpConfig::default() };
     let proxy = match (&env.proxy, from_git.proxy) {
-        (Some(url), _) => {
-            Some(Proxy { url: with_scheme(url), no_proxy: env.no_proxy.clone(), origin: "environment" })
-        }
+        (Some(url), _) => Some(Proxy {
+            url: with_scheme(url.expose()),
+            no_proxy: env.no_proxy.clone(),
+            origin: "environment",
+        }),
         (None, Some(url)) => Some(Proxy {
-            url: with_scheme(&url),
+            url: with_scheme(url.expose()),
             no_proxy: env.no_proxy.clone(),
             origin: "git config http.proxy",
         }),
@@ -179,8 +184,8 @@ pub(crate) fn resolve(
 }
 
 /// git, like curl, takes `host:port` for an http proxy (so does the environment).
-fn with_scheme(url: &str) -> String {
-    if url.contains("://") { url.to_string() } else { format!("http://{url}") }
+fn with_scheme(url: &str) -> Secret<String> {
+    Secret::new(if url.contains("://") { url.to_string() } else { format!("http://{url}") })
 }
 
 /// `git config --null --get-urlmatch http <url>` running in the background,
@@ -232,7 +237,7 @@ fn parse_git_http_config(output: &str) -> GitHttpConfig {
         };
         let value = value.trim();
         match key.to_ascii_lowercase().as_str() {
-            "http.proxy" => config.proxy = (!value.is_empty()).then(|| value.to_string()),
+            "http.proxy" => config.proxy = (!value.is_empty()).then(|| Secret::new(value.to_string())),
             "http.sslcainfo" => config.ssl_ca_info = (!value.is_empty()).then(|| PathBuf::from(value)),
             _ => {}
         }
@@ -273,12 +278,33 @@ mod tests {
     fn git_settings_apply_when_the_environment_and_config_leave_them_open() {
         let connection = resolve(None, &env(), git_sets_both);
         let proxy = connection.proxy.unwrap();
-        assert_eq!(proxy.url, "http://proxy.corp:3128");
+        assert_eq!(proxy.url.expose(), "http://proxy.corp:3128");
         assert_eq!(proxy.origin, "git config http.proxy");
         assert_eq!(
             connection.trust,
             Trust::CaFile { path: "/git/ca.pem".into(), origin: "git config http.sslCAInfo" }
         );
+    }
+
+    #[test]
+    fn a_proxy_password_never_reaches_a_debug_print() {
+        let network = NetworkEnv { proxy: Some("http://alice:hunter2@envproxy:8080".into()), ..env() };
+        let git = || GitHttpConfig {
+            proxy: Some("socks5h://bob:s3cret@gitproxy:1080".into()),
+            ..Default::default()
+        };
+        let from_env = resolve(None, &network, git);
+        let from_git = resolve(None, &env(), git);
+        let vault = crate::context::VaultEnv {
+            token: Some(("$VAULT_TOKEN", "s.vaulttoken".into())),
+            actions_request_token: Some("actionsrequesttoken".into()),
+            ..Default::default()
+        };
+        let printed = format!("{network:?} {from_env:?} {from_git:?} {:?} {vault:?}", git());
+        for secret in ["hunter2", "s3cret", "s.vaulttoken", "actionsrequesttoken"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert_eq!(from_git.proxy.map(|p| p.shown()).as_deref(), Some("socks5h://gitproxy:1080"));
     }
 
     #[test]
@@ -289,7 +315,7 @@ mod tests {
             ..env()
         };
         let connection = resolve(None, &e, || panic!("git need not be asked"));
-        assert_eq!(connection.proxy.unwrap().url, "http://envproxy:8080");
+        assert_eq!(connection.proxy.unwrap().url.expose(), "http://envproxy:8080");
         assert_eq!(connection.trust, Trust::CaFile { path: "/env/ca.pem".into(), origin: "GIT_SSL_CAINFO" });
     }
 
@@ -314,7 +340,7 @@ mod tests {
         let parsed = parse_git_http_config(
             "http.proxy\nhttp://p:1\0http.sslcainfo\n/x/ca.pem\0http.sslverify\ntrue\0",
         );
-        assert_eq!(parsed.proxy.as_deref(), Some("http://p:1"));
+        assert_eq!(parsed.proxy.as_ref().map(|p| p.expose().as_str()), Some("http://p:1"));
         assert_eq!(parsed.ssl_ca_info, Some(PathBuf::from("/x/ca.pem")));
         assert_eq!(parse_git_http_config(""), GitHttpConfig::default());
     }

@@ -265,17 +265,13 @@ fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TempDir;
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
-    fn temp_key(mode: u32) -> (PathBuf, PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "gcga-key-test-{}-{mode:o}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("k.pem");
+    fn temp_key(mode: u32) -> (TempDir, PathBuf) {
+        let dir = TempDir::new("key-test");
+        let path = dir.path().join("k.pem");
         std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         (dir, path)
@@ -283,18 +279,16 @@ mod tests {
 
     #[test]
     fn a_key_only_its_owner_can_read_is_accepted() {
-        let (dir, path) = temp_key(0o600);
+        let (_dir, path) = temp_key(0o600);
         assert!(read_key_file(&path).is_ok());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_key_readable_by_others_is_refused_with_the_fix() {
-        let (dir, path) = temp_key(0o644);
+        let (_dir, path) = temp_key(0o644);
         let err = read_key_file(&path).unwrap_err().to_string();
         assert!(err.contains("644") && err.contains("chmod 600"), "{err}");
         assert!(!err.contains("BEGIN"), "{err}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     fn no_vars(_: &str) -> Option<String> {

@@ -1,16 +1,22 @@
-//! `Secret<T>`: the one type that holds a private key, a JWT or a token.
+//! `Secret<T>`: the one type that holds a private key, a JWT or a token (an
+//! installation token, a vault token, the Actions request token) or a proxy
+//! URL that may carry a password.
 //!
 //! It has no `Display`, its `Debug` prints `REDACTED`, and the only way to the
 //! inner value is [`Secret::expose`], so every place a secret leaves the process
-//! (an HTTP header, the protocol writer, the cache file) is greppable.
+//! (an HTTP header, the protocol writer, the cache file) is greppable. It is
+//! serialized as the bare value (`#[serde(transparent)]`, like cargo's
+//! `Secret`), so a file that holds a token is read straight into one.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret<T>(T);
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
 
 impl<T> Secret<T> {
-    pub(crate) fn new(value: T) -> Self {
+    pub fn new(value: T) -> Self {
         Secret(value)
     }
 
@@ -23,6 +29,12 @@ impl<T> Secret<T> {
 impl<T> From<T> for Secret<T> {
     fn from(value: T) -> Self {
         Secret(value)
+    }
+}
+
+impl From<&str> for Secret<String> {
+    fn from(value: &str) -> Self {
+        Secret(value.to_string())
     }
 }
 
@@ -53,6 +65,14 @@ mod tests {
         let s = Secret::new("ghs_supersecret".to_string());
         assert_eq!(format!("{s:?}"), "REDACTED");
         assert_eq!(format!("{:?}", Some(s)), "Some(REDACTED)");
+    }
+
+    #[test]
+    fn it_is_serialized_as_the_bare_value() {
+        let s = Secret::new("ghs_abc".to_string());
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"ghs_abc\"");
+        let back: Secret<String> = serde_json::from_str("\"ghs_abc\"").unwrap();
+        assert!(back.ct_eq("ghs_abc"));
     }
 
     #[test]

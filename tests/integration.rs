@@ -11,12 +11,16 @@ mod support;
 /// The helper's behaviour, one file per feature.
 mod cases {
     #[cfg(unix)]
+    mod arguments;
+    #[cfg(unix)]
     mod commands;
     #[cfg(unix)]
     mod config;
     #[cfg(unix)]
     mod discovery;
     mod erase;
+    #[cfg(unix)]
+    mod exec;
     #[cfg(unix)]
     mod flags;
     mod get;

@@ -3,16 +3,17 @@
 
 mod plan;
 
-pub(crate) use plan::{helper_value, is_ours, program_of, shell_quote};
-
+use super::helper::helper_value;
 use super::wiring::{self, Wiring};
-use crate::cli::{AppFlags, Scope};
-use crate::config::{Config, KeySource};
+use crate::cli::{Change, Scope};
+use crate::config::{AppFlags, Config, ConfigFrom, KeySource};
 use crate::context::Context;
 use crate::error::Error;
 use crate::process::{Failure, Output, Running};
 use plan::HostState;
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
 /// `configure` / `unconfigure` for every host in the config.
@@ -20,7 +21,7 @@ pub(crate) fn configure(
     config: &Config,
     scope: &Scope,
     dry_run: bool,
-    remove: bool,
+    change: Change,
     helper: &str,
     ctx: &Context<'_>,
     out: &mut dyn Write,
@@ -31,8 +32,8 @@ pub(crate) fn configure(
     if hosts.is_empty() {
         return Err(Error::NoHosts { config: config.path.clone() });
     }
-    change_hosts(&hosts, scope, dry_run, remove, helper, ctx.deadline, out)?;
-    if !remove && !dry_run {
+    change_hosts(&hosts, scope, dry_run, change, helper, ctx.deadline, out)?;
+    if change == Change::Configure && !dry_run {
         warn_about_storing_helpers(&hosts, ctx);
     }
     Ok(())
@@ -55,17 +56,28 @@ fn warn_about_storing_helpers(hosts: &[&str], ctx: &Context<'_>) {
     }
 }
 
+/// The helper value git should run for this config: this binary with
+/// `--config PATH` when one was given, or with the app's options.
+pub(crate) fn helper_for(exe: &Path, from: &ConfigFrom, config: &Config) -> Result<String, Error> {
+    let value = match from {
+        ConfigFrom::File(Some(_)) => helper_value(exe, Some(&config.path), &[]),
+        ConfigFrom::File(None) => helper_value(exe, None, &[]),
+        ConfigFrom::Flags(flags) => helper_value(exe, None, &helper_flags(flags, config)),
+    };
+    value.map_err(Error::Usage)
+}
+
 /// The app's flags for the helper value, with paths made absolute (git runs
 /// the helper from each repository's directory).
-pub(crate) fn helper_flags(flags: &AppFlags, config: &Config) -> Vec<(&'static str, String)> {
+fn helper_flags(flags: &AppFlags, config: &Config) -> Vec<(&'static str, Option<OsString>)> {
     let app = config.apps.first();
     flags
         .pairs()
         .into_iter()
         .map(|(flag, value)| match (flag, app.map(|a| (&a.key, &a.ca_file))) {
-            ("--private-key-path", Some((KeySource::Path(path), _))) => (flag, path.display().to_string()),
-            ("--ca-file", Some((_, Some(path)))) => (flag, path.display().to_string()),
-            _ => (flag, value),
+            ("--private-key-path", Some((KeySource::Path(path), _))) => (flag, Some(path.into())),
+            ("--ca-file", Some((_, Some(path)))) => (flag, Some(path.into())),
+            _ => (flag, value.cloned()),
         })
         .collect()
 }
@@ -78,7 +90,7 @@ pub(crate) fn unconfigure_all(
     deadline: Instant,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let scope_args = plan::scope_args(scope);
+    let scope_args = plan::scope_args(scope)?;
     let mut command = vec!["config".to_string()];
     command.extend(scope_args.iter().cloned());
     command.extend([
@@ -94,32 +106,34 @@ pub(crate) fn unconfigure_all(
         return Ok(());
     }
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    change_hosts(&hosts, scope, dry_run, true, "", deadline, out)
+    change_hosts(&hosts, scope, dry_run, Change::Unconfigure, "", deadline, out)
 }
 
 fn change_hosts(
     hosts: &[&str],
     scope: &Scope,
     dry_run: bool,
-    remove: bool,
+    change: Change,
     helper: &str,
     deadline: Instant,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
-    let scope_args = plan::scope_args(scope);
+    let scope_args = plan::scope_args(scope)?;
     for &host in hosts {
         let state = HostState {
             helpers: git_get_all(&scope_args, &plan::helper_key(host), deadline)?,
             use_http_path: git_get_all(&scope_args, &plan::use_http_path_key(host), deadline)?.pop(),
             replaced_use_http_path: git_get_all(&scope_args, &plan::marker_key(host), deadline)?.pop(),
         };
-        let commands = if remove {
-            plan::plan_unconfigure(scope, host, &state)
-        } else {
-            plan::plan_configure(scope, host, helper, &state)
+        let commands = match change {
+            Change::Configure => plan::plan_configure(&scope_args, host, helper, &state),
+            Change::Unconfigure => plan::plan_unconfigure(&scope_args, host, &state),
         };
         if commands.is_empty() {
-            let done = if remove { "not configured" } else { "already configured" };
+            let done = match change {
+                Change::Configure => "already configured",
+                Change::Unconfigure => "not configured",
+            };
             writeln!(out, "{host}: {done}, nothing to change").map_err(Error::Output)?;
         }
         for command in commands {

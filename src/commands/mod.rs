@@ -1,25 +1,63 @@
 //! The operator commands people and scripts run: `configure`/`unconfigure`,
-//! `token`, `explain`, `doctor`, `cache list|clear` and `revoke`, one file
-//! each. Each writes its report to the `out` it is given and never prints a
-//! secret, except `token`, whose whole purpose is to print the token.
+//! `token`, `exec`, `explain`, `doctor`, `cache list|clear` and `revoke`, one
+//! file each. Each writes its report to the `out` it is given and never
+//! prints a secret, except `token`, whose whole purpose is to print the token
+//! (`exec` hands it to a program instead).
 //!
-//! This file holds what several commands share: reading a URL or
-//! `OWNER/REPO` from the command line as the request git would send.
+//! This file dispatches an [`Operator`] to its command and holds what several
+//! commands share: reading a URL or `OWNER/REPO` from the command line as the
+//! request git would send, and the helper value for the config in use.
 
 mod cache;
 mod configure;
 mod doctor;
+mod exec;
 mod explain;
+mod helper;
 mod revoke;
 mod token;
 mod wiring;
 
-pub(crate) use cache::{cache_clear, cache_list};
-pub(crate) use configure::{configure, helper_flags, helper_value, unconfigure_all};
-pub(crate) use doctor::doctor;
-pub(crate) use explain::explain;
-pub(crate) use revoke::revoke;
-pub(crate) use token::token;
+pub(crate) use configure::unconfigure_all;
+
+use crate::cli::Operator;
+use crate::config::ConfigFrom;
+use crate::context::Context;
+use std::io::Write;
+use std::path::Path;
+
+/// Runs an operator command for the loaded config (`from` says where it came from).
+pub(crate) fn run(
+    operator: Operator,
+    from: &ConfigFrom,
+    exe: Option<&Path>,
+    ctx: &Context<'_>,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    // What fixes print: the command that configures git for this config.
+    let helper = |exe: &Path| configure::helper_for(exe, from, ctx.config);
+    let configure = match exe.map(helper) {
+        Some(Ok(value)) => format!("{value} configure"),
+        _ => "git-credential-github-app configure".to_string(),
+    };
+    match operator {
+        Operator::Configure { change, scope, dry_run } => {
+            let helper = helper(exe.ok_or(Error::NoExecutable)?)?;
+            configure::configure(ctx.config, &scope, dry_run, change, &helper, ctx, out)
+        }
+        Operator::Token { target, host, json } => {
+            token::token(target.as_deref(), host.as_deref(), json, ctx, out)
+        }
+        Operator::Exec { target, host, command } => {
+            Err(exec::exec(target.as_deref(), host.as_deref(), &command, ctx))
+        }
+        Operator::Explain { url, json } => explain::explain(&url, json, &configure, ctx, out),
+        Operator::Doctor { json } => doctor::doctor(json, &configure, ctx, out),
+        Operator::CacheList { json } => cache::cache_list(json, ctx, out),
+        Operator::CacheClear => cache::cache_clear(ctx, out),
+        Operator::Revoke { target } => revoke::revoke(target.as_deref(), ctx, out),
+    }
+}
 
 use crate::config::Config;
 use crate::error::Error;

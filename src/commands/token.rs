@@ -1,13 +1,15 @@
 //! `token [URL | OWNER/REPO]`: the token `get` would answer with, on its own
 //! line, for `GH_TOKEN`, curl and scripts.
 
-use super::parse_target;
+use super::{TargetArg, parse_target};
+use crate::config::App;
 use crate::context::Context;
 use crate::credential::{Served, not_installed, serve};
 use crate::error::Error;
 use crate::protocol::is_safe_value;
 use crate::route::{Route, route};
 use crate::time::format_utc;
+use crate::token::InstallationToken;
 use serde::Serialize;
 use std::io::Write;
 
@@ -33,25 +35,7 @@ pub(crate) fn token(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let target = parse_target(arg, host, ctx.config)?;
-    let (app, (installation_id, token)) = match route(ctx.config, target.as_target()) {
-        Route::Serve(plan) => match serve(&plan, ctx)? {
-            Served::Token { installation_id, token } => (plan.app, (installation_id, token)),
-            Served::NotInstalled { until } => {
-                return Err(Error::NotServed(format!(
-                    "{}: {}",
-                    target.describe(),
-                    not_installed(&plan, until)
-                )));
-            }
-        },
-        Route::NotMine(why) => return Err(Error::NotServed(format!("{}: {why}", target.describe()))),
-        Route::NeedsPath { host } => {
-            return Err(Error::NotServed(format!(
-                "{} without a repository: several apps serve {host}, or its app discovers installations or scopes tokens per repository; name one, e.g. token OWNER/REPO",
-                target.describe()
-            )));
-        }
-    };
+    let (app, installation_id, token) = token_for(&target, "token", ctx)?;
     let value = token.token.expose();
     if !is_safe_value(value) {
         return Err(Error::NotServed("the token holds a line break".into()));
@@ -70,4 +54,27 @@ pub(crate) fn token(
         return writeln!(out, "{text}").map_err(Error::Output);
     }
     writeln!(out, "{value}").map_err(Error::Output)
+}
+
+/// The token `get` would answer with for `target` (same route, cache, locks
+/// and key sources), with the app and installation that serve it; `command`
+/// names the command in the hint for a host that needs a repository.
+pub(super) fn token_for<'c>(
+    target: &TargetArg,
+    command: &str,
+    ctx: &Context<'c>,
+) -> Result<(&'c App, u64, InstallationToken), Error> {
+    match route(ctx.config, target.as_target()) {
+        Route::Serve(plan) => match serve(&plan, ctx)? {
+            Served::Token { installation_id, token } => Ok((plan.app, installation_id, token)),
+            Served::NotInstalled { until } => {
+                Err(Error::NotServed(format!("{}: {}", target.describe(), not_installed(&plan, until))))
+            }
+        },
+        Route::NotMine(why) => Err(Error::NotServed(format!("{}: {why}", target.describe()))),
+        Route::NeedsPath { host } => Err(Error::NotServed(format!(
+            "{} without a repository: several apps serve {host}, or its app discovers installations or scopes tokens per repository; name one, e.g. {command} OWNER/REPO",
+            target.describe()
+        ))),
+    }
 }

@@ -7,7 +7,7 @@
 //! Each check yields a [`Finding`]: what was found, why it matters and the
 //! exact command that fixes it. `doctor`, `explain` and `configure` print them.
 
-use super::configure::{is_ours, program_of};
+use super::helper::{is_ours, program_of, shell_quote};
 use crate::process::{Failure, Running};
 use crate::redact::looks_secret;
 use std::time::Instant;
@@ -31,9 +31,7 @@ impl GitEntry {
     /// relatively); `None` for git's command line.
     fn file_args(&self) -> Option<String> {
         match self.origin.strip_prefix("file:") {
-            Some(path) if path.starts_with('/') => {
-                Some(format!("--file {}", super::configure::shell_quote(path)))
-            }
+            Some(path) if path.starts_with('/') => Some(format!("--file {}", shell_quote(path))),
             _ => match self.scope.as_str() {
                 "local" | "worktree" | "global" | "system" => Some(format!("--{}", self.scope)),
                 _ => None,
@@ -55,11 +53,10 @@ impl GitEntry {
         let Some(file) = self.file_args() else {
             return format!("remove {} from git's -c options or GIT_CONFIG_* variables", self.key);
         };
-        let mut command =
-            format!("git config {file} --unset-all {}", super::configure::shell_quote(&self.key));
+        let mut command = format!("git config {file} --unset-all {}", shell_quote(&self.key));
         if let Some(pattern) = pattern {
             command.push(' ');
-            command.push_str(&super::configure::shell_quote(pattern));
+            command.push_str(&shell_quote(pattern));
         }
         command
     }

@@ -1,21 +1,209 @@
 //! One app given entirely on the command line (`--app-id 123
 //! --private-key-env GH_APP_PEM ...`), for containers and CI where writing a
-//! config file is a chore. The flags fill the same raw `[[app]]` table the
-//! TOML file does, through the same value types, and then go through the same
-//! validation; only the messages differ: they name the flag.
+//! config file is a chore. [`APP_OPTIONS`] is the one list of those options:
+//! the parser reads them from it, `--help` prints it, and `configure` writes
+//! the given ones back into the helper value in its order, so a new
+//! `[[app]]` key is one row there (and its line in [`from_flags`]). The
+//! values are kept as the bytes given (`OsString`): a path reaches `open`
+//! unchanged. They fill the same raw `[[app]]` table the TOML file does,
+//! through the same value types, and then go through the same validation;
+//! only the messages differ: they name the flag.
 
 use super::values::{PermissionName, RepoPattern};
 use super::{
-    Access, ApiUrl, AppId, ConfigError, Defaults, EnvName, Host, RawApp, RawConfig, Source, TokenScope,
-    validate,
+    Access, ApiUrl, AppId, ConfigError, Defaults, EnvName, Host, KeySource, RawApp, RawConfig, Source,
+    TokenScope, validate,
 };
-use crate::cli::AppFlags;
-use crate::redact::looks_secret;
+use crate::redact::{looks_secret, shown};
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
 use serde::de::value::Error as ValueError;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+/// Where the config comes from: a file (`--config PATH`, else
+/// `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`, else the default place), or the app
+/// options, which replace the file (none is read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConfigFrom {
+    File(Option<PathBuf>),
+    Flags(Box<AppFlags>),
+}
+
+/// One app given by flags: each option's values as given, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AppFlags {
+    pub(crate) app_id: Option<OsString>,
+    pub(crate) installation_id: Option<OsString>,
+    pub(crate) private_key_path: Option<OsString>,
+    pub(crate) private_key_env: Option<OsString>,
+    pub(crate) repos: Vec<OsString>,
+    pub(crate) host: Option<OsString>,
+    pub(crate) api_url: Option<OsString>,
+    pub(crate) ca_file: Option<OsString>,
+    pub(crate) token_scope: Option<OsString>,
+    /// `NAME=LEVEL`, in the order given.
+    pub(crate) permissions: Vec<OsString>,
+}
+
+/// What an option holds, for reading it back.
+pub(crate) enum Given<'a> {
+    /// A value given at most once.
+    One(Option<&'a OsString>),
+    /// A repeatable value.
+    Many(&'a [OsString]),
+    /// A boolean key: the flag alone turns it on.
+    Switch(bool),
+}
+
+/// Where an option's value goes.
+pub(crate) enum Slot<'a> {
+    One(&'a mut Option<OsString>),
+    Many(&'a mut Vec<OsString>),
+    Switch(&'a mut bool),
+}
+
+impl<'a> From<&'a Option<OsString>> for Given<'a> {
+    fn from(v: &'a Option<OsString>) -> Self {
+        Given::One(v.as_ref())
+    }
+}
+impl<'a> From<&'a Vec<OsString>> for Given<'a> {
+    fn from(v: &'a Vec<OsString>) -> Self {
+        Given::Many(v)
+    }
+}
+impl<'a> From<&'a bool> for Given<'a> {
+    fn from(v: &'a bool) -> Self {
+        Given::Switch(*v)
+    }
+}
+impl<'a> From<&'a mut Option<OsString>> for Slot<'a> {
+    fn from(v: &'a mut Option<OsString>) -> Self {
+        Slot::One(v)
+    }
+}
+impl<'a> From<&'a mut Vec<OsString>> for Slot<'a> {
+    fn from(v: &'a mut Vec<OsString>) -> Self {
+        Slot::Many(v)
+    }
+}
+impl<'a> From<&'a mut bool> for Slot<'a> {
+    fn from(v: &'a mut bool) -> Self {
+        Slot::Switch(v)
+    }
+}
+
+/// One app option: its flag, the placeholder and line `--help` shows, and
+/// the [`AppFlags`] field it fills.
+pub(crate) struct AppOption {
+    pub(crate) flag: &'static str,
+    /// `ID`, `PATH`, ...; empty for a switch.
+    pub(crate) value: &'static str,
+    pub(crate) help: &'static str,
+    get: for<'a> fn(&'a AppFlags) -> Given<'a>,
+    set: for<'a> fn(&'a mut AppFlags) -> Slot<'a>,
+}
+
+impl AppOption {
+    /// Whether the option takes a value (`--flag VALUE`) or is a switch.
+    pub(crate) fn takes_value(&self) -> bool {
+        !self.value.is_empty()
+    }
+}
+
+/// A row of [`APP_OPTIONS`]: `option!(flag, VALUE, help, field)`.
+macro_rules! option {
+    ($flag:literal, $value:literal, $help:literal, $field:ident) => {
+        AppOption {
+            flag: $flag,
+            value: $value,
+            help: $help,
+            get: {
+                fn get(f: &AppFlags) -> Given<'_> {
+                    Given::from(&f.$field)
+                }
+                get
+            },
+            set: {
+                fn set(f: &mut AppFlags) -> Slot<'_> {
+                    Slot::from(&mut f.$field)
+                }
+                set
+            },
+        }
+    };
+}
+
+/// Every scalar `[[app]]` key as a flag, in the order `--help` shows them and
+/// `configure` writes them.
+pub(crate) const APP_OPTIONS: &[AppOption] = &[
+    option!("--app-id", "ID", "the App ID or client ID (required)", app_id),
+    option!("--installation-id", "ID", "the installation (default: discovered per owner)", installation_id),
+    option!("--private-key-path", "PATH", "the PEM file, or", private_key_path),
+    option!("--private-key-env", "NAME", "the environment variable holding the PEM", private_key_env),
+    option!("--repos", "OWNER/REPO", "a repository pattern, repeatable (default: */*)", repos),
+    option!("--host", "HOST", "the GitHub host (default: github.com)", host),
+    option!("--api-url", "URL", "the API base URL (default: derived from --host)", api_url),
+    option!(
+        "--ca-file",
+        "PATH",
+        "the only roots trusted for API calls (replaces GIT_SSL_CAINFO,\n                           http.sslCAInfo and the system store)",
+        ca_file
+    ),
+    option!("--token-scope", "SCOPE", "installation (default) or repository", token_scope),
+    option!("--permission", "NAME=LEVEL", "narrow the token, repeatable (read, write, admin)", permissions),
+];
+
+/// The option whose flag is `flag` (`--app-id`).
+pub(crate) fn app_option(flag: &str) -> Option<&'static AppOption> {
+    APP_OPTIONS.iter().find(|o| o.flag == flag)
+}
+
+impl AppFlags {
+    /// Records one option; `value` is `None` for a switch.
+    pub(crate) fn set(&mut self, option: &AppOption, value: Option<OsString>) -> Result<(), String> {
+        let flag = option.flag;
+        match ((option.set)(self), value) {
+            (Slot::One(slot), Some(value)) => match slot.replace(value) {
+                Some(_) => Err(format!("{flag} is given twice")),
+                None => Ok(()),
+            },
+            (Slot::Many(list), Some(value)) => {
+                list.push(value);
+                Ok(())
+            }
+            (Slot::Switch(on), None) if !*on => {
+                *on = true;
+                Ok(())
+            }
+            (Slot::Switch(_), None) => Err(format!("{flag} is given twice")),
+            (Slot::Switch(_), Some(_)) => Err(format!("{flag} takes no value")),
+            (_, None) => Err(format!("{flag} needs a value (see --help)")),
+        }
+    }
+
+    /// Whether an app is given by flags (`--host` alone is `token`'s and `exec`'s host).
+    pub(crate) fn gives_app(&self) -> bool {
+        self.pairs().iter().any(|(flag, _)| *flag != "--host")
+    }
+
+    /// The options given, in [`APP_OPTIONS`] order, as `(flag, value)`
+    /// (`None` for a switch that is on).
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, Option<&OsString>)> {
+        let mut pairs = Vec::new();
+        for option in APP_OPTIONS {
+            match (option.get)(self) {
+                Given::One(Some(value)) => pairs.push((option.flag, Some(value))),
+                Given::Many(values) => pairs.extend(values.iter().map(|v| (option.flag, Some(v)))),
+                Given::Switch(true) => pairs.push((option.flag, None)),
+                Given::One(None) | Given::Switch(false) => {}
+            }
+        }
+        pairs
+    }
+}
 
 /// The config for the app given by `flags`; no file is read.
 pub(crate) fn from_flags(
@@ -26,18 +214,23 @@ pub(crate) fn from_flags(
     let fail = |message: String| ConfigError::Flags { message };
     let typed = |flag: &str, e: String| fail(format!("{flag}: {e}"));
     // The options end up in `ps` and, through configure, in git config: none may carry a secret.
-    if let Some((flag, _)) = flags.pairs().into_iter().find(|(_, value)| looks_secret(value)) {
+    let secret = |v: &OsString| looks_secret(&v.to_string_lossy());
+    if let Some((flag, _)) = flags.pairs().into_iter().find(|(_, value)| value.is_some_and(secret)) {
         return Err(fail(format!(
             "{flag}: the value looks like a key or token (not shown); options are visible in `ps` and written into git config by configure: give the key by --private-key-env NAME or --private-key-path FILE"
         )));
     }
-    let app_id = match &flags.app_id {
-        Some(value) => app_id(value).map_err(|e| typed("--app-id", e))?,
+    // Every value but a path is text; a path keeps its bytes (see `os_path`).
+    let text = |flag: &str, value: &Option<OsString>| -> Result<Option<String>, ConfigError> {
+        value.as_deref().map(|v| utf8(flag, v).map_err(fail)).transpose()
+    };
+    let app_id = match text("--app-id", &flags.app_id)? {
+        Some(value) => app_id(&value).map_err(|e| typed("--app-id", e))?,
         None => {
             return Err(fail("--app-id is required when the app is given by flags (see --help)".to_string()));
         }
     };
-    let installation_id = match &flags.installation_id {
+    let installation_id = match text("--installation-id", &flags.installation_id)? {
         Some(value) => Some(
             value
                 .parse::<u64>()
@@ -47,18 +240,17 @@ pub(crate) fn from_flags(
         ),
         None => None,
     };
-    let host = flags.host.clone().map(Host::try_from).transpose().map_err(|e| typed("--host", e))?;
-    let api_url =
-        flags.api_url.clone().map(ApiUrl::try_from).transpose().map_err(|e| typed("--api-url", e))?;
-    let private_key_env = flags
-        .private_key_env
-        .clone()
+    let host =
+        text("--host", &flags.host)?.map(Host::try_from).transpose().map_err(|e| typed("--host", e))?;
+    let api_url = text("--api-url", &flags.api_url)?
+        .map(ApiUrl::try_from)
+        .transpose()
+        .map_err(|e| typed("--api-url", e))?;
+    let private_key_env = text("--private-key-env", &flags.private_key_env)?
         .map(EnvName::try_from)
         .transpose()
         .map_err(|e| typed("--private-key-env", e))?;
-    let token_scope = flags
-        .token_scope
-        .clone()
+    let token_scope = text("--token-scope", &flags.token_scope)?
         .map(TokenScope::try_from)
         .transpose()
         .map_err(|e| typed("--token-scope", e))?;
@@ -66,17 +258,18 @@ pub(crate) fn from_flags(
         [] => None,
         list => Some(
             list.iter()
-                .map(|p| RepoPattern::try_from(p.clone()))
+                .map(|p| RepoPattern::try_from(utf8("--repos", p)?))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| typed("--repos", e))?,
         ),
     };
     let mut permissions = BTreeMap::new();
     for pair in &flags.permissions {
+        let pair = utf8("--permission", pair).map_err(fail)?;
         let Some((name, level)) = pair.split_once('=') else {
             return Err(fail(format!(
                 "--permission {} is not NAME=LEVEL (contents=read, for example)",
-                crate::redact::shown(pair)
+                shown(&pair)
             )));
         };
         let name = PermissionName::try_from(name.to_string()).map_err(|e| typed("--permission", e))?;
@@ -85,10 +278,13 @@ pub(crate) fn from_flags(
             return Err(fail("--permission names the same permission twice".to_string()));
         }
     }
+    // Validation sees the paths as text (its checks: empty, a pasted key,
+    // `~`); the resolved paths are then taken from the bytes given.
+    let lossy = |v: &Option<OsString>| v.as_ref().map(|v| v.to_string_lossy().into_owned());
     let app = RawApp {
         name: None,
         app_id,
-        private_key_path: flags.private_key_path.clone(),
+        private_key_path: lossy(&flags.private_key_path),
         private_key_env,
         private_key_command: None,
         transit_key: None,
@@ -98,12 +294,45 @@ pub(crate) fn from_flags(
         api_url,
         repos,
         installation_id,
-        ca_file: flags.ca_file.clone(),
+        ca_file: lossy(&flags.ca_file),
         token_scope,
         permissions: (!permissions.is_empty()).then_some(permissions),
     };
     let raw = RawConfig { app: vec![app], ..RawConfig::default() };
-    validate(raw, &Source::Flags { cwd }, defaults)
+    let mut config = validate(raw, &Source::Flags { cwd }, defaults)?;
+    let home = defaults.home.as_deref();
+    for app in &mut config.apps {
+        // Position 0: given by flags, not a table in a file.
+        app.position = 0;
+        if let (KeySource::Path(path), Some(given)) = (&mut app.key, &flags.private_key_path) {
+            *path = os_path(given, path, cwd, home);
+        }
+        if let (Some(path), Some(given)) = (&mut app.ca_file, &flags.ca_file) {
+            *path = os_path(given, path, cwd, home);
+        }
+    }
+    Ok(config)
+}
+
+/// A value that must be text.
+fn utf8(flag: &str, value: &OsStr) -> Result<String, String> {
+    value.to_str().map(str::to_string).ok_or_else(|| format!("{flag}: the value is not UTF-8 text"))
+}
+
+/// The path `given` names: `validated` (what validation made of its text)
+/// when it is UTF-8, else the same resolution (`~`, relative to `cwd`) on
+/// its bytes, so a non-UTF-8 name is never swapped for a look-alike with
+/// U+FFFD, which another user could create.
+fn os_path(given: &OsStr, validated: &Path, cwd: Option<&Path>, home: Option<&Path>) -> PathBuf {
+    if given.to_str().is_some() {
+        return validated.to_path_buf();
+    }
+    let given = Path::new(given);
+    match (given.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ if given.is_absolute() => given.to_path_buf(),
+        _ => cwd.map_or_else(|| given.to_path_buf(), |cwd| cwd.join(given)),
+    }
 }
 
 /// An App ID (digits) or a client ID, read as the TOML value would be.
@@ -124,20 +353,7 @@ mod tests {
     fn flags(pairs: &[(&str, &str)]) -> AppFlags {
         let mut f = AppFlags::default();
         for (flag, value) in pairs {
-            let v = value.to_string();
-            match *flag {
-                "--app-id" => f.app_id = Some(v),
-                "--installation-id" => f.installation_id = Some(v),
-                "--private-key-path" => f.private_key_path = Some(v),
-                "--private-key-env" => f.private_key_env = Some(v),
-                "--repos" => f.repos.push(v),
-                "--host" => f.host = Some(v),
-                "--api-url" => f.api_url = Some(v),
-                "--ca-file" => f.ca_file = Some(v),
-                "--token-scope" => f.token_scope = Some(v),
-                "--permission" => f.permissions.push(v),
-                other => panic!("{other}"),
-            }
+            f.set(app_option(flag).unwrap(), Some(value.into())).unwrap();
         }
         f
     }

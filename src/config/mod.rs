@@ -9,10 +9,14 @@
 mod flags;
 mod hints;
 mod values;
+mod vault;
 
-pub(crate) use flags::from_flags;
+use flags::from_flags;
+pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
+pub use vault::VaultDefaults;
+pub(crate) use vault::{Identity, Vault, VaultAuth, VaultLogin};
 
 use crate::files::{self, FileError, Refusal};
 use crate::redact::{looks_secret, scrub};
@@ -24,7 +28,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use values::{PermissionName, RepoPattern, vault_address, vault_name};
+use values::{PermissionName, RepoPattern, vault_name};
+use vault::{RawVault, apply_vault_defaults, vault_table};
 
 /// The environment variable naming the config file.
 pub const CONFIG_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_CONFIG";
@@ -32,7 +37,6 @@ const APP_DIR: &str = "git-credential-github-app";
 const DEFAULT_MIN_LIFETIME: u64 = 600;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_TRANSIT_MOUNT: &str = "transit";
-const DEFAULT_LOGIN_MOUNT: &str = "jwt";
 /// `timeout_secs` when no config gives one.
 pub(crate) const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(DEFAULT_TIMEOUT_SECS);
 
@@ -74,15 +78,6 @@ pub struct Defaults {
     pub user_cache_dir: Option<PathBuf>,
     /// `[vault]` defaults from the environment.
     pub vault: VaultDefaults,
-}
-
-/// The vault settings `[vault]` falls back to, each with the variable that
-/// gave it (`"$VAULT_ADDR"`: `$VAULT_*` first, then `$BAO_*`), for messages.
-#[derive(Debug, Clone, Default)]
-pub struct VaultDefaults {
-    pub address: Option<(&'static str, String)>,
-    pub namespace: Option<(&'static str, String)>,
-    pub ca_cert: Option<(&'static str, PathBuf)>,
 }
 
 impl Defaults {
@@ -129,52 +124,10 @@ impl fmt::Display for KeySource {
     }
 }
 
-/// The validated `[vault]` table with its environment defaults applied;
-/// present when an app uses `transit_key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Vault {
-    /// `https://HOST[:PORT]` (or loopback `http://`), no trailing slash.
-    pub(crate) address: String,
-    /// The setting that gave the address: `[vault] address`, `$VAULT_ADDR`, `$BAO_ADDR`.
-    pub(crate) address_origin: &'static str,
-    pub(crate) namespace: Option<String>,
-    /// The roots to trust and the setting that chose them; `None`: the system store.
-    pub(crate) ca_file: Option<(PathBuf, &'static str)>,
-    pub(crate) auth: VaultAuth,
-}
-
-/// How the helper gets a vault token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum VaultAuth {
-    /// `token_path`: a file a Vault Agent keeps fresh.
-    TokenFile(PathBuf),
-    /// `$VAULT_TOKEN`, then `$BAO_TOKEN`, then `~/.vault-token`.
-    Ambient,
-    /// `[vault.login]`: a workload identity JWT exchanged for a short-lived token.
-    Login(VaultLogin),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct VaultLogin {
-    pub(crate) role: String,
-    /// The auth method's mount: `auth/{mount}/login`.
-    pub(crate) mount: String,
-    pub(crate) identity: Identity,
-}
-
-/// Where the login JWT comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Identity {
-    /// A file holding the JWT (a projected service-account token), read at each login.
-    JwtFile(PathBuf),
-    /// The GitHub Actions runner's OIDC endpoint, asked for this audience.
-    GitHubActions { audience: String },
-}
-
 /// One validated `[[app]]` table.
 #[derive(Debug, Clone)]
 pub(crate) struct App {
-    /// 1-based position in the file, for messages.
+    /// 1-based position in the file, for messages; 0 for the app given by flags.
     pub(crate) position: usize,
     /// A unique label for messages and `explain`.
     pub(crate) name: Option<String>,
@@ -195,9 +148,10 @@ impl App {
     /// How messages name this app: `app 123456 (#2 in the config)`, or
     /// `app "ci-bot" (123456, #2 in the config)` when it has a name.
     pub(crate) fn label(&self) -> String {
-        match &self.name {
-            Some(name) => format!("app {name:?} ({}, #{} in the config)", self.app_id, self.position),
-            None => format!("app {} (#{} in the config)", self.app_id, self.position),
+        match (&self.name, self.position) {
+            (_, 0) => format!("app {} (given by command-line flags)", self.app_id),
+            (Some(name), _) => format!("app {name:?} ({}, #{} in the config)", self.app_id, self.position),
+            (None, _) => format!("app {} (#{} in the config)", self.app_id, self.position),
         }
     }
 }
@@ -238,25 +192,6 @@ struct RawConfig {
     #[serde(default)]
     app: Vec<RawApp>,
     vault: Option<toml::Spanned<RawVault>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawVault {
-    address: Option<String>,
-    namespace: Option<String>,
-    ca_file: Option<String>,
-    token_path: Option<String>,
-    login: Option<RawLogin>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLogin {
-    role: String,
-    mount: Option<String>,
-    jwt_path: Option<String>,
-    github_actions_audience: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,30 +303,35 @@ fn read_text(location: &Location, uid: Option<u32>) -> Result<Option<String>, Co
     })
 }
 
-/// The config at `location`; `Ok(None)` when there is none to read (no
-/// location is known, or the default file is absent).
-pub(crate) fn load(
-    location: Option<&Location>,
-    defaults: &Defaults,
-    uid: Option<u32>,
-) -> Result<Option<Config>, ConfigError> {
-    let Some(location) = location else {
-        return Ok(None);
-    };
-    match read_text(location, uid)? {
-        Some(text) => parse_config(&text, &location.path, defaults).map(Some),
-        None => Ok(None),
-    }
+/// What the process tells about where the config file is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Surroundings<'a> {
+    /// `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`.
+    pub(crate) env_file: Option<&'a OsStr>,
+    pub(crate) user_config_dir: Option<&'a Path>,
+    pub(crate) cwd: Option<&'a Path>,
+    pub(crate) defaults: &'a Defaults,
+    pub(crate) uid: Option<u32>,
 }
 
-/// The config at `location`, which a command cannot do without.
-pub(crate) fn load_required(
-    location: Option<&Location>,
-    defaults: &Defaults,
-    uid: Option<u32>,
-) -> Result<Config, ConfigError> {
-    load(location, defaults, uid)?
-        .ok_or_else(|| ConfigError::Missing { path: location.map(|l| l.path.clone()) })
+/// The config `from` names: the app options, or the file ([`locate`]).
+/// [`ConfigError::Missing`] when there is no file to read (no location is
+/// known, or the default file is absent): git's operations then serve
+/// nothing, and the operator commands report it.
+pub(crate) fn load(from: &ConfigFrom, place: &Surroundings<'_>) -> Result<Config, ConfigError> {
+    let flag = match from {
+        ConfigFrom::Flags(flags) => return from_flags(flags, place.defaults, place.cwd),
+        ConfigFrom::File(flag) => flag.as_deref(),
+    };
+    let location = locate(flag, place.env_file, place.user_config_dir, place.cwd);
+    let text = match &location {
+        Some(location) => read_text(location, place.uid)?,
+        None => None,
+    };
+    match (text, location) {
+        (Some(text), Some(location)) => parse_config(&text, &location.path, place.defaults),
+        (_, location) => Err(ConfigError::Missing { path: location.map(|l| l.path) }),
+    }
 }
 
 /// Parses and validates config text; `path` is used for messages and to
@@ -619,86 +559,6 @@ fn check_argv(argv: Vec<String>, what: &str) -> Result<Vec<String>, String> {
         return Err(format!("{what} must be a program and its arguments, not the key; value not shown"));
     }
     Ok(argv)
-}
-
-/// `[vault]` as written, checked on its own (before the environment fills gaps).
-#[derive(Debug, Default)]
-struct VaultTable {
-    address: Option<String>,
-    namespace: Option<String>,
-    ca_file: Option<PathBuf>,
-    auth: Option<VaultAuth>,
-}
-
-fn vault_table(
-    raw: RawVault,
-    resolve: &dyn Fn(&str) -> Result<PathBuf, String>,
-) -> Result<VaultTable, String> {
-    let address = raw.address.map(|a| vault_address(&a, "address")).transpose()?;
-    let namespace = raw.namespace.map(|n| vault_name(&n, "namespace", true)).transpose()?;
-    let ca_file = raw.ca_file.map(|f| resolve(&f).map_err(|m| format!("ca_file: {m}"))).transpose()?;
-    let token_path =
-        raw.token_path.map(|f| resolve(&f).map_err(|m| format!("token_path: {m}"))).transpose()?;
-    let auth = match (token_path, raw.login) {
-        (Some(_), Some(_)) => return Err("give token_path or [vault.login], not both".into()),
-        (Some(path), None) => Some(VaultAuth::TokenFile(path)),
-        (None, Some(login)) => {
-            let role = vault_name(&login.role, "[vault.login] role", false)?;
-            let mount = vault_name(
-                login.mount.as_deref().unwrap_or(DEFAULT_LOGIN_MOUNT),
-                "[vault.login] mount",
-                true,
-            )?;
-            let identity = match (login.jwt_path, login.github_actions_audience) {
-                (Some(p), None) => {
-                    Identity::JwtFile(resolve(&p).map_err(|m| format!("[vault.login] jwt_path: {m}"))?)
-                }
-                (None, Some(audience)) => {
-                    if audience.is_empty()
-                        || audience.chars().any(|c| c.is_whitespace() || c.is_control())
-                        || looks_secret(&audience)
-                    {
-                        return Err(format!(
-                            "[vault.login] github_actions_audience {} must be a short text without spaces, such as the vault's URL",
-                            crate::redact::shown(&audience)
-                        ));
-                    }
-                    Identity::GitHubActions { audience }
-                }
-                _ => {
-                    return Err("[vault.login] needs exactly one of jwt_path, github_actions_audience".into());
-                }
-            };
-            Some(VaultAuth::Login(VaultLogin { role, mount, identity }))
-        }
-        (None, None) => None,
-    };
-    Ok(VaultTable { address, namespace, ca_file, auth })
-}
-
-/// Fills what `[vault]` leaves out from the environment: the address is required.
-fn apply_vault_defaults(table: VaultTable, env: &VaultDefaults) -> Result<Vault, String> {
-    let (address, address_origin) = match (table.address, &env.address) {
-        (Some(address), _) => (address, "[vault] address"),
-        (None, Some((name, value))) => (vault_address(value, name)?, *name),
-        (None, None) => {
-            return Err(
-                "transit_key needs the vault's address: set address in [vault], or $VAULT_ADDR (or $BAO_ADDR)"
-                    .into(),
-            );
-        }
-    };
-    let namespace = match (table.namespace, &env.namespace) {
-        (Some(ns), _) => Some(ns),
-        (None, Some((name, value))) if !value.is_empty() => Some(vault_name(value, name, true)?),
-        (None, _) => None,
-    };
-    let ca_file = match (table.ca_file, &env.ca_cert) {
-        (Some(path), _) => Some((path, "[vault] ca_file")),
-        (None, Some((name, path))) => Some((path.clone(), *name)),
-        (None, None) => None,
-    };
-    Ok(Vault { address, address_origin, namespace, ca_file, auth: table.auth.unwrap_or(VaultAuth::Ambient) })
 }
 
 /// Expands `~` and makes a relative path relative to the config file's directory.

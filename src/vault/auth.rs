@@ -11,12 +11,14 @@
 //! login. Tokens live only in `Secret`s: they go into the `X-Vault-Token`
 //! header and that file, nowhere else.
 
-use super::client::{Method, VaultClient, VaultError, agent, authority, connection, send, transport_detail};
+use super::client::{VaultClient, VaultError, agent, authority, connection, send, transport_detail};
+use super::kept;
 use crate::cache::Cache;
 use crate::config::{Identity, VaultAuth, VaultLogin, is_loopback};
 use crate::context::VaultEnv;
 use crate::files::{FileError, Refusal};
 use crate::github::github_message;
+use crate::http::Method;
 use crate::network::{NetworkEnv, Trust};
 use crate::secret::Secret;
 use serde_json::json;
@@ -98,7 +100,7 @@ pub(crate) fn obtain(
                 |cached| TokenOrigin::Login { role: login.role.clone(), mount: login.mount.clone(), cached };
             if use_cached
                 && let Some(token) =
-                    sources.cache.and_then(|c| c.login_token(&fields, sources.now, LEASE_MARGIN_SECS))
+                    sources.cache.and_then(|c| kept::login_token(c, &fields, sources.now, LEASE_MARGIN_SECS))
             {
                 client.diag().trace(|| "vault: using the cached login token".into());
                 return Ok(VaultToken { token, origin: origin(true) });
@@ -108,7 +110,7 @@ pub(crate) fn obtain(
                 && lease > 2 * LEASE_MARGIN_SECS
             {
                 // Only an optimisation: without it the next mint logs in again.
-                let _ = cache.set_login_token(&fields, &token, sources.now.saturating_add(lease));
+                let _ = kept::set_login_token(cache, &fields, &token, sources.now.saturating_add(lease));
             }
             Ok(VaultToken { token, origin: origin(false) })
         }
@@ -117,14 +119,20 @@ pub(crate) fn obtain(
             Ok(VaultToken { token, origin: TokenOrigin::TokenPath(path.clone()) })
         }
         VaultAuth::Ambient => {
-            if let Some((name, value)) = sources.env.token.as_ref().filter(|(_, v)| !v.trim().is_empty()) {
-                if value.trim().contains(|c: char| c.is_whitespace() || c.is_control()) {
+            if let Some((name, value)) = sources
+                .env
+                .token
+                .as_ref()
+                .map(|(name, v)| (name, v.expose().trim()))
+                .filter(|(_, v)| !v.is_empty())
+            {
+                if value.contains(|c: char| c.is_whitespace() || c.is_control()) {
                     return Err(VaultError::Identity(format!(
                         "{name} holds spaces or control characters: it must hold only the vault token"
                     )));
                 }
                 return Ok(VaultToken {
-                    token: Secret::new(value.trim().to_string()),
+                    token: Secret::new(value.to_string()),
                     origin: TokenOrigin::Env(name),
                 });
             }
@@ -145,7 +153,7 @@ pub(crate) fn forget(client: &VaultClient<'_>, sources: &Sources<'_>) {
         && let Ok(fields) = cache_fields(client, login, sources)
     {
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        cache.forget_login_token(&fields);
+        kept::forget_login_token(cache, &fields);
     }
 }
 
@@ -162,7 +170,7 @@ fn cache_fields(
     let identity = match &login.identity {
         Identity::JwtFile(path) => digest(read_small_file(path, "[vault.login] jwt_path")?.expose()),
         Identity::GitHubActions { audience } => {
-            let job = sources.env.actions_request_token.as_deref().unwrap_or_default();
+            let job = sources.env.actions_request_token.as_ref().map_or("", |t| t.expose().as_str());
             digest(&format!("{audience}\n{job}"))
         }
     };
@@ -179,7 +187,7 @@ fn cache_fields(
 /// Hex SHA-256: names an identity in the cache without keeping it.
 fn digest(secret: &str) -> String {
     let hash = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(hash.as_ref())
 }
 
 /// `POST auth/{mount}/login {role, jwt}`: the client token and its lease (seconds).
@@ -262,8 +270,8 @@ fn actions_token(
     };
     let url = sources.env.actions_request_url.as_deref().filter(|u| !u.is_empty());
     let url = url.ok_or_else(|| missing("ACTIONS_ID_TOKEN_REQUEST_URL"))?;
-    let bearer = sources.env.actions_request_token.as_deref().filter(|t| !t.is_empty());
-    let bearer = Secret::new(bearer.ok_or_else(|| missing("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))?.to_string());
+    let bearer = sources.env.actions_request_token.clone().filter(|t| !t.expose().is_empty());
+    let bearer = bearer.ok_or_else(|| missing("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))?;
     let shown = endpoint_of(url);
     let fail =
         |detail: String| VaultError::Identity(format!("GitHub Actions OIDC endpoint {shown}: {detail}"));
@@ -334,6 +342,7 @@ fn read_small_file(path: &Path, what: &'static str) -> Result<Secret<String>, Va
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TempDir;
 
     #[test]
     fn audiences_are_percent_encoded_and_queries_never_shown() {
@@ -393,8 +402,8 @@ mod tests {
 
     #[test]
     fn token_files_are_trimmed_and_never_quoted() {
-        let dir = std::env::temp_dir().join(format!("gcga-vault-auth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = TempDir::new("vault-auth");
+        let dir = tmp.path();
         let path = dir.join("token");
         std::fs::write(&path, "s.SECRETTOKEN\n").unwrap();
         assert_eq!(read_small_file(&path, "[vault] token_path").unwrap().expose(), "s.SECRETTOKEN");
@@ -403,11 +412,10 @@ mod tests {
         assert!(err.contains("one word") && !err.contains("SECRET"), "{err}");
         std::fs::write(&path, "\n").unwrap();
         assert!(read_small_file(&path, "x").unwrap_err().to_string().contains("empty"));
-        let err = read_small_file(&dir, "[vault] token_path").unwrap_err().to_string();
+        let err = read_small_file(dir, "[vault] token_path").unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
         let err = read_small_file(&dir.join("missing"), "[vault] token_path").unwrap_err().to_string();
         assert!(err.starts_with("[vault] token_path") && err.contains("missing"), "{err}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

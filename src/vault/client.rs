@@ -1,16 +1,15 @@
 //! The vault's HTTP API: one `ureq` agent (the proxy from the environment,
 //! the roots from `[vault] ca_file`, `$VAULT_CACERT`, `$BAO_CACERT` or the
-//! system store), the operation's deadline, and GitHub's retry policy
-//! (connection failures and 5xx are tried up to 3 times) except for 503: a
-//! sealed vault stays sealed, so it fails at once with the hint.
+//! system store), the operation's deadline, and the retry policy of
+//! `http.rs` (connection failures and 5xx are tried up to 3 times) except for
+//! 503: a sealed vault stays sealed, so it fails at once with the hint.
 //!
 //! Errors name the vault's address, the method and path, and the vault's own
 //! message (its `errors` list); callers add what to do.
 
 use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
-use crate::github::{self, MAX_ATTEMPTS, backoff};
-use crate::http::{self, CONNECT_TIMEOUT, tls_error};
+use crate::http::{self, CONNECT_TIMEOUT, Method, backoff, is_retryable, retry_wait, tls_error};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
 use crate::redact::{describe_non_json, one_line, truncate, withhold};
 use crate::secret::Secret;
@@ -124,22 +123,6 @@ impl VaultError {
     }
 }
 
-/// HTTP methods the vault client uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Method {
-    Get,
-    Post,
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        })
-    }
-}
-
 /// A client for one vault, bound to the operation's deadline.
 pub(crate) struct VaultClient<'a> {
     agent: ureq::Agent,
@@ -224,12 +207,11 @@ impl<'a> VaultClient<'a> {
             });
             let retry = match &outcome {
                 // Signing or logging in twice does no harm: retried like a GET.
-                Err(error) => github::is_retryable(github::Method::Get, error),
+                Err(error) => is_retryable(Method::Get, error),
                 // 503: sealed (or a standby): waiting a second does not unseal it.
                 Ok((status, _)) => *status >= 500 && *status != 503,
             };
-            let wait = backoff(attempt);
-            if retry && attempt < MAX_ATTEMPTS && Instant::now() + wait < self.deadline {
+            if let Some(wait) = retry_wait(attempt, retry.then(|| backoff(attempt)), self.deadline) {
                 self.diag.trace(|| format!("vault: retrying in {} ms", wait.as_millis()));
                 std::thread::sleep(wait);
                 attempt += 1;
@@ -337,6 +319,13 @@ pub(crate) fn send(
                 request = request.header(*name, value);
             }
             request.header("Content-Type", "application/json").send(body.unwrap_or("{}"))?
+        }
+        Method::Delete => {
+            let mut request = agent.delete(url).config().timeout_global(Some(timeout)).build();
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            request.call()?
         }
     };
     let status = response.status().as_u16();

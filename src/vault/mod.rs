@@ -6,14 +6,16 @@
 //!
 //! - [`client`]: the HTTP client (one agent, the deadline, the retry policy,
 //!   errors naming the address, the path and the vault's own message);
-//! - [`auth`]: where the vault token comes from, and the login token kept in
-//!   the cache dir until shortly before its lease ends;
+//! - [`auth`]: where the vault token comes from;
+//! - [`kept`]: the login token kept in the cache dir until shortly before its
+//!   lease ends;
 //! - [`transit`]: the sign call and what its answer and errors mean.
 //!
 //! The vault is contacted only on the mint path (a cached `get` never builds a signer).
 
 mod auth;
 mod client;
+mod kept;
 mod transit;
 
 pub(crate) use client::VaultError;

@@ -9,10 +9,11 @@
 //! path (fix the policy).
 
 use super::auth::{self, Sources, VaultToken};
-use super::client::{Method, VaultClient, VaultError};
+use super::client::{VaultClient, VaultError};
 use crate::cache::Cache;
 use crate::config::Vault;
 use crate::context::Context;
+use crate::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};

@@ -136,6 +136,7 @@ fn help_lists_every_command_on_a_line_of_its_own() {
             "configure",
             "unconfigure",
             "token",
+            "exec",
             "explain",
             "doctor",
             "cache list",
@@ -891,9 +892,19 @@ fn cache_list_json_gives_each_entry_with_the_documented_fields_and_never_the_tok
 #[test]
 fn every_command_takes_help_and_prints_its_usage() {
     let w = world();
-    for command in
-        ["get", "store", "erase", "configure", "unconfigure", "token", "explain", "doctor", "cache", "revoke"]
-    {
+    for command in [
+        "get",
+        "store",
+        "erase",
+        "configure",
+        "unconfigure",
+        "token",
+        "exec",
+        "explain",
+        "doctor",
+        "cache",
+        "revoke",
+    ] {
         let out = run(w.env.helper([command, "--help"]));
         out.assert_success();
         assert!(out.stdout.starts_with("Usage: git-credential-github-app"), "{out}");
@@ -906,18 +917,57 @@ fn every_command_takes_help_and_prints_its_usage() {
 }
 
 #[test]
-fn a_misspelt_command_typed_at_a_terminal_gets_a_hint_but_git_gets_silence() {
+fn a_misspelt_command_is_an_error_at_a_terminal_and_in_a_script_but_git_gets_silence() {
     let w = world();
     // `script` gives the helper a terminal on stdin, as a person's shell would.
-    let line = format!("{} doctr", helper_path().display());
-    let mut cmd = Command::new("script");
-    w.env.apply(&mut cmd);
-    cmd.args(["-qec", &line, "/dev/null"]);
-    let out = run(cmd);
+    let at_terminal = |word: &str| {
+        let line = format!("{} {word}", helper_path().display());
+        let mut cmd = Command::new("script");
+        w.env.apply(&mut cmd);
+        cmd.args(["-qec", &line, "/dev/null"]);
+        run(cmd)
+    };
+    let out = at_terminal("doctr");
     assert_eq!(code(&out), Some(2), "{out}");
     assert!(out.stdout.contains("unknown command \"doctr\": did you mean `doctor`? (see --help)"), "{out}");
-    // git runs helpers with a pipe on stdin: an unknown word stays silent.
-    let out = run_with_stdin(w.env.helper(["doctr"]), b"protocol=https\nhost=x\n");
+    // A word people try that is no typo of a command: a hint at a terminal only.
+    let out = at_terminal("status");
+    assert_eq!(code(&out), Some(2), "{out}");
+    assert!(out.stdout.contains("did you mean `doctor`?"), "{out}");
+    // In a script (a pipe on stdin, as git gives helpers) a typo of an operator command
+    // fails too: git never sends one, and a script's `confgure` must not "succeed".
+    // This changed on purpose: a non-terminal `doctr` used to exit 0 in silence.
+    for (words, typo, meant) in [
+        (&["doctr"][..], "doctr", "doctor"),
+        (&["confgure"], "confgure", "configure"),
+        (&["--app-id", "1", "docter"], "docter", "doctor"),
+        (&["tokne", "acme/web"], "tokne", "token"),
+    ] {
+        let out = run_with_stdin(w.env.helper(words), b"protocol=https\nhost=x\n");
+        assert_eq!(code(&out), Some(2), "{out}");
+        assert_eq!(out.stdout, "", "{out}");
+        assert_eq!(
+            out.stderr.lines().collect::<Vec<_>>(),
+            [format!("{PREFIX}unknown command {typo:?}: did you mean `{meant}`? (see --help)")],
+            "{out}"
+        );
+    }
+    // git's operations, and words a typo away from them, stay silent.
+    for word in ["status", "capabilities", "set", "put", "frobnicate"] {
+        let out = run_with_stdin(w.env.helper([word]), b"protocol=https\nhost=x\n");
+        out.assert_success();
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""), "{word}: {out}");
+    }
+}
+
+#[test]
+fn the_help_shown_in_docs_commands_md_is_the_help_the_binary_prints() {
+    let env = TestEnv::new();
+    let out = run(env.helper(["--help"]));
     out.assert_success();
-    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""), "{out}");
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md")).unwrap();
+    let section = &docs[docs.find("## --help, --version").expect("the --help section")..];
+    let start = section.find("```\ngit-credential-github-app: authenticate").expect("the help block") + 4;
+    let block = &section[start..start + section[start..].find("```\n").expect("its end")];
+    assert_eq!(block, out.stdout, "docs/commands.md shows another --help than the binary prints");
 }

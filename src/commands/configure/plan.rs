@@ -10,9 +10,8 @@
 //! restores a `useHttpPath` it overwrote (remembered in a marker variable).
 
 use crate::cli::Scope;
-use std::path::Path;
-
-const BINARY: &str = "git-credential-github-app";
+use crate::commands::helper::{BINARY, is_ours, shell_quote};
+use crate::error::Error;
 
 /// What git config holds now for one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,57 +34,6 @@ pub(crate) fn marker_key(host: &str) -> String {
     format!("{BINARY}.https://{host}.replacedUseHttpPath")
 }
 
-/// The helper string git runs: this binary's absolute path, plus `--config`
-/// or the app's flags (`--private-key-env NAME` or a path: never a key,
-/// which the flags cannot hold). git runs a value starting with `/` through
-/// the shell as it is, and one starting with `!` as the shell command after
-/// the `!`; a path the shell would split or expand (spaces, quotes,
-/// non-ASCII, `$`) is quoted after a `!`, since a value starting with a quote
-/// would be read as a helper name.
-pub(crate) fn helper_value(exe: &Path, config: Option<&Path>, flags: &[(&str, String)]) -> String {
-    let exe = exe.to_string_lossy();
-    let quoted = shell_quote(&exe);
-    let mut value = if quoted == exe && exe.starts_with('/') { quoted } else { format!("!{quoted}") };
-    if let Some(config) = config {
-        value.push_str(" --config ");
-        value.push_str(&shell_quote(&config.to_string_lossy()));
-    }
-    for (flag, arg) in flags {
-        value.push(' ');
-        value.push_str(flag);
-        value.push(' ');
-        value.push_str(&shell_quote(arg));
-    }
-    value
-}
-
-/// git runs helper strings through the shell: quote what the shell would split.
-pub(crate) fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | ':' | '=' | '@' | '+' | ',')
-        });
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', "'\\''")) }
-}
-
-/// The program a helper string runs (its first shell word).
-pub(crate) fn program_of(value: &str) -> String {
-    let value = value.trim_start();
-    // `!` makes git run the rest as a shell command (how awkward paths are written).
-    let value = value.strip_prefix('!').unwrap_or(value).trim_start();
-    match value.strip_prefix('\'') {
-        Some(quoted) => quoted.split('\'').next().unwrap_or("").to_string(),
-        None => value.split(' ').next().unwrap_or("").to_string(),
-    }
-}
-
-/// Whether a helper string runs some install of this binary: a path to it,
-/// or git's short form `github-app`, which git runs as `git credential-github-app`.
-pub(crate) fn is_ours(value: &str) -> bool {
-    let program = program_of(value);
-    program == "github-app" || Path::new(&program).file_name().is_some_and(|name| name == BINARY)
-}
-
 /// `helpers` without our entries and the empty entry placed right before each.
 fn without_ours(helpers: &[String]) -> Vec<String> {
     let mut kept: Vec<String> = Vec::with_capacity(helpers.len());
@@ -101,12 +49,23 @@ fn without_ours(helpers: &[String]) -> Vec<String> {
     kept
 }
 
-pub(crate) fn scope_args(scope: &Scope) -> Vec<String> {
-    match scope {
+/// The `git config` option that selects the scope's file. A `--file` path
+/// that is not UTF-8 is refused rather than passed on changed: git would
+/// write a look-alike file (git commands are run with text arguments).
+pub(crate) fn scope_args(scope: &Scope) -> Result<Vec<String>, Error> {
+    Ok(match scope {
         Scope::Global => vec!["--global".into()],
         Scope::System => vec!["--system".into()],
-        Scope::File(path) => vec!["--file".into(), path.to_string_lossy().into_owned()],
-    }
+        Scope::File(path) => {
+            let Some(path) = path.to_str() else {
+                return Err(Error::Usage(format!(
+                    "--file {}: the path is not UTF-8; give a path that is",
+                    crate::redact::escape(&path.to_string_lossy())
+                )));
+            };
+            vec!["--file".into(), path.to_string()]
+        }
+    })
 }
 
 /// The `git config` argument lists that replace the values of a multi-valued key.
@@ -132,32 +91,35 @@ fn args(scope: &[String], rest: &[&str]) -> Vec<String> {
 }
 
 /// The commands that configure `host`; empty when it already is.
-pub(crate) fn plan_configure(scope: &Scope, host: &str, value: &str, state: &HostState) -> Vec<Vec<String>> {
-    let scope = scope_args(scope);
+pub(crate) fn plan_configure(
+    scope: &[String],
+    host: &str,
+    value: &str,
+    state: &HostState,
+) -> Vec<Vec<String>> {
     let mut goal = without_ours(&state.helpers);
     goal.push(String::new());
     goal.push(value.to_string());
-    let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
+    let mut commands = rewrite(scope, &helper_key(host), &state.helpers, &goal);
     if state.use_http_path.as_deref() != Some("true") {
         let previous = state.use_http_path.clone().unwrap_or_default();
-        commands.push(args(&scope, &[&marker_key(host), &previous]));
-        commands.push(args(&scope, &[&use_http_path_key(host), "true"]));
+        commands.push(args(scope, &[&marker_key(host), &previous]));
+        commands.push(args(scope, &[&use_http_path_key(host), "true"]));
     }
     commands
 }
 
 /// The commands that undo [`plan_configure`] for `host`.
-pub(crate) fn plan_unconfigure(scope: &Scope, host: &str, state: &HostState) -> Vec<Vec<String>> {
-    let scope = scope_args(scope);
+pub(crate) fn plan_unconfigure(scope: &[String], host: &str, state: &HostState) -> Vec<Vec<String>> {
     let goal = without_ours(&state.helpers);
-    let mut commands = rewrite(&scope, &helper_key(host), &state.helpers, &goal);
+    let mut commands = rewrite(scope, &helper_key(host), &state.helpers, &goal);
     if let Some(previous) = &state.replaced_use_http_path {
         if previous.is_empty() {
-            commands.push(args(&scope, &["--unset-all", &use_http_path_key(host)]));
+            commands.push(args(scope, &["--unset-all", &use_http_path_key(host)]));
         } else {
-            commands.push(args(&scope, &[&use_http_path_key(host), previous]));
+            commands.push(args(scope, &[&use_http_path_key(host), previous]));
         }
-        commands.push(args(&scope, &["--unset-all", &marker_key(host)]));
+        commands.push(args(scope, &["--unset-all", &marker_key(host)]));
     }
     commands
 }
@@ -201,6 +163,14 @@ mod tests {
 
     const OURS: &str = "/usr/local/bin/git-credential-github-app --config /etc/gh.toml";
 
+    fn global() -> Vec<String> {
+        scope_args(&Scope::Global).unwrap()
+    }
+
+    fn file() -> Vec<String> {
+        scope_args(&Scope::File("/g".into())).unwrap()
+    }
+
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -229,7 +199,7 @@ mod tests {
     #[test]
     fn configure_appends_an_empty_entry_and_ours_and_sets_use_http_path() {
         let state = HostState::default();
-        let commands = plan_configure(&Scope::Global, "github.com", OURS, &state);
+        let commands = plan_configure(&global(), "github.com", OURS, &state);
         let lines: Vec<String> = commands.iter().map(|c| display(c)).collect();
         assert_eq!(
             lines,
@@ -245,10 +215,10 @@ mod tests {
     #[test]
     fn configuring_twice_changes_nothing_the_second_time() {
         let mut state = HostState { helpers: strings(&["store"]), ..Default::default() };
-        let first = plan_configure(&Scope::Global, "h", OURS, &state);
+        let first = plan_configure(&global(), "h", OURS, &state);
         apply("h", &mut state, &first);
         assert_eq!(state.helpers, strings(&["store", "", OURS]));
-        assert!(plan_configure(&Scope::Global, "h", OURS, &state).is_empty());
+        assert!(plan_configure(&global(), "h", OURS, &state).is_empty());
     }
 
     #[test]
@@ -258,7 +228,7 @@ mod tests {
             use_http_path: Some("true".into()),
             ..Default::default()
         };
-        let commands = plan_configure(&Scope::Global, "h", OURS, &state);
+        let commands = plan_configure(&global(), "h", OURS, &state);
         apply("h", &mut state, &commands);
         assert_eq!(state.helpers, strings(&["", OURS]));
     }
@@ -276,13 +246,13 @@ mod tests {
             HostState { helpers: strings(&[]), use_http_path: Some("true".into()), ..Default::default() },
         ] {
             let mut state = before.clone();
-            let commands = plan_configure(&Scope::File("/g".into()), "h", OURS, &state);
+            let commands = plan_configure(&file(), "h", OURS, &state);
             apply("h", &mut state, &commands);
             assert_ne!(state, before);
-            let commands = plan_unconfigure(&Scope::File("/g".into()), "h", &state);
+            let commands = plan_unconfigure(&file(), "h", &state);
             apply("h", &mut state, &commands);
             assert_eq!(state, before);
-            assert!(plan_unconfigure(&Scope::File("/g".into()), "h", &state).is_empty());
+            assert!(plan_unconfigure(&file(), "h", &state).is_empty());
         }
     }
 
@@ -294,42 +264,5 @@ mod tests {
         );
         assert_eq!(hosts_we_configured(&listing), ["github.com", "ghe.example:8443"]);
         assert!(hosts_we_configured("").is_empty());
-    }
-
-    #[test]
-    fn helper_values_are_quoted_for_the_shell() {
-        assert_eq!(
-            helper_value(Path::new("/usr/bin/git-credential-github-app"), None, &[]),
-            "/usr/bin/git-credential-github-app"
-        );
-        assert_eq!(
-            helper_value(
-                Path::new("/opt/my tools/git-credential-github-app"),
-                Some(Path::new("/etc/it's.toml")),
-                &[]
-            ),
-            "!'/opt/my tools/git-credential-github-app' --config '/etc/it'\\''s.toml'"
-        );
-        assert_eq!(
-            helper_value(
-                Path::new("/usr/bin/git-credential-github-app"),
-                None,
-                &[
-                    ("--app-id", "123".into()),
-                    ("--private-key-env", "GH_APP_PEM".into()),
-                    ("--repos", "acme/*".into())
-                ]
-            ),
-            "/usr/bin/git-credential-github-app --app-id 123 --private-key-env GH_APP_PEM --repos 'acme/*'"
-        );
-        assert_eq!(
-            helper_value(Path::new("/opt/Übung \"q\"/git-credential-github-app"), None, &[]),
-            "!'/opt/Übung \"q\"/git-credential-github-app'"
-        );
-        assert!(is_ours("!'/opt/my tools/git-credential-github-app' --config x"));
-        assert!(is_ours("'/opt/my tools/git-credential-github-app' --config x"));
-        assert!(!is_ours("store"));
-        assert!(is_ours("github-app --config /c.toml"));
-        assert!(!is_ours(""));
     }
 }

@@ -4,15 +4,32 @@
 //! Reading a fresh entry is the whole cost of a cached `get`: one directory
 //! open and one file read. The directory and every file in it are checked on
 //! the opened file (see [`crate::files`]): a directory others may write to,
-//! a symlink, a FIFO or a file of another user is never read. A miss takes an exclusive `flock` on the entry's lock file, re-reads (another
-//! process may have minted meanwhile), mints, writes a temp file and renames it
-//! over the entry, so readers see the old entry or the new one, never a torn one.
+//! a symlink, a FIFO or a file of another user is never read. A miss takes an
+//! exclusive `flock` on the entry's lock file, re-reads (another process may
+//! have minted meanwhile), mints, writes a temp file and renames it over the
+//! entry, so readers see the old entry or the new one, never a torn one.
+//!
+//! This file owns the directory, its file names, locks and `clear`; what each
+//! kind of file holds is beside it:
+//! - [`entry`]: token entries, their key and freshness, `remove_token`;
+//! - [`installations`]: what discovery remembers per (API URL, app);
+//! - [`failure`]: failure notes shared with the processes queued on a lock;
+//! - [`clock`]: the clock offset learnt from GitHub per API URL.
+//!
+//! Kept vault logins are files here too, but what they hold is the vault's
+//! (`vault/kept.rs`).
+
+mod clock;
+mod entry;
+mod failure;
+mod installations;
+
+pub(crate) use entry::{Entry, EntryKey, is_fresh};
+pub(crate) use installations::Remembered;
 
 use crate::files::{DirRefusal, PrivateDir};
-use crate::secret::Secret;
-use crate::token::InstallationToken;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::fmt;
 use std::fs::{self, File};
 use std::io;
@@ -23,29 +40,9 @@ use std::time::Duration;
 
 const FORMAT_VERSION: u32 = 1;
 const ENTRY_PREFIX: &str = "token-";
-/// Vault tokens from `[vault.login]`, kept until shortly before their lease ends.
+/// Vault tokens from `[vault.login]`, kept until shortly before their lease
+/// ends; the vault owns what they hold (`vault/kept.rs`), the cache their files.
 const LOGIN_PREFIX: &str = "vault-login-";
-
-/// What a cached token was minted for; two requests share a token only if
-/// every field is equal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct EntryKey {
-    pub(crate) api_url: String,
-    pub(crate) app_id: String,
-    /// The configured installation id, or `owner:NAME` for a discovered one,
-    /// so a cached `get` needs no lookup before reading its entry.
-    pub(crate) installation: String,
-    /// `installation` for an installation-wide token, else what narrows it.
-    pub(crate) scope: String,
-}
-
-impl EntryKey {
-    /// A file name that cannot be steered by config values: a hash of the key.
-    fn stem(&self) -> String {
-        let fields = [self.api_url.as_str(), &self.app_id, &self.installation, &self.scope];
-        format!("{ENTRY_PREFIX}{}", hash_hex(&fields))
-    }
-}
 
 /// Hex of the first 16 bytes of the SHA-256 of `fields`, each ended by a newline.
 fn hash_hex(fields: &[&str]) -> String {
@@ -54,97 +51,11 @@ fn hash_hex(fields: &[&str]) -> String {
         ctx.update(field.as_bytes());
         ctx.update(b"\n");
     }
-    ctx.finish().as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&ctx.finish().as_ref()[..16])
 }
 
-/// A cached token with what it was minted for.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) key: EntryKey,
-    pub(crate) installation_id: u64,
-    pub(crate) token: Secret<String>,
-    pub(crate) expires_at: u64,
-}
-
-/// A logged-in vault token as kept on disk.
-#[derive(Serialize, Deserialize)]
-struct StoredLogin {
-    version: u32,
-    /// Vault address, namespace, auth mount, role.
-    fields: Vec<String>,
-    token: String,
-    expires_at: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredEntry {
-    version: u32,
-    #[serde(flatten)]
-    key: EntryKey,
-    installation_id: u64,
-    token: String,
-    /// When it was minted (local unix seconds); entries without it are corrupt.
-    #[serde(default)]
-    minted_at: u64,
-    expires_at: u64,
-}
-
-/// What discovery learnt for one (API URL, app): owner -> installation, and
-/// lookups that found no installation, with when to ask again.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Installations {
-    #[serde(default)]
-    pub(crate) found: BTreeMap<String, u64>,
-    /// `owner` or `owner/repo` -> unix seconds until which it counts as not installed.
-    #[serde(default)]
-    pub(crate) missing: BTreeMap<String, u64>,
-}
-
-/// What discovery remembers about one repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Remembered {
-    /// The owner's installation, found earlier.
-    Installed(u64),
-    /// Not installed for the repository, until this unix second.
-    NotInstalled {
-        until: u64,
-    },
-    Unknown,
-}
-
-impl Installations {
-    /// What is remembered about `owner/repo` at `now`.
-    pub(crate) fn about(&self, owner: &str, repo: &str, now: u64) -> Remembered {
-        if let Some(&until) = self.missing.get(&format!("{owner}/{repo}")).filter(|&&until| until > now) {
-            return Remembered::NotInstalled { until };
-        }
-        match self.found.get(owner) {
-            Some(&id) => Remembered::Installed(id),
-            None => Remembered::Unknown,
-        }
-    }
-}
-
-/// True when a token expiring at `expires_at` still has `min_lifetime` seconds to live at `now`.
-pub(crate) fn is_fresh(expires_at: u64, now: u64, min_lifetime: u64) -> bool {
-    expires_at >= now.saturating_add(min_lifetime)
-}
-
-/// The longest an entry may live after it was minted: GitHub's tokens live
-/// an hour; ten minutes more allow for clock corrections. A longer one was
-/// not issued by GitHub and is treated as corrupt.
-const MAX_ENTRY_LIFETIME: u64 = 70 * 60;
 /// The most an entry, remembered installations or a clock offset may hold.
 const MAX_FILE_BYTES: u64 = 64 * 1024;
-/// How long a failed mint is shared with the processes queued behind it.
-const FAILURE_NOTE_SECS: u64 = 10;
-
-/// Whether an entry's times are ones GitHub could have issued at `now`.
-fn plausible(minted_at: u64, expires_at: u64, now: u64) -> bool {
-    minted_at <= now.saturating_add(MAX_ENTRY_LIFETIME)
-        && expires_at <= minted_at.saturating_add(MAX_ENTRY_LIFETIME)
-        && expires_at <= now.saturating_add(MAX_ENTRY_LIFETIME)
-}
 
 #[derive(Debug)]
 pub enum CacheError {
@@ -232,20 +143,6 @@ pub(crate) struct EntryLock {
     pub(crate) waited: bool,
 }
 
-/// A failure another process recorded for an entry moments ago.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FailureNote {
-    /// Its one-line message (never a secret: error messages hold none).
-    pub(crate) message: String,
-    pub(crate) age_secs: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredFailure {
-    at: u64,
-    message: String,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct Cache {
     dir: PathBuf,
@@ -279,11 +176,6 @@ impl Cache {
         &self.dir
     }
 
-    /// The file name of `key`'s entry, for `cache list`.
-    pub(crate) fn entry_name(key: &EntryKey) -> String {
-        format!("{}.json", key.stem())
-    }
-
     /// Deletes every token, remembered installation, failure note, clock
     /// offset and kept vault login; lock files stay (deleting one under a
     /// waiting process would split the lock).
@@ -309,19 +201,6 @@ impl Cache {
         Ok(removed)
     }
 
-    #[cfg(test)]
-    fn entry_path(&self, key: &EntryKey) -> PathBuf {
-        self.dir.join(Self::entry_name(key))
-    }
-
-    /// The entry for `key`, or `None` when absent, unreadable, corrupt, or
-    /// written for another key: all of those are misses.
-    pub(crate) fn read(&self, key: &EntryKey) -> Option<Entry> {
-        let dir = self.open_dir().ok()?;
-        let entry = self.parse_entry(&dir.read(&Self::entry_name(key), MAX_FILE_BYTES)?)?;
-        (entry.key == *key).then_some(entry)
-    }
-
     /// Creates the directory with mode 0700 and checks it; an existing one
     /// that others may write to is refused, never tightened and trusted.
     pub(crate) fn ensure_dir(&self) -> Result<(), CacheError> {
@@ -335,11 +214,6 @@ impl Cache {
             Err(e) => return Err(err(e)),
         }
         self.open_dir()?.make_private().map_err(err)
-    }
-
-    /// Takes the entry's exclusive lock, waiting at most `timeout`.
-    pub(crate) fn lock(&self, key: &EntryKey, timeout: Duration) -> Result<EntryLock, CacheError> {
-        self.lock_file(&key.stem(), timeout)
     }
 
     fn lock_file(&self, stem: &str, timeout: Duration) -> Result<EntryLock, CacheError> {
@@ -369,24 +243,6 @@ impl Cache {
         }
     }
 
-    /// Writes the entry for `key`, minted now: temp file (0600) in the same directory, then rename.
-    pub(crate) fn write(
-        &self,
-        key: &EntryKey,
-        installation_id: u64,
-        token: &InstallationToken,
-    ) -> Result<(), CacheError> {
-        let stored = StoredEntry {
-            version: FORMAT_VERSION,
-            key: key.clone(),
-            installation_id,
-            token: token.token.expose().clone(),
-            minted_at: self.now,
-            expires_at: token.expires_at,
-        };
-        self.replace(&Self::entry_name(key), &stored)
-    }
-
     /// Writes `value` as JSON to a temp file (0600, an unpredictable name) in
     /// the same directory and renames it over `name`, so readers see the old
     /// file or the new one.
@@ -397,209 +253,50 @@ impl Cache {
         self.open_dir()?.replace(name, &bytes).map_err(|source| CacheError::Write { path, source })
     }
 
-    fn installations_stem(api_url: &str, app_id: &str) -> String {
-        format!("installations-{}", hash_hex(&[api_url, app_id]))
-    }
-
-    /// What discovery remembers for (API URL, app); empty when nothing is known.
-    pub(crate) fn installations(&self, api_url: &str, app_id: &str) -> Installations {
-        let name = format!("{}.json", Self::installations_stem(api_url, app_id));
-        self.read_json(&name).unwrap_or_default()
-    }
-
-    fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Option<T> {
+    fn read_json<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
         let bytes = self.open_dir().ok()?.read(name, MAX_FILE_BYTES)?;
         serde_json::from_slice(&bytes).ok()
-    }
-
-    /// Applies `change` to the remembered installations under their own lock,
-    /// so concurrent discoveries for different owners do not lose each other's.
-    pub(crate) fn update_installations(
-        &self,
-        api_url: &str,
-        app_id: &str,
-        timeout: Duration,
-        change: impl FnOnce(&mut Installations),
-    ) -> Result<(), CacheError> {
-        let stem = Self::installations_stem(api_url, app_id);
-        let _lock = self.lock_file(&stem, timeout)?;
-        let mut known = self.installations(api_url, app_id);
-        change(&mut known);
-        self.replace(&format!("{stem}.json"), &known)
-    }
-
-    /// Deletes every entry holding `token` (git's `erase` after a 401); returns how many.
-    pub(crate) fn remove_token(
-        &self,
-        token: &Secret<String>,
-        timeout: Duration,
-    ) -> Result<usize, CacheError> {
-        let mut removed = 0;
-        for entry in self.entries() {
-            if !entry.token.ct_eq(token.expose()) {
-                continue;
-            }
-            let _lock = self.lock(&entry.key, timeout)?;
-            // Re-read under the lock: a new token may have replaced the rejected one.
-            if self.read(&entry.key).is_some_and(|e| e.token.ct_eq(token.expose())) {
-                let name = Self::entry_name(&entry.key);
-                match self.open_dir()?.remove(&name) {
-                    Ok(gone) => removed += usize::from(gone),
-                    Err(source) => return Err(CacheError::Write { path: self.dir.join(name), source }),
-                }
-            }
-        }
-        Ok(removed)
-    }
-
-    fn failure_name(key: &EntryKey) -> String {
-        format!("failure-{}.json", hash_hex(&[&key.stem()]))
-    }
-
-    /// Records that minting for `key` just failed with `message`, so the
-    /// processes queued on its lock fail with it instead of retrying each.
-    pub(crate) fn record_failure(&self, key: &EntryKey, message: &str) -> Result<(), CacheError> {
-        let stored = StoredFailure { at: self.now, message: message.to_string() };
-        self.replace(&Self::failure_name(key), &stored)
-    }
-
-    /// A failure recorded for `key` by a process that started less than
-    /// [`FAILURE_NOTE_SECS`] before this one, or after it (while this one
-    /// waited for the lock; a run lasts at most an hour).
-    pub(crate) fn recent_failure(&self, key: &EntryKey) -> Option<FailureNote> {
-        let stored: StoredFailure = self.read_json(&Self::failure_name(key))?;
-        let recent = self.now < stored.at.saturating_add(FAILURE_NOTE_SECS)
-            && stored.at <= self.now.saturating_add(3600);
-        let age_secs = self.now.saturating_sub(stored.at);
-        recent.then(|| FailureNote {
-            message: crate::redact::escape(&stored.message.chars().take(1000).collect::<String>()),
-            age_secs,
-        })
-    }
-
-    /// Drops the failure note for `key` (a mint succeeded).
-    pub(crate) fn forget_failure(&self, key: &EntryKey) {
-        if let Ok(dir) = self.open_dir() {
-            let _ = dir.remove(&Self::failure_name(key));
-        }
-    }
-
-    fn clock_name(api_url: &str) -> String {
-        format!("clock-{}.json", hash_hex(&[api_url]))
-    }
-
-    /// The offset (GitHub's clock minus ours, in seconds) learnt from an
-    /// earlier clock-skew error for `api_url`; 0 when none was learnt.
-    pub(crate) fn clock_offset(&self, api_url: &str) -> i64 {
-        #[derive(Deserialize)]
-        struct Stored {
-            offset_secs: i64,
-        }
-        self.read_json::<Stored>(&Self::clock_name(api_url)).map_or(0, |s| s.offset_secs)
-    }
-
-    /// Remembers the clock offset for `api_url` so later mints sign with GitHub's time.
-    pub(crate) fn set_clock_offset(&self, api_url: &str, offset_secs: i64) -> Result<(), CacheError> {
-        self.replace(
-            &Self::clock_name(api_url),
-            &serde_json::json!({ "api_url": api_url, "offset_secs": offset_secs }),
-        )
     }
 
     fn login_name(fields: &[&str]) -> String {
         format!("{LOGIN_PREFIX}{}.json", hash_hex(fields))
     }
 
-    /// The vault token a login for `fields` (address, namespace, mount, role)
-    /// left here, while more than `margin` seconds of its lease remain at `now`.
-    pub(crate) fn login_token(&self, fields: &[&str], now: u64, margin: u64) -> Option<Secret<String>> {
-        let stored: StoredLogin = self.read_json(&Self::login_name(fields))?;
-        let same = stored.fields.iter().map(String::as_str).eq(fields.iter().copied());
-        let usable = stored.version == FORMAT_VERSION
-            && same
-            && is_fresh(stored.expires_at, now, margin)
-            && !stored.token.is_empty()
-            && !stored.token.contains(|c: char| c.is_whitespace() || c.is_control());
-        usable.then(|| Secret::new(stored.token))
+    /// The kept vault login for `fields` (what it is keyed by), as the vault stored it.
+    pub(crate) fn read_vault_login<T: DeserializeOwned>(&self, fields: &[&str]) -> Option<T> {
+        self.read_json(&Self::login_name(fields))
     }
 
-    /// Keeps a logged-in vault token until `expires_at` (same file rules as tokens).
-    pub(crate) fn set_login_token(
+    /// Keeps a vault login for `fields` (same file rules as tokens).
+    pub(crate) fn write_vault_login(
         &self,
         fields: &[&str],
-        token: &Secret<String>,
-        expires_at: u64,
+        value: &impl Serialize,
     ) -> Result<(), CacheError> {
-        let stored = StoredLogin {
-            version: FORMAT_VERSION,
-            fields: fields.iter().map(|f| f.to_string()).collect(),
-            token: token.expose().clone(),
-            expires_at,
-        };
-        self.replace(&Self::login_name(fields), &stored)
+        self.replace(&Self::login_name(fields), value)
     }
 
-    /// Drops the kept login token for `fields` (the vault refused it).
-    pub(crate) fn forget_login_token(&self, fields: &[&str]) {
+    /// Drops the kept vault login for `fields`.
+    pub(crate) fn remove_vault_login(&self, fields: &[&str]) {
         if let Ok(dir) = self.open_dir() {
             // Gone already is as good as removed.
             let _ = dir.remove(&Self::login_name(fields));
         }
     }
-
-    /// Every readable token entry in the directory.
-    pub(crate) fn entries(&self) -> Vec<Entry> {
-        let Ok(dir) = self.open_dir() else {
-            return Vec::new();
-        };
-        dir.names()
-            .into_iter()
-            .filter(|name| name.starts_with(ENTRY_PREFIX) && name.ends_with(".json"))
-            .filter_map(|name| self.parse_entry(&dir.read(&name, MAX_FILE_BYTES)?))
-            .collect()
-    }
-
-    /// An entry from its bytes; `None` when corrupt, of another format, or
-    /// with times GitHub could not have issued.
-    fn parse_entry(&self, bytes: &[u8]) -> Option<Entry> {
-        let stored: StoredEntry = serde_json::from_slice(bytes).ok()?;
-        if stored.version != FORMAT_VERSION
-            || !crate::token::is_token_shaped(&stored.token)
-            || !plausible(stored.minted_at, stored.expires_at, self.now)
-        {
-            return None;
-        }
-        Some(Entry {
-            key: stored.key,
-            installation_id: stored.installation_id,
-            token: Secret::new(stored.token),
-            expires_at: stored.expires_at,
-        })
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::entry::{MAX_ENTRY_LIFETIME, StoredEntry};
     use super::*;
+    use crate::secret::Secret;
+    use crate::testing::TempDir;
+    use crate::token::InstallationToken;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let p = std::env::temp_dir().join(format!("gcga-cache-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&p);
-            TempDir(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    pub(crate) const NOW: u64 = 1_700_000_000;
 
-    const NOW: u64 = 1_700_000_000;
-
-    fn key(scope: &str) -> EntryKey {
+    pub(crate) fn key(scope: &str) -> EntryKey {
         EntryKey {
             api_url: "https://api.github.com".into(),
             app_id: "1".into(),
@@ -610,35 +307,6 @@ mod tests {
 
     fn token(value: &str, expires_at: u64) -> InstallationToken {
         InstallationToken { token: Secret::new(value.into()), expires_at }
-    }
-
-    #[test]
-    fn a_kept_vault_login_is_used_until_shortly_before_its_lease_ends_and_only_for_its_own_keys() {
-        let dir = TempDir::new("vault-login");
-        let cache = Cache::new(&dir.0, None, 9_000);
-        cache.ensure_dir().unwrap();
-        let fields = ["https://v:8200", "ci", "jwt", "runner"];
-        let token = Secret::new("s.kept".to_string());
-        cache.set_login_token(&fields, &token, 10_000).unwrap();
-        let file = fs::read_dir(&dir.0).unwrap().next().unwrap().unwrap().path();
-        assert!(file.file_name().unwrap().to_string_lossy().starts_with("vault-login-"));
-        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(cache.login_token(&fields, 9_000, 60).map(|t| t.expose().clone()), Some("s.kept".into()));
-        assert!(cache.login_token(&fields, 9_950, 60).is_none(), "within the margin");
-        assert!(cache.login_token(&["https://v:8200", "ci", "jwt", "other"], 9_000, 60).is_none());
-        assert!(cache.login_token(&["https://w:8200", "ci", "jwt", "runner"], 9_000, 60).is_none());
-        cache.forget_login_token(&fields);
-        assert!(cache.login_token(&fields, 9_000, 60).is_none());
-        cache.set_login_token(&fields, &token, 10_000).unwrap();
-        assert_eq!(cache.clear().unwrap(), 1);
-        assert!(cache.login_token(&fields, 9_000, 60).is_none());
-    }
-
-    #[test]
-    fn freshness_requires_the_minimum_lifetime_left() {
-        assert!(is_fresh(1600, 1000, 600));
-        assert!(!is_fresh(1599, 1000, 600));
-        assert!(!is_fresh(900, 1000, 0));
     }
 
     #[test]
@@ -692,29 +360,6 @@ mod tests {
         assert!(matches!(err, CacheError::LockTimeout { .. }));
         drop(held);
         assert!(cache.lock(&key("x"), Duration::from_secs(5)).is_ok());
-    }
-
-    #[test]
-    fn remembered_installations_accumulate_across_updates() {
-        let tmp = TempDir::new("installations");
-        let cache = Cache::new(&tmp.0, None, NOW);
-        cache.ensure_dir().unwrap();
-        let t = Duration::from_secs(5);
-        assert_eq!(cache.installations("https://api", "1"), Installations::default());
-        cache
-            .update_installations("https://api", "1", t, |k| {
-                k.found.insert("acme".into(), 7);
-            })
-            .unwrap();
-        cache
-            .update_installations("https://api", "1", t, |k| {
-                k.missing.insert("other/x".into(), 99);
-            })
-            .unwrap();
-        let known = cache.installations("https://api", "1");
-        assert_eq!(known.found.get("acme"), Some(&7));
-        assert_eq!(known.missing.get("other/x"), Some(&99));
-        assert_eq!(cache.installations("https://api", "2"), Installations::default());
     }
 
     #[test]
@@ -897,27 +542,5 @@ mod tests {
         cache.write(&key("k"), 2, &token("ghs_secret", 4000)).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
         assert_eq!(cache.read(&key("k")).unwrap().token.expose(), "ghs_secret");
-    }
-
-    #[test]
-    fn a_failure_note_is_shared_for_seconds_only_and_dropped_on_success() {
-        let tmp = TempDir::new("failure");
-        let cache = Cache::new(&tmp.0, None, NOW);
-        cache.ensure_dir().unwrap();
-        assert_eq!(cache.recent_failure(&key("k")), None);
-        cache.record_failure(&key("k"), "POST x answered HTTP 500 (\u{1b}boom)\u{7}").unwrap();
-        let note = cache.recent_failure(&key("k")).unwrap();
-        assert_eq!(note.age_secs, 0);
-        assert!(!note.message.contains('\u{1b}') && !note.message.contains('\u{7}'), "{note:?}");
-        assert_eq!(cache.recent_failure(&key("other")), None);
-        let later = Cache::new(&tmp.0, None, NOW + FAILURE_NOTE_SECS);
-        assert_eq!(later.recent_failure(&key("k")), None);
-        // Written by a process that started after this one, while it waited: shared.
-        let earlier = Cache::new(&tmp.0, None, NOW - 1);
-        assert_eq!(earlier.recent_failure(&key("k")).map(|n| n.age_secs), Some(0));
-        let long_before = Cache::new(&tmp.0, None, NOW - 3601);
-        assert_eq!(long_before.recent_failure(&key("k")), None);
-        cache.forget_failure(&key("k"));
-        assert_eq!(cache.recent_failure(&key("k")), None);
     }
 }
