@@ -14,11 +14,11 @@
 #   scripts/wine.sh                 install what is missing, set up, print the runner's path
 #   source scripts/wine.sh env      only export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER
 #                                   (run scripts/wine.sh once first)
+#   scripts/wine.sh stop            stop the prefix's wineserver (and its Windows processes)
 #   then: cargo test --target x86_64-pc-windows-gnu --lib
 #
 # Wine starts a wineserver per prefix; target/wine/run keeps it alive 10 s after the last
-# Windows process exits (one start for a whole test run). `WINEPREFIX=target/wine/prefix
-# wineserver -k` stops it. Takes about 40 s the first time (the apt install and the prefix),
+# Windows process exits (one start for a whole test run); `scripts/wine.sh stop` stops it. Takes about 40 s the first time (the apt install and the prefix),
 # under a second when everything is there.
 set -euo pipefail
 
@@ -29,7 +29,7 @@ wine_setup() {
     local sudo=() missing=() src
     src="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wine"
     [ "$(id -u)" = 0 ] || sudo=(sudo)
-    [ -x /usr/lib/wine/wine64 ] || missing+=(wine64 wine)
+    [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null || missing+=(wine64 wine)
     command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "wine.sh: installing ${missing[*]}" >&2
@@ -46,6 +46,12 @@ wine_setup() {
         x86_64-w64-mingw32-gcc -O2 -shared -s -o "$dll" "$src/processprng.c" "$src/processprng.def" -ladvapi32
     fi
 
+    # Debian 12 and Ubuntu 24.04 put the 64-bit loader and the server under /usr/lib/wine.
+    local loader server
+    loader="$({ command -v /usr/lib/wine/wine64 wine64 || true; } | head -n 1)"
+    server="$({ command -v /usr/lib/wine/wineserver wineserver || true; } | head -n 1)"
+    [ -n "$loader" ] && [ -n "$server" ] || { echo "wine.sh: no wine64 loader or wineserver found" >&2; return 1; }
+
     # The runner: everything Wine needs comes from here, not from the caller's environment.
     # DISPLAY unset: no window, no X server needed. mscoree/mshtml disabled: no offer to
     # download Mono or Gecko while the prefix is created.
@@ -54,11 +60,11 @@ wine_setup() {
 # Runs a Windows program under Wine in the prefix scripts/wine.sh made (generated file).
 unset DISPLAY WAYLAND_DISPLAY
 export WINEPREFIX='$wine_root/prefix'
-export WINELOADER=/usr/lib/wine/wine64
+export WINELOADER='$loader'
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES='bcryptprimitives=n;mscoree,mshtml='
-/usr/lib/wine/wineserver -p10 2>/dev/null
-exec /usr/lib/wine/wine64 "\$@"
+'$server' -p10 2>/dev/null
+exec '$loader' "\$@"
 RUNNER
     chmod 0755 "$wine_root/run.new"
     mv -f "$wine_root/run.new" "$wine_root/run"
@@ -69,12 +75,15 @@ RUNNER
         rm -rf "$wine_root/prefix"
         mkdir -p "$wine_root/prefix"
         "$wine_root/run" wineboot.exe --init >/dev/null 2>&1
-        WINEPREFIX="$wine_root/prefix" /usr/lib/wine/wineserver -w
+        WINEPREFIX="$wine_root/prefix" "$server" -w
     fi
     cmp -s "$dll" "$sys32/bcryptprimitives.dll" || install -m 0644 "$dll" "$sys32/bcryptprimitives.dll"
 }
 
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+if [ "${BASH_SOURCE[0]}" = "$0" ] && [ "${1:-}" = stop ]; then
+    [ ! -d "$wine_root/prefix" ] || WINEPREFIX="$wine_root/prefix" \
+        "$({ command -v /usr/lib/wine/wineserver wineserver || true; } | head -n 1)" -k 2>/dev/null || true
+elif [ "${BASH_SOURCE[0]}" = "$0" ]; then
     wine_setup
     echo "$CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER"
 elif [ "${1:-}" != env ]; then
