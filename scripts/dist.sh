@@ -60,7 +60,7 @@ for target in $targets; do
     echo "dist.sh: building $name $version for $target (about 1.5 min on 2 cores)" >&2
     cargo build --release --locked --target "$target"
     exe="$(binary_name "$target")"
-    bin="target/$target/release/$exe"
+    bin="${CARGO_TARGET_DIR:-target}/$target/release/$exe"
     case "$target" in
         *-linux-musl)
             if readelf -lW "$bin" | grep -q 'program interpreter'; then
