@@ -65,10 +65,18 @@ if [ -n "$why" ]; then
 else
     echo "install.sh: building the static binary ($musl)"
 fi
-echo "install.sh: compiling takes about 1.5 minutes on 2 cores (cargo's progress follows); installing into $root/bin"
+# `cargo install --path .` builds in this checkout's target/: only a first build takes long.
+built="${CARGO_TARGET_DIR:-target}/release/git-credential-github-app"
+[ "${#target_args[@]}" = 0 ] || built="${CARGO_TARGET_DIR:-target}/${target_args[1]}/release/git-credential-github-app"
+if [ -e "$built" ]; then
+    echo "install.sh: rebuilding what changed since the last build (cargo's progress follows); installing into $root/bin"
+else
+    echo "install.sh: a first build takes about 1.5 minutes on 2 cores (cargo's progress follows); installing into $root/bin"
+fi
+started=$SECONDS
 cargo install --locked --path . --root "$root" --force "${target_args[@]}"
 bin="$root/bin/git-credential-github-app"
-echo "install.sh: installed $("$bin" --version) at $bin"
+echo "install.sh: installed $("$bin" --version) at $bin (build and install took $((SECONDS - started)) s)"
 
 case ":$PATH:" in
     *":$root/bin:"*) ;;

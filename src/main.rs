@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         user_config_dir: dirs::config_dir(),
         defaults: Defaults {
             home: dirs::home_dir(),
+            path: env::var_os("PATH"),
             user_cache_dir: dirs::cache_dir(),
             vault: VaultDefaults {
                 address: first_named(&["$VAULT_ADDR", "$BAO_ADDR"]),

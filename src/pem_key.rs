@@ -27,6 +27,8 @@ pub enum KeyError {
     Read {
         path: PathBuf,
         source: io::Error,
+        /// Where the path was set (`private_key_path on line 4 of config file F`), once known.
+        setting: Option<String>,
     },
     Permissions {
         path: PathBuf,
@@ -57,6 +59,16 @@ pub enum KeyError {
     PublicKey {
         source: String,
     },
+}
+
+impl KeyError {
+    /// The error, naming where the key file's path was set when it could not be read.
+    pub(crate) fn set_by(self, where_set: String) -> KeyError {
+        match self {
+            KeyError::Read { path, source, .. } => KeyError::Read { path, source, setting: Some(where_set) },
+            other => other,
+        }
+    }
 }
 
 impl std::error::Error for KeyError {
@@ -118,7 +130,10 @@ impl PemKey {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Read { path, source } => {
+            KeyError::Read { path, source, setting: Some(setting) } => {
+                write!(f, "cannot read private key file {} (set by {setting}): {source}", path.display())
+            }
+            KeyError::Read { path, source, setting: None } => {
                 write!(f, "cannot read private key file {}: {source}", path.display())
             }
             KeyError::Permissions { path, mode } => write!(
@@ -238,7 +253,7 @@ fn run_key_command(argv: &[String], deadline: Instant) -> Result<Secret<Vec<u8>>
 /// never blocks) and that only its owner can use it.
 fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
     let refused = |e: FileError| match e.refusal {
-        Refusal::Io(source) => KeyError::Read { path: path.to_path_buf(), source },
+        Refusal::Io(source) => KeyError::Read { path: path.to_path_buf(), source, setting: None },
         Refusal::TooLarge { .. } => KeyError::TooLarge { path: path.to_path_buf() },
         _ => KeyError::File(e),
     };

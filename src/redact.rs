@@ -5,9 +5,37 @@
 //! escaped (or is put on one line), so no message can leak a key or drive the
 //! terminal.
 
-/// What GitHub tokens, JWTs and Vault/OpenBao tokens start with.
+/// What GitHub tokens, JWTs and HashiCorp Vault tokens start with.
 const TOKEN_PREFIXES: [&str; 9] =
     ["ghs_", "ghp_", "gho_", "ghu_", "github_pat_", "eyJ", "hvs.", "hvb.", "hvr."];
+
+/// The fewest base62 characters after an OpenBao `s.` or `b.` (its service
+/// and batch tokens, and Vault's before 1.10, have 24 or more).
+const BAO_TOKEN_BODY: usize = 24;
+
+/// Whether an OpenBao (or older Vault) token starts at byte `i` of `bytes`:
+/// `s.` or `b.` at the start of a word, then 24 or more base62 characters.
+/// By shape, not by prefix: `s.example.com` or `hosts.allow` is no token.
+fn bao_token_at(bytes: &[u8], i: usize) -> bool {
+    let word_start =
+        i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'.' | b'_' | b'-'));
+    let body = bytes.get(i + 2..).unwrap_or_default();
+    word_start
+        && matches!(bytes.get(i..i + 2), Some(b"s.") | Some(b"b."))
+        && body.iter().take_while(|b| b.is_ascii_alphanumeric()).count() >= BAO_TOKEN_BODY
+}
+
+/// Whether `text` holds something shaped like a credential: a GitHub token,
+/// a JWT, a Vault or OpenBao token, or a `Bearer` header (in any case).
+pub(crate) fn holds_token(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let rest = &bytes[i..];
+        TOKEN_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes()))
+            || bao_token_at(bytes, i)
+            || (rest.len() >= 6 && rest[..6].eq_ignore_ascii_case(b"bearer"))
+    })
+}
 
 /// Whether `value` could be a secret pasted into the wrong place: it spans
 /// lines, names a private key, starts like a GitHub token or a JWT, or holds
@@ -28,6 +56,9 @@ pub(crate) fn looks_secret(value: &str) -> bool {
             return true;
         }
         if matches!(b, b'g' | b'e' | b'h') && TOKEN_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes())) {
+            return true;
+        }
+        if matches!(b, b's' | b'b') && bao_token_at(bytes, i) {
             return true;
         }
     }
@@ -86,14 +117,41 @@ pub(crate) fn escape(text: &str) -> String {
     text.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
 }
 
-/// A server's message, unless it may echo a credential (a proxy, or a wrong
-/// address that echoes the request): `sent`, the token the request carried,
-/// or anything that starts like a GitHub or vault token, a JWT, or a
-/// `Bearer` header.
-pub(crate) fn withhold(message: String, sent: Option<&str>) -> String {
-    let echoes = sent.is_some_and(|sent| !sent.is_empty() && message.contains(sent));
-    let looks = message.contains("Bearer") || TOKEN_PREFIXES.iter().any(|p| message.contains(p));
-    if echoes || looks { "(withheld: it may echo a credential)".to_string() } else { message }
+/// JSON text (from serde_json, which escapes only U+0000..U+001F) with DEL
+/// and the C1 controls written as `\uXXXX` too. Outside strings JSON holds
+/// only ASCII punctuation and whitespace, so every such character is in a
+/// string, where the escape means the same character. The `--json` forms'
+/// counterpart of [`escape`].
+pub(crate) fn json_escape(json: &str) -> String {
+    if !json.chars().any(|c| c.is_control() && !c.is_ascii_whitespace()) {
+        return json.to_string();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            c if c.is_control() && !c.is_ascii_whitespace() => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What is said instead of a server's message that may echo a credential.
+pub(crate) const WITHHELD: &str = "(withheld: it may echo a credential)";
+
+/// Whether a server's answer may echo a credential (a proxy, or a wrong
+/// address that echoes the request): it holds one of `sent`, the secrets the
+/// request carried (a token, a JWT), or anything [`holds_token`] recognises.
+/// Ask it of the whole answer, before any of it is cut or reduced to a line.
+pub(crate) fn may_echo(answer: &str, sent: &[&str]) -> bool {
+    sent.iter().any(|s| !s.is_empty() && answer.contains(s)) || holds_token(answer)
+}
+
+/// A server's message, unless it [`may_echo`] a credential.
+pub(crate) fn withhold(message: String, sent: &[&str]) -> String {
+    if may_echo(&message, sent) { WITHHELD.to_string() } else { message }
 }
 
 /// What a body that should have been JSON is instead, for a message:
@@ -109,7 +167,7 @@ pub(crate) fn describe_non_json(body: &str, html_cause: &str) -> String {
         let start = truncate(&one_line(trimmed), 60);
         match looks_secret(&start) {
             true => "the body is not JSON (its start is withheld: it may echo a credential)".to_string(),
-            false => format!("the body is not JSON: {:?}", withhold(start, None)),
+            false => format!("the body is not JSON: {:?}", withhold(start, &[])),
         }
     }
 }
@@ -168,9 +226,46 @@ mod tests {
     #[test]
     fn a_message_that_may_echo_a_credential_is_withheld() {
         let token = "s.Abc123def";
-        assert!(withhold("bad token s.Abc123def".into(), Some(token)).contains("withheld"));
-        assert!(withhold("jwt eyJhbGciOi is expired".into(), None).contains("withheld"));
-        assert_eq!(withhold("permission denied".into(), Some(token)), "permission denied");
+        assert!(withhold("bad token s.Abc123def".into(), &[token]).contains("withheld"));
+        assert!(withhold("jwt eyJhbGciOi is expired".into(), &[]).contains("withheld"));
+        assert!(withhold("jwt x.y.z is expired".into(), &["nope", "x.y.z"]).contains("withheld"));
+        assert_eq!(withhold("permission denied".into(), &[token]), "permission denied");
+        assert!(withhold("bearer abc".into(), &[]).contains("withheld"), "any case");
+        assert!(withhold("BEARER abc".into(), &[]).contains("withheld"), "any case");
+    }
+
+    #[test]
+    fn openbao_and_vault_tokens_are_recognised_by_shape() {
+        for token in [
+            "s.AbCdEfGhIjKlMnOpQrStUvWx",
+            "b.AAAAAQJ2xQfakefakefakefake1234",
+            "hvs.CAESIJ2xQ",
+            "hvb.AAAAAQ",
+            "hvr.x",
+            "error: token (s.AbCdEfGhIjKlMnOpQrStUvWx) is invalid",
+            "[b.AbCdEfGhIjKlMnOpQrStUvWxYz]",
+        ] {
+            assert!(holds_token(token), "{token}");
+            assert!(looks_secret(token), "{token}");
+        }
+        for text in [
+            "s.example.com",
+            "https://s.example.com:8200/v1/transit/sign/k",
+            "no handler for route \"transit/keys/s.something\"",
+            "hosts.AbCdEfGhIjKlMnOpQrStUvWxYz",
+            "s.AbCdEfGhIjKlMnOpQrStUvW",
+            "permission denied",
+        ] {
+            assert!(!holds_token(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn json_text_keeps_its_meaning_without_raw_del_or_c1() {
+        let value = serde_json::json!({"path": "/a\u{7f}b\u{9b}c\u{1b}"});
+        let text = json_escape(&serde_json::to_string_pretty(&value).unwrap());
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
     }
 
     #[test]

@@ -19,7 +19,12 @@ pub(crate) enum NotMine {
     Username(String),
     NoAppForHost(String),
     NotARepository(String),
-    NoPatternMatched { host: String, repo: RepoRef },
+    /// `fix`: how to serve it ([`how_to_serve`]).
+    NoPatternMatched {
+        host: String,
+        repo: RepoRef,
+        fix: String,
+    },
 }
 
 impl fmt::Display for NotMine {
@@ -35,10 +40,10 @@ impl fmt::Display for NotMine {
             // Hosts come from git's request (a submodule URL can carry ESC or BEL).
             NotMine::NoAppForHost(h) => write!(f, "no [[app]] is configured for host {}", escape(h)),
             NotMine::NotARepository(p) => write!(f, "path {p:?} is not OWNER/REPO"),
-            NotMine::NoPatternMatched { host, repo } => {
+            NotMine::NoPatternMatched { host, repo, fix } => {
                 write!(
                     f,
-                    "no repos pattern of the apps for {} matches {}",
+                    "no repos pattern of the apps for {} matches {}: to serve it, {fix}",
                     escape(host),
                     escape(&repo.to_string())
                 )
@@ -192,7 +197,36 @@ fn choose<'c>(config: &'c Config, target: Target<'_>) -> Result<Chosen<'c>, Unse
     }
     match best {
         Some((app, pattern)) => Ok((app, Some(repo), Some(pattern))),
-        None => not_mine(NotMine::NoPatternMatched { host, repo }),
+        None => {
+            let fix = how_to_serve(config, &host, &repo);
+            not_mine(NotMine::NoPatternMatched { host, repo, fix })
+        }
+    }
+}
+
+/// How a newcomer makes `host`'s apps serve `repo`: a pattern in the `repos` of the host's only
+/// app in the config file (or a `--repos` flag), else of one of its apps. Escaped for printing.
+fn how_to_serve(config: &Config, host: &str, repo: &RepoRef) -> String {
+    let (name, owner) = (escape(&repo.to_string()), escape(&repo.owner));
+    let mut for_host = config.apps.iter().filter(|a| *a.host == *host);
+    match (for_host.next(), for_host.next()) {
+        _ if config.from_flags => {
+            format!(
+                "add --repos {name} (or --repos '{owner}/*') to the app's options, here and in git's helper command"
+            )
+        }
+        (Some(app), None) => {
+            format!(
+                "add \"{name}\" (or \"{owner}/*\") to `repos` of {} in {}",
+                app.label(),
+                config.describe()
+            )
+        }
+        _ => format!(
+            "add \"{name}\" (or \"{owner}/*\") to `repos` of one of the apps for {} in {}",
+            escape(host),
+            config.describe()
+        ),
     }
 }
 

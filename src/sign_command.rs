@@ -22,7 +22,8 @@ const MODULUS_BYTES: [usize; 3] = [256, 384, 512];
 #[derive(Debug)]
 pub struct CommandError {
     program: String,
-    detail: String,
+    /// How it failed, after the program's name.
+    pub(crate) detail: String,
 }
 
 impl fmt::Display for CommandError {
@@ -32,6 +33,13 @@ impl fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
+
+impl CommandError {
+    /// `program` (as the config names it) could not be run, for `detail`.
+    pub(crate) fn new(program: String, detail: String) -> CommandError {
+        CommandError { program, detail }
+    }
+}
 
 /// The RS256 signature of `input` from `argv`, waiting at most until `deadline`.
 pub(crate) fn sign(argv: &[String], input: &[u8], deadline: Instant) -> Result<Vec<u8>, CommandError> {

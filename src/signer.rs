@@ -9,6 +9,7 @@ use crate::config::{App, AppId, KeySource};
 use crate::context::Context;
 use crate::jwt;
 use crate::pem_key::{KeyError, PemKey};
+use crate::program;
 use crate::secret::Secret;
 use crate::sign_command::{self, CommandError};
 use crate::vault::{Transit, VaultError};
@@ -21,8 +22,20 @@ pub(crate) enum Signer<'a> {
     Pem { key: PemKey, source: String },
     /// A key in the vault's Transit engine; the vault signs.
     Transit(Box<Transit<'a>>),
-    /// A program that signs (a cloud KMS, a PKCS#11 token).
-    Command { argv: Vec<String>, deadline: Instant, source: String },
+    /// A program that signs (a cloud KMS, a PKCS#11 token): `argv` starts
+    /// with where it was found, `program` is how the config names it.
+    Command { argv: Vec<String>, program: String, deadline: Instant, source: String },
+}
+
+/// `argv` with its program as the absolute path to start it by
+/// (`program::locate`: never found in git's working directory), or the
+/// program as written and why it cannot run.
+fn located(argv: &[String], search: &[std::path::PathBuf]) -> Result<Vec<String>, (String, String)> {
+    let written = argv.first().cloned().unwrap_or_default();
+    let path = program::locate(&written, search).map_err(|why| (written.clone(), why))?;
+    let path =
+        path.into_os_string().into_string().map_err(|_| (written, "is not a UTF-8 path".to_string()))?;
+    Ok(std::iter::once(path).chain(argv.iter().skip(1).cloned()).collect())
 }
 
 /// Why an app's JWT cannot be signed; each names the key source.
@@ -75,12 +88,29 @@ impl<'a> Signer<'a> {
                 Ok(Signer::Transit(Box::new(transit)))
             }
             KeySource::SignCommand(argv) => Ok(Signer::Command {
-                argv: argv.clone(),
+                argv: located(argv, &ctx.config.search_path)
+                    .map_err(|(program, detail)| SignError::Command(CommandError::new(program, detail)))?,
+                program: argv.first().cloned().unwrap_or_default(),
                 deadline: ctx.deadline,
                 source: app.key.to_string(),
             }),
+            KeySource::Command(argv) => {
+                let located = located(argv, &ctx.config.search_path)
+                    .map_err(|(program, detail)| SignError::Key(KeyError::Command { program, detail }))?;
+                // A failure names the program as the config does, not where it was found.
+                let key =
+                    PemKey::load(&KeySource::Command(located), ctx.var, ctx.deadline).map_err(|e| match e {
+                        KeyError::Command { detail, .. } => {
+                            KeyError::Command { program: argv.first().cloned().unwrap_or_default(), detail }
+                        }
+                        e => e,
+                    });
+                let key = key.map_err(SignError::Key)?;
+                Ok(Signer::Pem { key, source: app.key.to_string() })
+            }
             source => {
-                let key = PemKey::load(source, ctx.var, ctx.deadline).map_err(SignError::Key)?;
+                let key = PemKey::load(source, ctx.var, ctx.deadline)
+                    .map_err(|e| SignError::Key(e.set_by(app.key_setting(ctx.config))))?;
                 Ok(Signer::Pem { key, source: source.to_string() })
             }
         }
@@ -105,9 +135,8 @@ impl<'a> Signer<'a> {
                 key.sign(input).map_err(|_| SignError::Key(KeyError::Unusable { source: source.clone() }))
             }
             Signer::Transit(transit) => transit.sign(input).map_err(|e| SignError::Vault(Box::new(e))),
-            Signer::Command { argv, deadline, .. } => {
-                sign_command::sign(argv, input, *deadline).map_err(SignError::Command)
-            }
+            Signer::Command { argv, program, deadline, .. } => sign_command::sign(argv, input, *deadline)
+                .map_err(|e| SignError::Command(CommandError::new(program.clone(), e.detail))),
         }
     }
 }

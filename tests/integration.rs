@@ -11,6 +11,8 @@ mod support;
 /// The helper's behaviour, one file per feature.
 mod cases {
     #[cfg(unix)]
+    mod action;
+    #[cfg(unix)]
     mod arguments;
     #[cfg(unix)]
     mod commands;
@@ -32,9 +34,17 @@ mod cases {
     mod keyless;
     #[cfg(unix)]
     mod network;
+    #[cfg(unix)]
+    mod newcomer;
+    #[cfg(unix)]
+    mod programs;
+    #[cfg(unix)]
+    mod readme;
     mod robustness;
     #[cfg(unix)]
     mod scale;
     #[cfg(unix)]
     mod scopes;
+    #[cfg(unix)]
+    mod terminal;
 }

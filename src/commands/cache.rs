@@ -59,16 +59,15 @@ pub(crate) fn cache_list(json: bool, ctx: &Context<'_>, out: &mut dyn Write) -> 
             })
             .collect();
         let list = ListJson { cache_dir: cache.dir().display().to_string(), tokens };
-        let text = serde_json::to_string_pretty(&list).map_err(|e| Error::Output(e.into()))?;
-        return writeln!(out, "{text}").map_err(Error::Output);
+        return super::print_json(out, &list, true);
     }
     let count = match entries.len() {
         1 => "1 token".to_string(),
         n => format!("{n} tokens"),
     };
-    writeln!(out, "cache: {} ({count})", cache.dir().display()).map_err(Error::Output)?;
+    super::print_line(out, &format!("cache: {} ({count})", cache.dir().display()))?;
     for entry in entries {
-        writeln!(out, "{}", describe_entry(&entry, config, ctx.now)).map_err(Error::Output)?;
+        super::print_line(out, &describe_entry(&entry, config, ctx.now))?;
     }
     Ok(())
 }
@@ -114,5 +113,5 @@ fn describe_entry(entry: &Entry, config: &Config, now: u64) -> String {
 pub(crate) fn cache_clear(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
     let cache = ctx.cache();
     let removed = cache.clear().map_err(Error::Cache)?;
-    writeln!(out, "cache: deleted {removed} file(s) from {}", cache.dir().display()).map_err(Error::Output)
+    super::print_line(out, &format!("cache: deleted {removed} file(s) from {}", cache.dir().display()))
 }

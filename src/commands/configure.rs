@@ -101,8 +101,7 @@ pub(crate) fn unconfigure_all(
     let listing = git_output(&command, deadline)?;
     let hosts = plan::hosts_we_configured(&listing);
     if hosts.is_empty() {
-        writeln!(out, "no entry of this helper in that git config file, nothing to change")
-            .map_err(Error::Output)?;
+        super::print_line(out, "no entry of this helper in that git config file, nothing to change")?;
         return Ok(());
     }
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
@@ -134,14 +133,14 @@ fn change_hosts(
                 Change::Configure => "already configured",
                 Change::Unconfigure => "not configured",
             };
-            writeln!(out, "{host}: {done}, nothing to change").map_err(Error::Output)?;
+            super::print_line(out, &format!("{host}: {done}, nothing to change"))?;
         }
         for command in commands {
             if dry_run {
-                writeln!(out, "{}", plan::display(&command)).map_err(Error::Output)?;
+                super::print_line(out, &plan::display(&command))?;
             } else {
                 run_git(&command, deadline)?;
-                writeln!(out, "ran: {}", plan::display(&command)).map_err(Error::Output)?;
+                super::print_line(out, &format!("ran: {}", plan::display(&command)))?;
             }
         }
     }

@@ -60,7 +60,7 @@ struct Printer<'o> {
 
 impl Printer<'_> {
     fn heading(&mut self, text: String) -> Result<(), Error> {
-        if self.json { Ok(()) } else { writeln!(self.out, "{text}").map_err(Error::Output) }
+        if self.json { Ok(()) } else { super::print_line(self.out, &text) }
     }
 
     fn check(&mut self, into: &mut Vec<Check>, check: Check) -> Result<(), Error> {
@@ -71,8 +71,7 @@ impl Printer<'_> {
                 (Some(why), None) => format!("{}: {why}", check.message),
                 _ => check.message.clone(),
             };
-            writeln!(self.out, "  [{}] {line}", if check.ok { " ok " } else { "FAIL" })
-                .map_err(Error::Output)?;
+            super::print_line(self.out, &format!("  [{}] {line}", if check.ok { " ok " } else { "FAIL" }))?;
         }
         into.push(check);
         Ok(())
@@ -145,8 +144,7 @@ pub(crate) fn doctor(
     report.failed = p.failed;
     report.ok = p.failed == 0;
     if json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Output(e.into()))?;
-        writeln!(p.out, "{text}").map_err(Error::Output)?;
+        super::print_json(p.out, &report, true)?;
     }
     match p.failed {
         0 => Ok(()),

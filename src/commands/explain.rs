@@ -103,11 +103,10 @@ pub(crate) fn explain(
         git_side(&host, target.path.as_deref(), configure, ctx, &mut e);
     }
     if json {
-        let text = serde_json::to_string_pretty(&e).map_err(|e| Error::Output(e.into()))?;
-        return writeln!(out, "{text}").map_err(Error::Output);
+        return super::print_json(out, &e, true);
     }
     for line in &e.lines {
-        writeln!(out, "{line}").map_err(Error::Output)?;
+        super::print_line(out, line)?;
     }
     Ok(())
 }

@@ -61,9 +61,32 @@ pub(crate) fn run(
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::redact::shown;
+use crate::redact::{escape, json_escape, shown};
 use crate::repo::{normalise_host, parse_repo_path};
 use crate::route::Target;
+
+/// Writes one line of a command's text report. Every line passes through
+/// [`escape`]: it may quote git config, a file name, a server's message or the
+/// environment, and none of them may drive the terminal. (`--json` output is
+/// goes through [`print_json`] instead.)
+pub(crate) fn print_line(out: &mut dyn Write, line: &str) -> Result<(), Error> {
+    writeln!(out, "{}", escape(line)).map_err(Error::Output)
+}
+
+/// Writes a `--json` report: serde_json escapes C0 controls itself, and
+/// [`json_escape`] the DEL and C1 characters it leaves raw.
+pub(crate) fn print_json(
+    out: &mut dyn Write,
+    value: &impl serde::Serialize,
+    pretty: bool,
+) -> Result<(), Error> {
+    let text = match pretty {
+        true => serde_json::to_string_pretty(value),
+        false => serde_json::to_string(value),
+    };
+    let text = text.map_err(|e| Error::Output(e.into()))?;
+    writeln!(out, "{}", json_escape(&text)).map_err(Error::Output)
+}
 
 /// A URL or `OWNER/REPO` from the command line, as the request git would send.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -52,10 +52,10 @@ pub(crate) fn revoke(arg: Option<&str>, ctx: &Context<'_>, out: &mut dyn Write) 
                 format!("failed: {label}: {e}")
             }
         };
-        writeln!(out, "{line}").map_err(Error::Output)?;
+        super::print_line(out, &line)?;
     }
     if entries.is_empty() {
-        writeln!(out, "no cached token to revoke").map_err(Error::Output)?;
+        super::print_line(out, "no cached token to revoke")?;
     }
     match failed {
         0 => Ok(()),

@@ -50,8 +50,7 @@ pub(crate) fn token(
             app: app.label(),
             api_url: app.api_url.to_string(),
         };
-        let text = serde_json::to_string(&shown).map_err(|e| Error::Output(e.into()))?;
-        return writeln!(out, "{text}").map_err(Error::Output);
+        return super::print_json(out, &shown, false);
     }
     writeln!(out, "{value}").map_err(Error::Output)
 }

@@ -8,17 +8,20 @@
 
 mod flags;
 mod hints;
+mod origin;
 mod values;
 mod vault;
 
 use flags::from_flags;
 pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
+pub(crate) use origin::docs_url;
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
 pub use vault::VaultDefaults;
 pub(crate) use vault::{Identity, Vault, VaultAuth, VaultLogin};
 
 use crate::files::{self, FileError, Refusal};
+use crate::program;
 use crate::redact::{looks_secret, scrub};
 use crate::repo::Pattern;
 use serde::Deserialize;
@@ -74,6 +77,9 @@ pub(crate) fn locate(
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
     pub home: Option<PathBuf>,
+    /// `$PATH`, where a program named by a bare name (`private_key_command =
+    /// ["vault", ...]`) is looked up; only its absolute directories count.
+    pub path: Option<std::ffi::OsString>,
     /// The user cache dir (`dirs::cache_dir()`), before our own subdirectory.
     pub user_cache_dir: Option<PathBuf>,
     /// `[vault]` defaults from the environment.
@@ -85,6 +91,7 @@ impl Defaults {
     pub(crate) fn for_tests() -> Defaults {
         Defaults {
             home: Some(PathBuf::from("/home/ci")),
+            path: None,
             user_cache_dir: Some(PathBuf::from("/home/ci/.cache")),
             vault: VaultDefaults::default(),
         }
@@ -129,6 +136,8 @@ impl fmt::Display for KeySource {
 pub(crate) struct App {
     /// 1-based position in the file, for messages; 0 for the app given by flags.
     pub(crate) position: usize,
+    /// The line of the key setting (`private_key_path = ...`) in the file, when found.
+    pub(crate) key_line: Option<usize>,
     /// A unique label for messages and `explain`.
     pub(crate) name: Option<String>,
     pub(crate) app_id: AppId,
@@ -181,6 +190,8 @@ pub(crate) struct Config {
     pub(crate) apps: Vec<App>,
     /// Where the vault is and how to log in; `Some` when an app uses `transit_key`.
     pub(crate) vault: Option<Vault>,
+    /// The absolute directories of `$PATH`, where a command's bare name is looked up.
+    pub(crate) search_path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,8 +248,9 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Missing { path: Some(path) } => write!(
                 f,
-                "no config file at {}: create it (see docs/configuration.md) or pass --config PATH",
-                path.display()
+                "no config file at {}: create it (the format is at {}) or pass --config PATH",
+                path.display(),
+                docs_url("configuration.md")
             ),
             ConfigError::Missing { path: None } => write!(
                 f,
@@ -461,6 +473,7 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         timeout: Duration::from_secs(timeout_secs),
         apps,
         vault,
+        search_path: program::search_path(defaults.path.as_deref()),
     })
 }
 
@@ -510,9 +523,9 @@ fn validate_app(
     } else if let Some(name) = app.private_key_env {
         KeySource::Env(name)
     } else if let Some(argv) = app.private_key_command {
-        KeySource::Command(check_argv(argv, "private_key_command").map_err(at)?)
+        KeySource::Command(check_argv(argv, "private_key_command", resolve).map_err(at)?)
     } else if let Some(argv) = app.sign_command {
-        KeySource::SignCommand(check_argv(argv, "sign_command").map_err(at)?)
+        KeySource::SignCommand(check_argv(argv, "sign_command", resolve).map_err(at)?)
     } else {
         let name = vault_name(app.transit_key.as_deref().unwrap_or(""), "transit_key", false).map_err(at)?;
         let mount =
@@ -535,8 +548,13 @@ fn validate_app(
     {
         return Err(at("name must be a short printable label; value not shown".into()));
     }
+    let key_line = match source {
+        Source::File { text, .. } => origin::app_key_line(text, position, key_source.setting()),
+        Source::Flags { .. } => None,
+    };
     Ok(App {
         position,
+        key_line,
         name: app.name,
         app_id: app.app_id,
         key: key_source,
@@ -551,13 +569,20 @@ fn validate_app(
 }
 
 /// A program and its arguments for `what`, refusing what looks like a pasted key.
-fn check_argv(argv: Vec<String>, what: &str) -> Result<Vec<String>, String> {
+/// A command's argv, its program made absolute unless it is a bare name
+/// (`program::normalise`): never relative to git's working directory.
+fn check_argv(
+    mut argv: Vec<String>,
+    what: &str,
+    resolve: &dyn Fn(&str) -> Result<PathBuf, String>,
+) -> Result<Vec<String>, String> {
     if argv.first().is_none_or(|program| program.is_empty()) {
         return Err(format!("{what} must name a program: [\"prog\", \"arg\", ...]"));
     }
     if argv.iter().any(|word| looks_secret(word)) {
         return Err(format!("{what} must be a program and its arguments, not the key; value not shown"));
     }
+    argv[0] = program::normalise(&argv[0], resolve).map_err(|m| format!("{what}: {m}"))?;
     Ok(argv)
 }
 

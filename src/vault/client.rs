@@ -231,7 +231,10 @@ impl<'a> VaultClient<'a> {
                     detail: describe_body(&text),
                 });
             }
-            let message = withhold(vault_message(&text), token.map(|t| t.expose().as_str()));
+            let message = withhold(
+                vault_message(&text),
+                &token.map(|t| t.expose().as_str()).into_iter().collect::<Vec<_>>(),
+            );
             let hint = (status == 503).then(|| sealed_hint(&message));
             return Err(VaultError::Status {
                 address: self.vault.address.clone(),

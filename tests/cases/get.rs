@@ -186,7 +186,11 @@ fn requests_that_are_not_mine_get_no_answer_and_no_api_call_and_a_reason_only_fo
     // The configured host, but no pattern, or no repository: git will only say "could not
     // read Username", so the helper says why.
     let said = |path: &str| w.declined(&w.helper(&cfg, "get", request(&host, Some(path)).as_bytes()));
-    assert!(said("other/web.git").ends_with("matches other/web"), "no repos pattern line");
+    let fix = format!(
+        "matches other/web: to serve it, add \"other/web\" (or \"other/*\") to `repos` of app {APP_ID} (#1 in the config) in config file {}",
+        cfg.display()
+    );
+    assert!(said("other/web.git").ends_with(&fix), "no repos pattern line");
     assert!(said("acme").contains("path \"acme\" is not OWNER/REPO"));
     assert_eq!(w.fake.requests().len(), 0, "{:?}", w.fake.requests());
     assert!(w.cache_files("token-").is_empty());

@@ -12,7 +12,10 @@ use super::http::{Request, Response};
 pub fn http_backend_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let out = Command::new("git").arg("--exec-path").output().expect("running git --exec-path");
+        let out = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .unwrap_or_else(|e| panic!("{}", super::spawn_error("git", &e)));
         assert!(out.status.success(), "git --exec-path failed");
         let dir = String::from_utf8(out.stdout).expect("exec path is UTF-8");
         let path = Path::new(dir.trim()).join("git-http-backend");

