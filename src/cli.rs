@@ -60,6 +60,8 @@ pub(crate) enum Operator {
         change: Change,
         scope: Scope,
         dry_run: bool,
+        /// `--rewrite-ssh`: send the hosts' SSH URLs through HTTPS.
+        rewrite_ssh: bool,
     },
     Token {
         target: Option<String>,
@@ -106,7 +108,7 @@ Commands git runs (the operation is always the last argument):
   erase                    forget the cached token git reports as rejected
 
 Commands for people and scripts (each takes --help):
-  configure [--global | --system | --file PATH] [--dry-run]
+  configure [--global | --system | --file PATH] [--dry-run] [--rewrite-ssh]
                            point git's credential.https://HOST.helper at this binary for every host in the config
   unconfigure [--global | --system | --file PATH] [--dry-run] [--all]
                            remove what configure added (--all: every entry it ever added, no config needed)
@@ -153,11 +155,14 @@ const COMMAND_HELP: [(&str, &str); 11] = [
     ),
     (
         "configure",
-        "Usage: git-credential-github-app [--config PATH | APP OPTIONS] configure [--global | --system | --file PATH] [--dry-run]\n\n\
+        "Usage: git-credential-github-app [--config PATH | APP OPTIONS] configure [--global | --system | --file PATH] [--dry-run] [--rewrite-ssh]\n\n\
          Sets credential.https://HOST.helper (an empty entry, then this binary) and useHttpPath\n\
          for every host in the config, through git config. With APP OPTIONS, the helper value\n\
-         carries them, so no config file is needed. Warns when a helper that stores tokens\n\
-         would run after this one. --dry-run prints the commands instead of running them.\n",
+         carries them, so no config file is needed. For a host with read_public_repos it also\n\
+         sets http.https://HOST/.proactiveAuth basic (git 2.46+). Warns when a helper that\n\
+         stores tokens would run after this one. --dry-run prints the commands instead of\n\
+         running them. --rewrite-ssh adds url.https://HOST/.insteadOf for git@HOST: and\n\
+         ssh://git@HOST/, so SSH URLs (submodules, dependencies) go through this helper.\n",
     ),
     (
         "unconfigure",
@@ -224,7 +229,7 @@ pub(crate) fn help(topic: Option<&str>) -> String {
 }
 
 /// The switches besides the app options, with their canonical names.
-const SWITCHES: [(&str, &str); 9] = [
+const SWITCHES: [(&str, &str); 10] = [
     ("help", "--help"),
     ("h", "--help"),
     ("version", "--version"),
@@ -234,6 +239,7 @@ const SWITCHES: [(&str, &str); 9] = [
     ("global", "--global"),
     ("system", "--system"),
     ("all", "--all"),
+    ("rewrite-ssh", "--rewrite-ssh"),
 ];
 
 /// What the options said, before the command decides what they mean.
@@ -336,7 +342,7 @@ pub(crate) fn parse(args: &[OsString]) -> Result<Invocation, String> {
     };
     let rest = &positional[1..];
     let allowed: &[&str] = match name {
-        "configure" => &["--global", "--system", "--dry-run"],
+        "configure" => &["--global", "--system", "--dry-run", "--rewrite-ssh"],
         "unconfigure" => &["--global", "--system", "--dry-run", "--all"],
         "token" | "explain" | "doctor" | "cache" => &["--json"],
         _ => &[],
@@ -375,9 +381,15 @@ pub(crate) fn parse(args: &[OsString]) -> Result<Invocation, String> {
             let scope = scope(has("--global"), has("--system"), file)?;
             let dry_run = has("--dry-run");
             match (name, has("--all")) {
-                ("configure", _) => Operator::Configure { change: Change::Configure, scope, dry_run }.into(),
+                ("configure", _) => {
+                    let rewrite_ssh = has("--rewrite-ssh");
+                    Operator::Configure { change: Change::Configure, scope, dry_run, rewrite_ssh }.into()
+                }
                 (_, true) => Command::UnconfigureAll { scope, dry_run },
-                (_, false) => Operator::Configure { change: Change::Unconfigure, scope, dry_run }.into(),
+                (_, false) => {
+                    Operator::Configure { change: Change::Unconfigure, scope, dry_run, rewrite_ssh: false }
+                        .into()
+                }
             }
         }
         "token" => Operator::Token { target: one_target(rest)?, host, json }.into(),
@@ -642,7 +654,12 @@ mod tests {
     #[test]
     fn operator_commands_take_their_arguments() {
         let configure = |scope, dry_run| {
-            Command::Operator(Operator::Configure { change: Change::Configure, scope, dry_run })
+            Command::Operator(Operator::Configure {
+                change: Change::Configure,
+                scope,
+                dry_run,
+                rewrite_ssh: false,
+            })
         };
         assert_eq!(command(&["configure"]), configure(Scope::Global, false));
         assert_eq!(
@@ -654,7 +671,8 @@ mod tests {
             Command::Operator(Operator::Configure {
                 change: Change::Unconfigure,
                 scope: Scope::System,
-                dry_run: false
+                dry_run: false,
+                rewrite_ssh: false
             })
         );
         assert_eq!(
@@ -769,7 +787,8 @@ mod tests {
             Command::Operator(Operator::Configure {
                 change: Change::Configure,
                 scope: Scope::File(PathBuf::from(&odd)),
-                dry_run: false
+                dry_run: false,
+                rewrite_ssh: false
             })
         );
     }

@@ -12,7 +12,7 @@ use crate::mint::Minter;
 use crate::protocol::Request;
 use crate::redact::escape;
 use crate::repo::normalise_host;
-use crate::route::{NotMine, Plan, Route, Target, route, use_http_path_hint};
+use crate::route::{NotMine, Plan, Route, Target, public_fallback, route, use_http_path_hint};
 use crate::time::format_utc;
 use crate::token::InstallationToken;
 use std::time::Instant;
@@ -24,9 +24,9 @@ pub(crate) fn get(request: &Request, ctx: &Context<'_>) -> Result<Option<Install
         return Ok(None);
     }
     match route(ctx.config, Target::of(request)) {
-        Route::Serve(plan) => match serve(&plan, ctx)? {
-            Served::Token { token, .. } => Ok(Some(token)),
-            Served::NotInstalled { until } => {
+        Route::Serve(plan) => match serve_or_fallback(plan, ctx)? {
+            (_, Served::Token { token, .. }) => Ok(Some(token)),
+            (plan, Served::NotInstalled { until }) => {
                 ctx.diag.say(format_args!(
                     "not serving https://{}/{}: {}",
                     plan.app.host,
@@ -90,13 +90,34 @@ pub(crate) fn not_installed(plan: &Plan<'_>, until: Option<u64>) -> String {
     )
 }
 
+/// Serves `plan`; when discovery finds its app not installed for the owner
+/// and the host has a `read_public_repos` fallback, serves the fallback
+/// instead. Returns the plan that served, for messages.
+pub(crate) fn serve_or_fallback<'c>(plan: Plan<'c>, ctx: &Context<'c>) -> Result<(Plan<'c>, Served), Error> {
+    let served = serve(&plan, ctx)?;
+    if let Served::NotInstalled { .. } = served
+        && plan.public_read.is_none()
+        && let Some(repo) = &plan.repo
+        && let Some(fallback) = public_fallback(ctx.config, &plan.app.host, repo)
+    {
+        ctx.diag.trace(|| {
+            format!("route: {} is not installed for {repo}: the public-read fallback", plan.app.label())
+        });
+        let served = serve(&fallback, ctx)?;
+        return Ok((fallback, served));
+    }
+    Ok((plan, served))
+}
+
 /// The token for a routed request and its installation: from the cache when
 /// fresh, else minted under the entry's lock.
 pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Served, Error> {
     ctx.diag.trace(|| {
-        let via = plan.pattern.map_or("the only app for the host (no path)".to_string(), |p| {
-            format!("pattern {:?}", p.as_str())
-        });
+        let via = match (plan.pattern, plan.public_read) {
+            (Some(p), _) => format!("pattern {:?}", p.as_str()),
+            (None, Some(_)) => "read_public_repos (read-only)".to_string(),
+            (None, None) => "the only app for the host (no path)".to_string(),
+        };
         format!("route: {} via {via}; scope {}", plan.app.label(), plan.key.scope)
     });
     let cache = ctx.cache();
@@ -114,7 +135,7 @@ pub(crate) fn serve(plan: &Plan<'_>, ctx: &Context<'_>) -> Result<Served, Error>
     }
     ctx.diag.trace(|| "cache: miss (no entry, or less than min_token_lifetime_secs left)".into());
 
-    if let (None, Some(repo)) = (plan.app.installation_id, &plan.repo) {
+    if let (None, Some(repo), None) = (plan.app.installation_id, &plan.repo, plan.public_read) {
         let known = cache.installations(&plan.app.api_url, &plan.app.app_id.to_string());
         if let Remembered::NotInstalled { until } = known.about(&repo.owner, &repo.repo, ctx.now) {
             ctx.diag.trace(|| "discovery: remembered as not installed there".into());

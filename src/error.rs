@@ -27,6 +27,12 @@ pub enum Error {
         error: ApiError,
     },
     Cache(CacheError),
+    /// `read_public_repos` names no installation and the app is not installed
+    /// on the owner of its first fixed-owner pattern.
+    NoPublicInstallation {
+        app: String,
+        owner: String,
+    },
     /// The process that held the entry's lock just failed with `message`;
     /// this one gives up too instead of asking GitHub again.
     Shared {
@@ -116,6 +122,10 @@ impl fmt::Display for Unescaped<'_> {
             Error::Sign { app, error } => write!(f, "{app}: {error}"),
             Error::Api { app, error } => write!(f, "{app}: {error}"),
             Error::Cache(e) => e.fmt(f),
+            Error::NoPublicInstallation { app, owner } => write!(
+                f,
+                "{app}: read_public_repos: the app is not installed on {owner} (the owner of its first repos pattern), so no read-only token can be minted: install it there or set installation_id"
+            ),
             Error::Shared { message, age_secs } => write!(
                 f,
                 "{message} (another git process failed this way {age_secs} s ago; not retried: try again in a few seconds)"

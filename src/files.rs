@@ -4,16 +4,18 @@
 //! Every open is non-blocking (a FIFO or device never hangs the helper) and
 //! every check is made on the file that was opened (`fstat`), not on the path,
 //! so nothing can be swapped in between. Reads are capped, so `/dev/zero` or a
-//! huge file cannot eat memory. The OS calls std lacks (`O_NOFOLLOW`,
-//! `O_NONBLOCK`, `openat`, `renameat`) come from `rustix` (docs/design.md).
+//! huge file cannot eat memory. The OS calls themselves (`O_NOFOLLOW`,
+//! `O_NONBLOCK`, `openat`, `renameat`; their Windows counterparts) are in
+//! [`crate::os`]; the rules are here.
 
-use rustix::fs::{Mode, OFlags};
+use crate::os::{self, Open};
 use std::fmt;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub(crate) use crate::os::DirRefusal;
 
 /// Why a file was not used.
 #[derive(Debug)]
@@ -70,30 +72,14 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// What a file is, in words, when it is not a regular file.
-fn not_regular(meta: &Metadata) -> Option<&'static str> {
-    let t = meta.file_type();
-    match () {
-        () if t.is_file() => None,
-        () if t.is_dir() => Some("a directory"),
-        () if t.is_fifo() => Some("a FIFO"),
-        () if t.is_socket() => Some("a socket"),
-        () if t.is_char_device() || t.is_block_device() => Some("a device"),
-        () if t.is_symlink() => Some("a symlink"),
-        () => Some("not a file"),
-    }
-}
-
 /// Opens `path` for reading without blocking (following symlinks: a config
 /// or CA bundle may be one) and checks that it is a regular file of at most
 /// `max` bytes.
 pub(crate) fn open_regular(path: &Path, max: u64) -> Result<(File, Metadata), FileError> {
     let err = |refusal| FileError { path: path.to_path_buf(), refusal };
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| err(Refusal::Io(e.into())))?;
-    let file = File::from(fd);
+    let file = os::open_read(path).map_err(|e| err(Refusal::Io(e)))?;
     let meta = file.metadata().map_err(|e| err(Refusal::Io(e)))?;
-    if let Some(kind) = not_regular(&meta) {
+    if let Some(kind) = os::file_kind(&meta) {
         return Err(err(Refusal::NotRegular(kind)));
     }
     if meta.len() > max {
@@ -121,82 +107,45 @@ pub(crate) fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, FileError> 
 }
 
 /// Refuses a file that group or others may write to, or that belongs to
-/// neither `uid` nor root (when `uid` is known).
+/// neither `uid` nor root (when `uid` is known). Windows has neither modes
+/// nor uids ([`os::mode_of`], [`os::owner_of`]): nothing is refused there.
 pub(crate) fn check_trusted_owner(path: &Path, meta: &Metadata, uid: Option<u32>) -> Result<(), FileError> {
     let err = |refusal| FileError { path: path.to_path_buf(), refusal };
-    if let Some(uid) = uid
-        && meta.uid() != uid
-        && meta.uid() != 0
+    if let (Some(uid), Some(owner)) = (uid, os::owner_of(meta))
+        && owner != uid
+        && owner != 0
     {
-        return Err(err(Refusal::Owner { uid: meta.uid() }));
+        return Err(err(Refusal::Owner { uid: owner }));
     }
-    let mode = meta.mode() & 0o7777;
-    if mode & 0o022 != 0 {
+    if let Some(mode) = os::mode_of(meta)
+        && mode & 0o022 != 0
+    {
         return Err(err(Refusal::Writable { mode: mode & 0o777 }));
     }
     Ok(())
 }
 
 /// A directory opened once and checked; files in it are opened relative to
-/// it, so the checked directory is the one used even if its path is swapped.
+/// it, so the checked directory is the one used even if its path is swapped
+/// (on Windows, by path under the checked directory: see `os/windows.rs`).
 #[derive(Debug)]
 pub(crate) struct PrivateDir {
-    fd: OwnedFd,
+    dir: os::Dir,
     /// The uid that must own every file in it; `None` where it cannot be known.
     owner: Option<u32>,
 }
-
-/// Why a private directory cannot be used.
-#[derive(Debug)]
-pub(crate) enum DirRefusal {
-    Io(io::Error),
-    /// A symlink, or not a directory.
-    NotADirectory,
-    Owner {
-        uid: u32,
-    },
-    Writable {
-        mode: u32,
-    },
-}
-
-/// The open flags for a file in a private directory: never through a
-/// symlink, never blocking on a FIFO.
-const IN_DIR: OFlags = OFlags::NOFOLLOW.union(OFlags::NONBLOCK).union(OFlags::CLOEXEC).union(OFlags::NOCTTY);
 
 impl PrivateDir {
     /// Opens `path` (not through a symlink) and checks it belongs to `owner`
     /// and no one else may write to it.
     pub(crate) fn open(path: &Path, owner: Option<u32>) -> Result<PrivateDir, DirRefusal> {
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(path, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(e) if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR => {
-                return Err(DirRefusal::NotADirectory);
-            }
-            Err(e) => return Err(DirRefusal::Io(e.into())),
-        };
-        let stat = rustix::fs::fstat(&fd).map_err(|e| DirRefusal::Io(e.into()))?;
-        if let Some(owner) = owner
-            && stat.st_uid != owner
-        {
-            return Err(DirRefusal::Owner { uid: stat.st_uid });
-        }
-        let mode = stat.st_mode & 0o777;
-        if mode & 0o022 != 0 {
-            return Err(DirRefusal::Writable { mode });
-        }
-        Ok(PrivateDir { fd, owner })
+        Ok(PrivateDir { dir: os::Dir::open(path, owner)?, owner })
     }
 
     /// Takes read and search rights on the directory from group and others
     /// (it holds nothing they need). Write rights are refused, never fixed.
     pub(crate) fn make_private(&self) -> io::Result<()> {
-        let stat = rustix::fs::fstat(&self.fd)?;
-        if stat.st_mode & 0o077 != 0 {
-            rustix::fs::fchmod(&self.fd, Mode::from_raw_mode(0o700))?;
-        }
-        Ok(())
+        self.dir.make_private()
     }
 
     /// Checks that an opened file is a regular file of the owner that no one
@@ -204,16 +153,18 @@ impl PrivateDir {
     fn check_file(&self, file: &File) -> io::Result<Metadata> {
         let meta = file.metadata()?;
         let refuse = |what: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, what));
-        if let Some(kind) = not_regular(&meta) {
+        if let Some(kind) = os::file_kind(&meta) {
             return refuse(format!("it is {kind}, not a regular file"));
         }
-        if let Some(owner) = self.owner
-            && meta.uid() != owner
+        if let (Some(owner), Some(uid)) = (self.owner, os::owner_of(&meta))
+            && uid != owner
         {
-            return refuse(format!("it belongs to uid {}", meta.uid()));
+            return refuse(format!("it belongs to uid {uid}"));
         }
-        if meta.mode() & 0o022 != 0 {
-            return refuse(format!("other users may write to it (mode {:03o})", meta.mode() & 0o777));
+        if let Some(mode) = os::mode_of(&meta)
+            && mode & 0o022 != 0
+        {
+            return refuse(format!("other users may write to it (mode {:03o})", mode & 0o777));
         }
         Ok(meta)
     }
@@ -221,8 +172,7 @@ impl PrivateDir {
     /// The contents of `name`, if it is a regular file of ours, private, and
     /// at most `max` bytes.
     pub(crate) fn read(&self, name: &str, max: u64) -> Option<Vec<u8>> {
-        let fd = rustix::fs::openat(&self.fd, name, OFlags::RDONLY | IN_DIR, Mode::empty()).ok()?;
-        let file = File::from(fd);
+        let file = self.dir.open_file(name, Open::Read).ok()?;
         let meta = self.check_file(&file).ok()?;
         if meta.len() > max {
             return None;
@@ -232,60 +182,66 @@ impl PrivateDir {
         (bytes.len() as u64 <= max).then_some(bytes)
     }
 
-    /// Opens (creating, 0600) `name` for locking: a symlink, FIFO or
+    /// Opens (creating, owner-only) `name` for locking: a symlink, FIFO or
     /// directory there is an error at once, never a wait.
     pub(crate) fn open_lock(&self, name: &str) -> io::Result<File> {
-        // Read-write: a FIFO opens at once (and is then refused as one) where
-        // write-only would fail with a puzzling "no such device or address".
-        let flags = OFlags::RDWR | OFlags::CREATE | IN_DIR;
-        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => fd,
-            Err(rustix::io::Errno::LOOP) => {
-                return Err(io::Error::new(io::ErrorKind::PermissionDenied, "it is a symlink"));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let file = File::from(fd);
+        let file = self.dir.open_file(name, Open::Lock)?;
         self.check_file(&file)?;
         Ok(file)
     }
 
     /// Writes `bytes` to a new file with an unpredictable name (created with
-    /// `O_EXCL`, mode 0600) and renames it over `name`.
+    /// `O_EXCL|O_NOFOLLOW` or `CREATE_NEW`, owner-only) and renames it over `name`.
     pub(crate) fn replace(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.replace_through(name, &temp_name(name)?, bytes)
+    }
+
+    /// [`PrivateDir::replace`] through the temp file `tmp`.
+    fn replace_through(&self, name: &str, tmp: &str, bytes: &[u8]) -> io::Result<()> {
         use std::io::Write;
-        let tmp = format!(".{name}.tmp.{}", random_hex()?);
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | IN_DIR;
-        let fd = rustix::fs::openat(&self.fd, &tmp, flags, Mode::from_raw_mode(0o600))?;
-        let mut file = File::from(fd);
-        let written = file
-            .write_all(bytes)
-            .and_then(|()| rustix::fs::renameat(&self.fd, &tmp, &self.fd, name).map_err(Into::into));
+        let mut file = self.dir.open_file(tmp, Open::CreateNew)?;
+        let written = file.write_all(bytes).and_then(|()| {
+            drop(file);
+            self.dir.rename(tmp, name)
+        });
         if written.is_err() {
-            let _ = rustix::fs::unlinkat(&self.fd, &tmp, rustix::fs::AtFlags::empty());
+            let _ = self.dir.remove(tmp);
         }
         written
     }
 
     /// Deletes `name`; `Ok(false)` when it was not there.
     pub(crate) fn remove(&self, name: &str) -> io::Result<bool> {
-        match rustix::fs::unlinkat(&self.fd, name, rustix::fs::AtFlags::empty()) {
-            Ok(()) => Ok(true),
-            Err(rustix::io::Errno::NOENT) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.dir.remove(name)
     }
 
     /// The names in the directory.
     pub(crate) fn names(&self) -> Vec<String> {
-        let Ok(dir) = rustix::fs::Dir::read_from(self.fd.as_fd()) else {
-            return Vec::new();
-        };
-        dir.filter_map(Result::ok)
-            .filter_map(|entry| entry.file_name().to_str().ok().map(str::to_string))
-            .filter(|name| name != "." && name != "..")
-            .collect()
+        self.dir.names()
     }
+}
+
+/// The suffix temp files take instead of a random one: set only by debug
+/// builds' `main` (a test seam), so a test can plant a symlink at the exact
+/// name and see it refused.
+static TEMP_SUFFIX: Mutex<Option<String>> = Mutex::new(None);
+
+/// Makes every temp file `.{name}.tmp.{suffix}` (tests only; see `main.rs`).
+#[doc(hidden)]
+pub fn fix_temp_suffix(suffix: String) {
+    if let Ok(mut fixed) = TEMP_SUFFIX.lock() {
+        *fixed = Some(suffix);
+    }
+}
+
+/// The temp file for `name`: `.{name}.tmp.` and 16 random hex digits.
+fn temp_name(name: &str) -> io::Result<String> {
+    let fixed = TEMP_SUFFIX.lock().ok().and_then(|fixed| fixed.clone());
+    let suffix = match fixed {
+        Some(suffix) => suffix,
+        None => random_hex()?,
+    };
+    Ok(format!(".{name}.tmp.{suffix}"))
 }
 
 /// 16 random hex digits, for a temp file name no one can guess in advance.
@@ -296,15 +252,15 @@ fn random_hex() -> io::Result<String> {
     Ok(crate::hex::encode(&bytes))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::testing::TempDir;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
+    /// mkfifo(1): rustix has no `mknodat` on macOS.
     fn mkfifo(path: &Path) {
-        rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0)
-            .unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
     }
 
     #[test]
@@ -383,6 +339,26 @@ mod tests {
         ));
         std::os::unix::fs::symlink(&tmp.0, tmp.0.join("link")).unwrap();
         assert!(matches!(PrivateDir::open(&tmp.0.join("link"), None), Err(DirRefusal::NotADirectory)));
+    }
+
+    #[test]
+    fn a_symlink_at_the_temp_name_is_refused_and_one_at_the_entry_is_replaced_not_followed() {
+        let tmp = TempDir::new("planted");
+        let dir = PrivateDir::open(&tmp.0, None).unwrap();
+        let victim = tmp.0.join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.0.join(".entry.tmp.planted")).unwrap();
+        std::os::unix::fs::symlink(&victim, tmp.0.join("entry")).unwrap();
+        let e = dir.replace_through("entry", ".entry.tmp.planted", b"token").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        // The open failed before anything was made: the link is left as it was.
+        assert!(
+            std::fs::symlink_metadata(tmp.0.join(".entry.tmp.planted")).unwrap().file_type().is_symlink()
+        );
+        dir.replace_through("entry", ".entry.tmp.fresh", b"token").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert!(std::fs::symlink_metadata(tmp.0.join("entry")).unwrap().file_type().is_file());
+        assert_eq!(dir.read("entry", 100).as_deref(), Some(&b"token"[..]));
     }
 
     #[test]

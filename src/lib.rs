@@ -46,7 +46,9 @@ pub use crate::config::{CONFIG_ENV, Defaults, VaultDefaults};
 pub use crate::context::VaultEnv;
 pub use crate::diag::{TRACE_ENV, trace_enabled};
 pub use crate::error::{Error, ExecFailure};
+pub use crate::files::fix_temp_suffix;
 pub use crate::network::NetworkEnv;
+pub use crate::os::{ConfigDir, PLATFORM, Platform, config_dirs, current_user, no_core_dumps};
 pub use crate::secret::Secret;
 
 use crate::cli::{Command, Invocation};
@@ -65,8 +67,8 @@ use std::time::Instant;
 pub struct Environment {
     /// `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`.
     pub config_file: Option<OsString>,
-    /// `dirs::config_dir()`.
-    pub user_config_dir: Option<PathBuf>,
+    /// The user config directories to look for the config in, in order ([`config_dirs`]).
+    pub config_dirs: Vec<ConfigDir>,
     pub defaults: Defaults,
     pub network: NetworkEnv,
     /// Looks up one environment variable (for `private_key_env`).
@@ -90,7 +92,7 @@ impl Environment {
     fn surroundings(&self) -> config::Surroundings<'_> {
         config::Surroundings {
             env_file: self.config_file.as_deref(),
-            user_config_dir: self.user_config_dir.as_deref(),
+            config_dirs: &self.config_dirs,
             cwd: self.cwd.as_deref(),
             defaults: &self.defaults,
             uid: self.uid,

@@ -2,8 +2,8 @@
 //! here and nowhere else; errors are printed once, as one line.
 
 use git_credential_github_app::{
-    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, Secret, Stdio, TRACE_ENV, VaultDefaults,
-    VaultEnv, run, trace_enabled,
+    CONFIG_ENV, Clock, Defaults, Environment, Error, NetworkEnv, PLATFORM, Secret, Stdio, TRACE_ENV,
+    VaultDefaults, VaultEnv, config_dirs, current_user, no_core_dumps, run, trace_enabled,
 };
 use std::env;
 use std::io::{self, IsTerminal, Write};
@@ -13,6 +13,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 /// Set in debug builds only (tests): panics on purpose, to prove what a bug looks like.
 #[cfg(debug_assertions)]
 const FORCE_PANIC_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_DEBUG_FORCE_PANIC";
+/// Set in debug builds only (tests): the suffix of the next cache temp file
+/// instead of a random one, so a test can plant a symlink at that exact name.
+#[cfg(debug_assertions)]
+const TEMP_SUFFIX_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_DEBUG_TEMP_SUFFIX";
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -22,11 +26,20 @@ fn main() -> ExitCode {
     if env::var_os(FORCE_PANIC_ENV).is_some() {
         panic!("forced by {FORCE_PANIC_ENV}: ghs_ThisPayloadMustNeverBePrinted");
     }
+    #[cfg(debug_assertions)]
+    if let Ok(suffix) = env::var(TEMP_SUFFIX_ENV) {
+        git_credential_github_app::fix_temp_suffix(suffix);
+    }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let args: Vec<_> = env::args_os().skip(1).collect();
     let environment = Environment {
         config_file: env::var_os(CONFIG_ENV),
-        user_config_dir: dirs::config_dir(),
+        config_dirs: config_dirs(
+            PLATFORM,
+            env::var_os("XDG_CONFIG_HOME").as_deref(),
+            dirs::home_dir().as_deref(),
+            dirs::config_dir().as_deref(),
+        ),
         defaults: Defaults {
             home: dirs::home_dir(),
             path: env::var_os("PATH"),
@@ -49,7 +62,7 @@ fn main() -> ExitCode {
         trace: trace_enabled(env::var(TRACE_ENV).ok().as_deref()),
         exe: env::current_exe().ok(),
         cwd: env::current_dir().ok(),
-        uid: Some(rustix::process::geteuid().as_raw()),
+        uid: current_user(),
         interactive: io::stdin().is_terminal(),
         vault: VaultEnv {
             token: first_named(&["$VAULT_TOKEN", "$BAO_TOKEN"])
@@ -83,14 +96,6 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
     );
     let _ = io::stderr().write_all(line.as_bytes());
     std::process::exit(1);
-}
-
-/// No core file: the whole run may hold a private key, a JWT or a token in
-/// memory, and a core file would write them to disk (docs/security.md).
-fn no_core_dumps() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let maximum = getrlimit(Resource::Core).maximum;
-    let _ = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum });
 }
 
 /// The first of `names` (`"$NAME"`, as messages show them) that is set and not empty.

@@ -4,7 +4,7 @@
 //! retry when GitHub's clock disagrees with ours.
 
 use crate::cache::{Cache, Remembered};
-use crate::config::App;
+use crate::config::{App, PublicReads};
 use crate::context::Context;
 use crate::error::Error;
 use crate::github::{ApiError, Client};
@@ -140,6 +140,9 @@ impl<'a> Minter<'a> {
     /// Mints the token `plan` calls for: `None` when discovery finds the app is
     /// not installed for the repository's owner.
     pub(crate) fn mint(&mut self, plan: &Plan<'_>) -> Result<Option<(u64, InstallationToken)>, Error> {
+        if let Some(reads) = plan.public_read {
+            return self.mint_public(reads, plan).map(Some);
+        }
         let (installation_id, remembered) = match (self.app.installation_id, &plan.repo) {
             (Some(id), _) => (id, false),
             (None, Some(repo)) => match self.find(repo, false)? {
@@ -162,6 +165,45 @@ impl<'a> Minter<'a> {
             }
             (result, _) => result.map(|token| Some((installation_id, token))),
         }
+    }
+
+    /// The `read_public_repos` fallback's token: from `installation_id`, or
+    /// from the installation on the owner of the app's first fixed-owner
+    /// pattern (found once and remembered like any other owner's).
+    fn mint_public(
+        &mut self,
+        reads: &PublicReads,
+        plan: &Plan<'_>,
+    ) -> Result<(u64, InstallationToken), Error> {
+        let installation_id = match reads {
+            PublicReads::Installation(id) => *id,
+            PublicReads::Owner(owner) => self.find_owner(owner)?,
+        };
+        let narrow = &plan.narrow;
+        let token = self.with_jwt(|client, jwt| client.mint(installation_id, jwt, narrow))?;
+        Ok((installation_id, token))
+    }
+
+    /// The installation on `owner` for the fallback; an error when there is none.
+    fn find_owner(&mut self, owner: &str) -> Result<u64, Error> {
+        let (api_url, app_id) = (self.app.api_url.to_string(), self.app.app_id.to_string());
+        if let Some(cache) = self.cache
+            && let Remembered::Installed(id) =
+                cache.installations(&api_url, &app_id).about(owner, "", self.now)
+        {
+            return Ok(id);
+        }
+        let Some(id) = self.with_jwt(|client, jwt| client.find_installation(owner, None, jwt))? else {
+            return Err(Error::NoPublicInstallation { app: self.app.label(), owner: owner.to_string() });
+        };
+        if let Some(cache) = self.cache {
+            let timeout = self.deadline.saturating_duration_since(Instant::now());
+            // Memory is an optimisation: failing to write it costs a lookup next time.
+            let _ = cache.update_installations(&api_url, &app_id, timeout, |known| {
+                known.found.insert(owner.to_string(), id);
+            });
+        }
+        Ok(id)
     }
 
     /// The installation serving `repo`'s owner and whether it came from memory;

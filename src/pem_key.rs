@@ -262,22 +262,18 @@ fn read_key_file(path: &Path) -> Result<Secret<Vec<u8>>, KeyError> {
     files::read_capped(file, path, MAX_KEY_BYTES).map(Secret::new).map_err(refused)
 }
 
-#[cfg(unix)]
+/// Refuses a key file group or others may read or write. Windows has no
+/// modes ([`crate::os::mode_of`]): the profile's ACL protects the key there.
 fn check_permissions(path: &Path, meta: &std::fs::Metadata) -> Result<(), KeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if let Some(mode) = crate::os::mode_of(meta).map(|mode| mode & 0o777)
+        && mode & 0o077 != 0
+    {
         return Err(KeyError::Permissions { path: path.to_path_buf(), mode });
     }
     Ok(())
 }
 
-#[cfg(not(unix))]
-fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), KeyError> {
-    Ok(())
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::testing::TempDir;

@@ -2,7 +2,14 @@
 //! `git config`): no shell, stdin closed (or given the bytes to sign), stderr
 //! discarded (or kept for `git config`'s messages), stdout captured up to a limit,
 //! and never waited for past a deadline, so a stuck child cannot hold git.
+//!
+//! Each child runs in a group of its own ([`os::Group`]: a process group on
+//! Unix, a job object on Windows). When the child exits, or at the deadline,
+//! the whole group is ended: nothing it started in the background outlives
+//! it, and a background process still holding its stdout cannot keep us
+//! waiting for an end of file.
 
+use crate::os;
 use std::io::{self, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -13,7 +20,7 @@ use std::time::{Duration, Instant};
 pub(crate) enum Failure {
     Start(io::Error),
     Read(io::Error),
-    /// Its stdout stayed open past the deadline; it was killed.
+    /// It neither exited nor closed its stdout by the deadline; it was killed.
     NoOutput,
     /// It closed stdout but did not exit by the deadline; it was killed.
     NoExit,
@@ -41,6 +48,7 @@ impl Failure {
 /// A started child whose stdout (and, when asked, stderr) is being collected in threads.
 pub(crate) struct Running {
     child: Child,
+    group: os::Group,
     stdout: mpsc::Receiver<io::Result<Vec<u8>>>,
     stderr: Option<mpsc::Receiver<io::Result<Vec<u8>>>>,
     limit: u64,
@@ -101,13 +109,15 @@ impl Running {
         limit: u64,
         keep_stderr: bool,
     ) -> Result<Running, Failure> {
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
-            .stderr(if keep_stderr { Stdio::piped() } else { Stdio::null() })
-            .spawn()
-            .map_err(Failure::Start)?;
+            .stderr(if keep_stderr { Stdio::piped() } else { Stdio::null() });
+        os::Group::prepare(&mut command);
+        let mut child = command.spawn().map_err(Failure::Start)?;
+        let group = os::Group::of(&child);
         if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
             std::thread::spawn(move || {
                 // A child that exits without reading closes the pipe: its exit status tells.
@@ -118,7 +128,7 @@ impl Running {
             return Err(Failure::Read(io::Error::other("no stdout pipe")));
         };
         let stderr = child.stderr.take().map(|err| collect(err, limit));
-        Ok(Running { child, stdout: collect(out, limit), stderr, limit })
+        Ok(Running { child, group, stdout: collect(out, limit), stderr, limit })
     }
 
     /// Its stdout once it has exited successfully, waiting at most until `deadline`.
@@ -131,26 +141,59 @@ impl Running {
     }
 
     /// What it printed once it has exited, whatever its status, waiting at most until `deadline`.
+    ///
+    /// Done when the child has exited and its stdout has reached its end. The
+    /// moment the child exits its group is ended, so a background process it
+    /// left holding stdout (or stderr) is killed and the end follows at once.
     pub(crate) fn finish_output(mut self, deadline: Instant) -> Result<Output, Failure> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let stdout = match self.stdout.recv_timeout(wait) {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) => return Err(self.stop(Failure::Read(e))),
-            Err(_) => return Err(self.stop(Failure::NoOutput)),
-        };
-        // stdout is closed; the exit follows at once unless the child misbehaves.
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-                Ok(None) => return Err(self.stop(Failure::NoExit)),
-                Err(e) => return Err(self.stop(Failure::Read(e))),
+        let mut stdout = None;
+        let mut exited = false;
+        let stdout = loop {
+            if !exited {
+                match self.group.child_exited(&mut self.child) {
+                    Ok(true) => {
+                        exited = true;
+                        self.group.end();
+                    }
+                    Ok(false) => {}
+                    Err(e) => return Err(self.stop(Failure::Read(e))),
+                }
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.stop(if stdout.is_some() { Failure::NoExit } else { Failure::NoOutput }));
+            }
+            let wait = match (exited, stdout.take()) {
+                (true, Some(bytes)) => break bytes,
+                // stdout is closed; the exit follows at once unless the child misbehaves.
+                (false, Some(bytes)) => {
+                    stdout = Some(bytes);
+                    std::thread::sleep(left.min(Duration::from_millis(1)));
+                    continue;
+                }
+                // Its group was ended: stdout reaches its end at once.
+                (true, None) => left,
+                // Look at the exit again every 5 ms: a background process may hold stdout.
+                (false, None) => left.min(Duration::from_millis(5)),
+            };
+            match self.stdout.recv_timeout(wait) {
+                Ok(Ok(bytes)) => stdout = Some(bytes),
+                Ok(Err(e)) => return Err(self.stop(Failure::Read(e))),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(self.stop(Failure::Read(io::Error::other("its output could not be read"))));
+                }
+            }
+        };
+        // Reap it: its group is gone, so its id may be reused from here on.
+        let status = match self.child.wait() {
+            Ok(status) => status,
+            Err(e) => return Err(Failure::Read(e)),
         };
         if stdout.len() as u64 > self.limit {
             return Err(Failure::TooLarge);
         }
-        // It exited; a grandchild may still hold stderr open: wait no longer than the deadline.
+        // Its group was ended, so stderr reaches its end at once; still, no waiting past the deadline.
         let wait = deadline.saturating_duration_since(Instant::now());
         let stderr = match self.stderr.as_ref().map(|rx| rx.recv_timeout(wait)) {
             Some(Ok(Ok(mut bytes))) => {
@@ -162,14 +205,16 @@ impl Running {
         Ok(Output { status, stdout, stderr })
     }
 
+    /// Ends the child's group (the child with it) and reaps the child.
     fn stop(&mut self, failure: Failure) -> Failure {
+        self.group.end();
         let _ = self.child.kill();
         let _ = self.child.wait();
         failure
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
@@ -219,5 +264,52 @@ mod tests {
         let hung = Running::start("sleep", &args(&["30"]), 64).unwrap().finish(soon(200));
         assert!(matches!(hung, Err(Failure::NoOutput)));
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// Whether process `pid` is gone (no longer listed, or a zombie waiting for init, which in
+    /// a container may never reap it) within 5 s: SIGKILL is delivered asynchronously, and the
+    /// stdout it held closes before it is a zombie. Linux's `/proc`; macOS has none.
+    #[cfg(target_os = "linux")]
+    fn gone(pid: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let dead = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => true,
+                // The state follows the command name in parentheses.
+                Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['Z', 'X'])),
+            };
+            if dead || Instant::now() > until {
+                return dead;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_background_process_left_holding_stdout_is_ended_when_the_child_exits() {
+        let started = Instant::now();
+        let out = Running::start("sh", &args(&["-c", "sleep 100 & echo $!"]), 64)
+            .unwrap()
+            .finish(soon(30_000))
+            .unwrap();
+        // The `sleep` held stdout open: without its group ended, this waits the whole 30 s.
+        assert!(started.elapsed() < Duration::from_secs(15), "waited {:?}", started.elapsed());
+        let pid = String::from_utf8(out).unwrap();
+        assert!(gone(pid.trim()), "sleep {} outlived its parent", pid.trim());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn at_the_deadline_the_child_and_what_it_started_are_ended() {
+        let dir = std::env::temp_dir().join(format!("gcga-process-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("pid");
+        let script = format!("sleep 100 & echo $! > {}; sleep 100", pid_file.display());
+        let hung = Running::start("sh", &args(&["-c", &script]), 64).unwrap().finish(soon(2_000));
+        assert!(matches!(hung, Err(Failure::NoOutput)));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(gone(pid.trim()), "sleep {} outlived the deadline", pid.trim());
     }
 }

@@ -43,18 +43,16 @@ pub(crate) fn locate(program: &str, search: &[PathBuf]) -> Result<PathBuf, Strin
         // The config makes every path absolute; nothing relative is ever run.
         return Err("is not an absolute path".into());
     }
-    search.iter().map(|dir| dir.join(program)).find(|candidate| is_executable(candidate)).ok_or_else(|| {
+    // On Windows `NAME` is also looked for as `NAME.exe` (std's EXE_SUFFIX; empty elsewhere).
+    let names = [program.to_string(), format!("{program}{}", std::env::consts::EXE_SUFFIX)];
+    let names = if names[0] == names[1] { &names[..1] } else { &names[..] };
+    let candidates = search.iter().flat_map(|dir| names.iter().map(move |name| dir.join(name)));
+    candidates.into_iter().find(|candidate| crate::os::is_executable(candidate)).ok_or_else(|| {
         "is not found in PATH (only its absolute directories are searched: an empty, `.` or relative entry would search git's working directory, the repository)".into()
     })
 }
 
-/// A regular file (after symlinks) that someone may execute.
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::fs;

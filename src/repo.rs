@@ -108,6 +108,11 @@ impl Pattern {
         glob_match(&self.owner, &repo.owner) && glob_match(&self.repo, &repo.repo)
     }
 
+    /// The owner, when the pattern names one (no `*` in it), lower-cased.
+    pub(crate) fn fixed_owner(&self) -> Option<&str> {
+        (!self.owner.contains('*')).then_some(self.owner.as_str())
+    }
+
     /// Whether the owner part matches `login` (lower-case), for `doctor`.
     pub(crate) fn owner_matches(&self, login: &str) -> bool {
         glob_match(&self.owner, login)

@@ -4,7 +4,7 @@
 //! request's fields; one [`Route`] comes out.
 
 use crate::cache::EntryKey;
-use crate::config::{App, Config, TokenScope};
+use crate::config::{App, Config, PublicReads, TokenScope};
 use crate::github::MintRequest;
 use crate::protocol::Request;
 use crate::redact::{escape, shown};
@@ -85,6 +85,9 @@ pub(crate) struct Plan<'c> {
     pub(crate) key: EntryKey,
     /// The body of the mint.
     pub(crate) narrow: MintRequest,
+    /// Served by the host's `read_public_repos` fallback: a read-only token
+    /// of the app's one fallback installation, for any repository.
+    pub(crate) public_read: Option<&'c PublicReads>,
 }
 
 /// The outcome of routing one request.
@@ -108,10 +111,17 @@ pub(crate) fn use_http_path_hint(host: &str) -> String {
     )
 }
 
-/// Routes `target` against `config`.
+/// Routes `target` against `config`. A repository that no pattern matches
+/// goes to the host's `read_public_repos` fallback when there is one.
 pub(crate) fn route<'c>(config: &'c Config, target: Target<'_>) -> Route<'c> {
     let (app, repo, pattern) = match choose(config, target) {
         Ok(chosen) => chosen,
+        Err(Unserved::NotMine(NotMine::NoPatternMatched { host, repo, fix })) => {
+            return match public_fallback(config, &host, &repo) {
+                Some(plan) => Route::Serve(plan),
+                None => Route::NotMine(NotMine::NoPatternMatched { host, repo, fix }),
+            };
+        }
         Err(Unserved::NotMine(why)) => return Route::NotMine(why),
         Err(Unserved::NeedsPath(host)) => return Route::NeedsPath { host },
     };
@@ -139,8 +149,40 @@ pub(crate) fn route<'c>(config: &'c Config, target: Target<'_>) -> Route<'c> {
     }
     let key =
         EntryKey { api_url: app.api_url.to_string(), app_id: app.app_id.to_string(), installation, scope };
-    Route::Serve(Plan { app, repo, pattern, key, narrow })
+    Route::Serve(Plan { app, repo, pattern, key, narrow, public_read: None })
 }
+
+/// The app on `host` that serves public repositories (at most one sets
+/// `read_public_repos`).
+pub(crate) fn public_app<'c>(config: &'c Config, host: &str) -> Option<&'c App> {
+    config.apps.iter().find(|a| *a.host == *host && a.read_public_repos.is_some())
+}
+
+/// The fallback plan for `repo` on `host`: a token narrowed to
+/// `contents: read`, no repository list, from the fallback installation. One
+/// cache entry serves every such repository, so its key names no repository.
+/// `None` when no app on the host sets `read_public_repos`.
+pub(crate) fn public_fallback<'c>(config: &'c Config, host: &str, repo: &RepoRef) -> Option<Plan<'c>> {
+    let app = public_app(config, &normalise_host(host))?;
+    let reads = app.read_public_repos.as_ref()?;
+    let installation = match reads {
+        PublicReads::Installation(id) => id.to_string(),
+        PublicReads::Owner(owner) => format!("owner:{owner}"),
+    };
+    let permissions = [("contents".to_string(), "read")].into_iter().collect();
+    let key = EntryKey {
+        api_url: app.api_url.to_string(),
+        app_id: app.app_id.to_string(),
+        installation,
+        scope: PUBLIC_READ_SCOPE.to_string(),
+    };
+    let narrow = MintRequest { repositories: None, permissions };
+    Some(Plan { app, repo: Some(repo.clone()), pattern: None, key, narrow, public_read: Some(reads) })
+}
+
+/// The scope of the fallback's entry: what an installation-wide token
+/// narrowed to `contents: read` is cached under.
+pub(crate) const PUBLIC_READ_SCOPE: &str = "installation;permissions:contents=read";
 
 type Chosen<'c> = (&'c App, Option<RepoRef>, Option<&'c Pattern>);
 
@@ -386,6 +428,83 @@ mod tests {
             route(&c, https("github.com", Some("other/web"))),
             Route::NotMine(NotMine::NoPatternMatched { .. })
         ));
+    }
+
+    const FALLBACK: &str = r#"
+        [[app]]
+        app_id = 1
+        private_key_path = "/k"
+        repos = ["acme/*"]
+        read_public_repos = true
+
+        [[app]]
+        app_id = 2
+        private_key_path = "/k"
+        repos = ["beta/deploy"]
+        installation_id = 22
+    "#;
+
+    #[test]
+    fn an_unmatched_repository_gets_one_read_only_fallback_entry_and_patterns_still_win() {
+        let c = config(FALLBACK);
+        let fallback = |path| match route(&c, https("github.com", Some(path))) {
+            Route::Serve(plan) => {
+                (plan.public_read.cloned(), plan.key, plan.narrow, plan.app.app_id.to_string())
+            }
+            other => panic!("{other:?}"),
+        };
+        let (reads, key, narrow, app) = fallback("torvalds/linux.git");
+        assert_eq!(reads, Some(PublicReads::Owner("acme".into())));
+        assert_eq!(app, "1");
+        assert_eq!(key.installation, "owner:acme");
+        assert_eq!(key.scope, PUBLIC_READ_SCOPE);
+        assert_eq!(narrow.repositories, None);
+        assert_eq!(narrow.permissions.into_iter().collect::<Vec<_>>(), [("contents".to_string(), "read")]);
+        // Every such repository shares the entry.
+        assert_eq!(fallback("rust-lang/cargo").1, key);
+        // Patterns win: acme/* and beta/deploy are served as before, with write access.
+        for (path, id) in [("acme/web", "1"), ("beta/deploy", "2")] {
+            match route(&c, https("github.com", Some(path))) {
+                Route::Serve(plan) => {
+                    assert!(plan.public_read.is_none(), "{path}");
+                    assert_eq!(plan.app.app_id.to_string(), id);
+                    assert!(plan.narrow.permissions.is_empty());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn without_the_fallback_or_on_another_host_nothing_changes() {
+        let c = config(TWO_APPS.replace("repos = [\"*/*\"]", "repos = [\"zeta/*\"]").as_str());
+        assert!(matches!(
+            route(&c, https("github.com", Some("other/web"))),
+            Route::NotMine(NotMine::NoPatternMatched { .. })
+        ));
+        let c = config(FALLBACK);
+        assert!(matches!(
+            route(&c, https("gitlab.com", Some("other/web"))),
+            Route::NotMine(NotMine::NoAppForHost(_))
+        ));
+        assert!(matches!(
+            route(&c, https("github.com", Some("a/b/c"))),
+            Route::NotMine(NotMine::NotARepository(_))
+        ));
+    }
+
+    #[test]
+    fn the_fallback_uses_installation_id_when_set() {
+        let c = config(
+            "[[app]]\napp_id = 1\nprivate_key_path = \"/k\"\ninstallation_id = 9\nrepos = [\"acme/*\"]\nread_public_repos = true\n",
+        );
+        match route(&c, https("github.com", Some("other/x"))) {
+            Route::Serve(plan) => {
+                assert_eq!(plan.public_read, Some(&PublicReads::Installation(9)));
+                assert_eq!(plan.key.installation, "9");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! through real git. One test binary; every test starts its own world from `support::world`,
 //! and the support's own tests live beside it.
 //!
-//! On Windows only what the helper-as-git scenarios of `.ci/windows-scenarios` need is compiled
-//! (`get`, `erase`, `robustness`, without their tests of Unix modes, symlinks and owners); the
-//! other cases use Unix-only std APIs or tools.
+//! The harness uses std::os::unix (modes, symlinks, FIFOs) and Unix tools: on Windows only what
+//! the helper-as-git scenarios of `.ci/windows-scenarios` need is compiled (`get`, `erase`,
+//! `robustness`, without their tests of Unix modes, symlinks and owners), for the `windows` job
+//! of ci.yml. Under Wine the Windows build is driven from Linux through GCGA_TEST_HELPER
+//! (docs/platforms.md).
 
 mod support;
 
@@ -14,6 +16,8 @@ mod cases {
     mod action;
     #[cfg(unix)]
     mod arguments;
+    #[cfg(unix)]
+    mod clients;
     #[cfg(unix)]
     mod commands;
     #[cfg(unix)]
@@ -38,6 +42,8 @@ mod cases {
     mod newcomer;
     #[cfg(unix)]
     mod programs;
+    #[cfg(unix)]
+    mod public;
     #[cfg(unix)]
     mod readme;
     mod robustness;

@@ -74,7 +74,7 @@ impl Cache {
         format!("{}.json", key.stem())
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, unix))]
     pub(super) fn entry_path(&self, key: &EntryKey) -> std::path::PathBuf {
         self.dir.join(Self::entry_name(key))
     }

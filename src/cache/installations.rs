@@ -71,7 +71,7 @@ impl Cache {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::cache::tests::NOW;

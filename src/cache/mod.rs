@@ -33,7 +33,6 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -208,11 +207,7 @@ impl Cache {
         if let Some(parent) = self.dir.parent() {
             fs::create_dir_all(parent).map_err(err)?;
         }
-        match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(err(e)),
-        }
+        crate::os::create_private_dir(&self.dir).map_err(err)?;
         self.open_dir()?.make_private().map_err(err)
     }
 
@@ -285,7 +280,7 @@ impl Cache {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 pub(crate) mod tests {
     use super::entry::{MAX_ENTRY_LIFETIME, StoredEntry};
     use super::*;
@@ -509,38 +504,14 @@ pub(crate) mod tests {
         let tmp = TempDir::new("fifo");
         let cache = Cache::new(&tmp.0, None, NOW);
         cache.ensure_dir().unwrap();
-        let fifo = |path: &Path| {
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                path,
-                rustix::fs::FileType::Fifo,
-                rustix::fs::Mode::from_raw_mode(0o600),
-                0,
-            )
-            .unwrap()
-        };
+        // mkfifo(1): rustix has no mknodat on macOS.
+        let fifo =
+            |path: &Path| assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
         fifo(&tmp.0.join(format!("{}.lock", key("k").stem())));
         fifo(&cache.entry_path(&key("k")));
         let started = std::time::Instant::now();
         assert!(cache.read(&key("k")).is_none());
         assert!(matches!(cache.lock(&key("k"), Duration::from_secs(30)), Err(CacheError::Lock { .. })));
         assert!(started.elapsed() < Duration::from_secs(5));
-    }
-
-    #[test]
-    fn symlinks_planted_at_temp_names_are_never_written_through() {
-        let tmp = TempDir::new("tmp-symlink");
-        let cache = Cache::new(&tmp.0, None, NOW);
-        cache.ensure_dir().unwrap();
-        let victim = tmp.0.join("victim");
-        fs::write(&victim, "untouched").unwrap();
-        let name = Cache::entry_name(&key("k"));
-        // Every name the old scheme could pick, and the pid-free prefix.
-        for guess in [format!(".{name}.tmp{}", std::process::id()), format!(".{name}.tmp")] {
-            std::os::unix::fs::symlink(&victim, tmp.0.join(guess)).unwrap();
-        }
-        cache.write(&key("k"), 2, &token("ghs_secret", 4000)).unwrap();
-        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
-        assert_eq!(cache.read(&key("k")).unwrap().token.expose(), "ghs_secret");
     }
 }

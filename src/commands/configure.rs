@@ -10,18 +10,20 @@ use crate::config::{AppFlags, Config, ConfigFrom, KeySource};
 use crate::context::Context;
 use crate::error::Error;
 use crate::process::{Failure, Output, Running};
-use plan::HostState;
+use plan::{Extras, HostState};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
 /// `configure` / `unconfigure` for every host in the config.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn configure(
     config: &Config,
     scope: &Scope,
     dry_run: bool,
     change: Change,
+    rewrite_ssh: bool,
     helper: &str,
     ctx: &Context<'_>,
     out: &mut dyn Write,
@@ -32,7 +34,25 @@ pub(crate) fn configure(
     if hosts.is_empty() {
         return Err(Error::NoHosts { config: config.path.clone() });
     }
-    change_hosts(&hosts, scope, dry_run, change, helper, ctx.deadline, out)?;
+    let remove = change == Change::Unconfigure;
+    let fallback_hosts: Vec<&str> =
+        hosts.iter().copied().filter(|h| crate::route::public_app(config, h).is_some()).collect();
+    let proactive = !remove && !fallback_hosts.is_empty() && {
+        let version = super::public_read::git_version(ctx.deadline);
+        let supported = version.is_some_and(|v| v >= super::public_read::PROACTIVE_AUTH_SINCE);
+        if !supported {
+            ctx.diag.say(format_args!(
+                "warning: {}",
+                super::public_read::too_old_for_proactive_auth(version, &fallback_hosts)
+            ));
+        }
+        supported
+    };
+    let extras = |host: &str| Extras {
+        proactive_auth: proactive && fallback_hosts.contains(&host),
+        rewrite_ssh: rewrite_ssh && !remove,
+    };
+    change_hosts(&hosts, scope, dry_run, change, helper, &extras, ctx.deadline, out)?;
     if change == Change::Configure && !dry_run {
         warn_about_storing_helpers(&hosts, ctx);
     }
@@ -96,7 +116,7 @@ pub(crate) fn unconfigure_all(
     command.extend([
         "--null".into(),
         "--get-regexp".into(),
-        r"^(credential\..*\.helper|git-credential-github-app\..*\.replacedusehttppath)$".into(),
+        r"^(credential\..*\.helper|git-credential-github-app\..*)$".into(),
     ]);
     let listing = git_output(&command, deadline)?;
     let hosts = plan::hosts_we_configured(&listing);
@@ -105,27 +125,34 @@ pub(crate) fn unconfigure_all(
         return Ok(());
     }
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    change_hosts(&hosts, scope, dry_run, Change::Unconfigure, "", deadline, out)
+    change_hosts(&hosts, scope, dry_run, Change::Unconfigure, "", &|_| Extras::default(), deadline, out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn change_hosts(
     hosts: &[&str],
     scope: &Scope,
     dry_run: bool,
     change: Change,
     helper: &str,
+    extras: &dyn Fn(&str) -> Extras,
     deadline: Instant,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let scope_args = plan::scope_args(scope)?;
     for &host in hosts {
+        let get = |key: &str| git_get_all(&scope_args, key, deadline);
         let state = HostState {
-            helpers: git_get_all(&scope_args, &plan::helper_key(host), deadline)?,
-            use_http_path: git_get_all(&scope_args, &plan::use_http_path_key(host), deadline)?.pop(),
-            replaced_use_http_path: git_get_all(&scope_args, &plan::marker_key(host), deadline)?.pop(),
+            helpers: get(&plan::helper_key(host))?,
+            use_http_path: get(&plan::use_http_path_key(host))?.pop(),
+            replaced_use_http_path: get(&plan::marker_key(host))?.pop(),
+            proactive_auth: get(&plan::proactive_auth_key(host))?.pop(),
+            replaced_proactive_auth: get(&plan::proactive_marker_key(host))?.pop(),
+            instead_of: get(&plan::instead_of_key(host))?,
+            added_instead_of: get(&plan::instead_of_marker_key(host))?,
         };
         let commands = match change {
-            Change::Configure => plan::plan_configure(&scope_args, host, helper, &state),
+            Change::Configure => plan::plan_configure(&scope_args, host, helper, &state, extras(host)),
             Change::Unconfigure => plan::plan_unconfigure(&scope_args, host, &state),
         };
         if commands.is_empty() {

@@ -3,11 +3,12 @@
 //! accounts) and git's side of every configured host (see [`wiring`]); fails
 //! if any check fails. `--json` gives the same checks as one JSON object.
 
+use super::public_read;
 use super::wiring::{self, Facts, Finding, Wiring};
-use crate::config::{App, KeySource};
+use crate::config::{App, KeySource, PublicReads};
 use crate::context::Context;
 use crate::error::Error;
-use crate::github::InstallationInfo;
+use crate::github::{ApiError, InstallationInfo, MintRequest};
 use crate::mint::Minter;
 use crate::repo::Pattern;
 use crate::route::{Route, Target, route};
@@ -133,7 +134,10 @@ pub(crate) fn doctor(
                     Route::NeedsPath { .. }
                 );
                 let facts = Facts { configure, needs_path, deadline: ctx.deadline };
-                for finding in wiring::check(&Wiring::of(entries, host, None), &facts) {
+                let wiring = Wiring::of(entries, host, None);
+                let public_read = crate::route::public_app(config, host).is_some();
+                let findings = wiring::check(&wiring, &facts);
+                for finding in findings.into_iter().chain(public_read::checks(&wiring, public_read, &facts)) {
                     p.check(&mut checks, from_finding(finding))?;
                 }
             }
@@ -233,7 +237,66 @@ fn check_app(
     for c in repos_checks(app, &list, slug.as_deref()) {
         p.check(checks, c)?;
     }
+    if let Some(reads) = &app.read_public_repos {
+        p.check(checks, public_check(reads, &list, &mut minter))?;
+    }
     Ok(())
+}
+
+/// `read_public_repos`: mints (and revokes at once) the read-only token the
+/// fallback would answer with; GitHub refuses it with 422 when the
+/// installation lacks the Contents permission.
+fn public_check(reads: &PublicReads, list: &[InstallationInfo], minter: &mut Minter<'_>) -> Check {
+    let fail = |message: String, why: &str, fix: String| Check {
+        check: "read_public_repos",
+        ok: false,
+        message,
+        why: Some(why.to_string()),
+        fix: Some(fix),
+    };
+    let id = match reads {
+        PublicReads::Installation(id) => *id,
+        PublicReads::Owner(owner) => {
+            let login = |i: &&InstallationInfo| {
+                i.account.as_ref().is_some_and(|a| a.login.eq_ignore_ascii_case(owner))
+            };
+            match list.iter().find(login) {
+                Some(i) => i.id,
+                None => {
+                    return fail(
+                        format!(
+                            "read_public_repos: the app is not installed on {owner}, the owner of its first fixed-owner pattern"
+                        ),
+                        "repositories no pattern serves get no token",
+                        "install the app there, or set installation_id".to_string(),
+                    );
+                }
+            }
+        }
+    };
+    let narrow = MintRequest {
+        repositories: None,
+        permissions: [("contents".to_string(), "read")].into_iter().collect(),
+    };
+    match minter.with_jwt(|client, jwt| client.mint(id, jwt, &narrow)) {
+        Ok(token) => {
+            // Only a check: the token is not kept.
+            let _ = minter.with_jwt(|client, _| client.revoke(&token.token));
+            check(
+                "read_public_repos",
+                true,
+                format!(
+                    "read_public_repos: installation {id} mints read-only tokens (contents: read) for repositories no pattern serves; a push to them gets 403"
+                ),
+            )
+        }
+        Err(Error::Api { error: e @ ApiError::Status { status: 422, .. }, .. }) => fail(
+            format!("read_public_repos: GitHub refused a token narrowed to contents: read for installation {id}: {e}"),
+            "the installation lacks the Contents permission, so repositories no pattern serves get no token",
+            "grant the app Repository permissions > Contents (read) and accept the new permissions on the installation".to_string(),
+        ),
+        Err(e) => check("read_public_repos", false, format!("read_public_repos: {e}")),
+    }
 }
 
 /// Whether each `repos` pattern has an installation that can serve it: the
@@ -305,12 +368,11 @@ fn web_url(app: &App) -> String {
 
 fn key_note(source: &KeySource) -> String {
     match source {
-        KeySource::Path(path) => {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::metadata(path)
-                .map(|m| format!(" (mode {:03o})", m.permissions().mode() & 0o777))
-                .unwrap_or_default()
-        }
+        KeySource::Path(path) => std::fs::metadata(path)
+            .ok()
+            .and_then(|m| crate::os::mode_of(&m))
+            .map(|mode| format!(" (mode {:03o})", mode & 0o777))
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }

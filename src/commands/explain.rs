@@ -4,15 +4,16 @@
 //! read. `--json` gives the same as one JSON object.
 
 use super::parse_target;
+use super::public_read;
 use super::wiring::{self, Facts, Finding, Wiring};
 use crate::cache::{Cache, Remembered, is_fresh};
-use crate::config::{App, Config, Identity, KeySource, VaultAuth};
+use crate::config::{App, Config, Identity, KeySource, PublicReads, VaultAuth};
 use crate::context::Context;
 use crate::credential::not_installed;
 use crate::error::Error;
 use crate::redact::{looks_secret, shown};
 use crate::repo::{Specificity, normalise_host};
-use crate::route::{Plan, Route, Target, route};
+use crate::route::{Plan, Route, Target, public_app, public_fallback, route};
 use crate::time::format_utc;
 use serde::Serialize;
 use std::io::Write;
@@ -38,6 +39,9 @@ struct Explained {
     installation: Option<Installation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_scope: Option<String>,
+    /// Served by the host's `read_public_repos` fallback: a read-only token.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    public_read: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache: Option<CacheState>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +99,13 @@ pub(crate) fn explain(
                 "no: without the repository path no single app can be chosen for {host}; set credential.https://{host}.useHttpPath true"
             )
         }
-        Route::Serve(plan) => explain_plan(&plan, config, ctx, &mut e),
+        Route::Serve(plan) => match fallback_for(&plan, ctx) {
+            Some((fallback, why)) => {
+                e.lines.push(format!("route:        {why}: the read_public_repos fallback serves it"));
+                explain_plan(&fallback, config, ctx, &mut e)
+            }
+            None => explain_plan(&plan, config, ctx, &mut e),
+        },
     }
     e.lines.insert(2, format!("served:       {}", e.verdict));
     let host = normalise_host(&target.host);
@@ -124,7 +134,10 @@ fn git_side(host: &str, path: Option<&str>, configure: &str, ctx: &Context<'_>, 
         route(ctx.config, Target { protocol: Some("https"), host: Some(host), path: None, username: None }),
         Route::NeedsPath { .. }
     );
-    let findings = wiring::check(&wiring, &Facts { configure, needs_path, deadline: ctx.deadline });
+    let facts = Facts { configure, needs_path, deadline: ctx.deadline };
+    let mut findings = wiring::check(&wiring, &facts);
+    let public_read = public_app(ctx.config, host).is_some();
+    findings.extend(public_read::checks(&wiring, public_read, &facts));
     for f in &findings {
         let mark = if f.ok { " ok " } else { "FAIL" };
         e.lines.push(format!("git:          [{mark}] {}", f.line().trim_start_matches("git: ")));
@@ -143,10 +156,33 @@ fn git_side(host: &str, path: Option<&str>, configure: &str, ctx: &Context<'_>, 
     });
 }
 
+/// The fallback plan when `plan`'s app is remembered as not installed for
+/// the repository's owner and the host has `read_public_repos`.
+fn fallback_for<'c>(plan: &Plan<'c>, ctx: &Context<'c>) -> Option<(Plan<'c>, String)> {
+    let repo =
+        plan.repo.as_ref().filter(|_| plan.public_read.is_none() && plan.app.installation_id.is_none())?;
+    let known = ctx.cache().installations(&plan.app.api_url, &plan.app.app_id.to_string());
+    let Remembered::NotInstalled { until } = known.about(&repo.owner, &repo.repo, ctx.now) else {
+        return None;
+    };
+    let fallback = public_fallback(ctx.config, &plan.app.host, repo)?;
+    let why =
+        format!("{} is not installed for {repo} (remembered until {})", plan.app.label(), format_utc(until));
+    Some((fallback, why))
+}
+
 fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Explained) {
     let app = plan.app;
     e.app = Some(app.label());
+    if let (Some(repo), true) = (&plan.repo, plan.public_read.is_some()) {
+        e.public_read = true;
+        e.lines.push(format!(
+            "pattern:      none of the host's patterns serves {repo}: read_public_repos of {} answers with a read-only token",
+            app.label()
+        ));
+    }
     match (plan.pattern, &plan.repo) {
+        _ if plan.public_read.is_some() => {}
         (Some(pattern), Some(repo)) => {
             let rivals = config
                 .apps
@@ -180,8 +216,26 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
     e.lines.push(format!("installation: {text}"));
     // The verdict follows from the installation: a remembered "not installed"
     // means git gets nothing, whatever the pattern said.
-    (e.served, e.verdict) = match (installation.source, &plan.repo) {
-        ("not_installed", Some(_)) => (false, format!("no: {}", not_installed(plan, installation.until))),
+    (e.served, e.verdict) = match (installation.source, &plan.repo, plan.public_read) {
+        ("not_installed", Some(_), None) => {
+            (false, format!("no: {}", not_installed(plan, installation.until)))
+        }
+        (_, _, Some(_)) => (
+            true,
+            format!(
+                "yes, by {} through read_public_repos: a read-only token (contents: read) of installation {}, shared by every repository no pattern serves; a push gets 403 from GitHub (git sends no erase after a 403)",
+                app.label(),
+                installation.id.map_or_else(|| "still to be discovered".to_string(), |id| id.to_string())
+            ),
+        ),
+        ("to_discover", Some(repo), None) if public_app(config, &app.host).is_some() => (
+            true,
+            format!(
+                "yes, by {} if discovery finds an installation on {}; otherwise by the read_public_repos fallback (read-only)",
+                app.label(),
+                repo.owner
+            ),
+        ),
         _ => (true, format!("yes, by {}", app.label())),
     };
     e.installation = Some(installation);
@@ -200,6 +254,30 @@ fn explain_plan(plan: &Plan<'_>, config: &Config, ctx: &Context<'_>, e: &mut Exp
 /// from discovery (or remembered as not installed), or still to discover.
 fn installation_of(plan: &Plan<'_>, cache: &Cache, now: u64) -> (Installation, String) {
     let app = plan.app;
+    match plan.public_read {
+        Some(PublicReads::Installation(id)) => {
+            let text = format!("{id} (installation_id; read_public_repos)");
+            return (Installation { source: "configured", id: Some(*id), until: None }, text);
+        }
+        Some(PublicReads::Owner(owner)) => {
+            let known = cache.installations(&app.api_url, &app.app_id.to_string());
+            return match known.about(owner, "", now) {
+                Remembered::Installed(id) => (
+                    Installation { source: "remembered", id: Some(id), until: None },
+                    format!(
+                        "{id} (the installation on {owner}, the owner of the app's first fixed-owner pattern; remembered)"
+                    ),
+                ),
+                _ => (
+                    Installation { source: "to_discover", id: None, until: None },
+                    format!(
+                        "the installation on {owner} (the owner of the app's first fixed-owner pattern), to be discovered with GET /users/{owner}/installation"
+                    ),
+                ),
+            };
+        }
+        None => {}
+    }
     match (app.installation_id, &plan.repo) {
         (Some(id), _) => {
             (Installation { source: "configured", id: Some(id), until: None }, format!("{id} (configured)"))

@@ -4,6 +4,7 @@
 //! this helper's. A leaf: `configure` writes values with it, `wiring` reads
 //! them with it, and neither imports the other.
 
+use crate::os::{self, Platform};
 use crate::redact::escape;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -17,11 +18,23 @@ pub(crate) const BINARY: &str = "git-credential-github-app";
 /// the shell as it is, and one starting with `!` as the shell command after
 /// the `!`; a path the shell would split or expand (spaces, quotes,
 /// non-ASCII, `$`) is quoted after a `!`, since a value starting with a quote
-/// would be read as a helper name.
+/// would be read as a helper name. On Windows the binary's and the config's
+/// paths are written with forward slashes (`!'C:/Program Files/...'`), which
+/// Git for Windows' shell runs.
 ///
 /// A path or value that is not UTF-8 is refused (the message names it)
 /// rather than written changed: git would run the helper with a look-alike.
 pub(crate) fn helper_value(
+    exe: &Path,
+    config: Option<&Path>,
+    flags: &[(&str, Option<OsString>)],
+) -> Result<String, String> {
+    helper_value_on(os::PLATFORM, exe, config, flags)
+}
+
+/// [`helper_value`] for `platform`.
+fn helper_value_on(
+    platform: Platform,
     exe: &Path,
     config: Option<&Path>,
     flags: &[(&str, Option<OsString>)],
@@ -34,12 +47,13 @@ pub(crate) fn helper_value(
             )
         })
     };
-    let exe = text("this binary's path", exe.as_os_str())?;
+    let for_shell = |path: String| os::path_for_git_shell(platform, Path::new(&path));
+    let exe = for_shell(text("this binary's path", exe.as_os_str())?);
     let quoted = shell_quote(&exe);
     let mut value = if quoted == exe && exe.starts_with('/') { quoted } else { format!("!{quoted}") };
     if let Some(config) = config {
         value.push_str(" --config ");
-        value.push_str(&shell_quote(&text("--config", config.as_os_str())?));
+        value.push_str(&shell_quote(&for_shell(text("--config", config.as_os_str())?)));
     }
     for (flag, arg) in flags {
         value.push(' ');
@@ -72,11 +86,12 @@ pub(crate) fn program_of(value: &str) -> String {
     }
 }
 
-/// Whether a helper string runs some install of this binary: a path to it,
-/// or git's short form `github-app`, which git runs as `git credential-github-app`.
+/// Whether a helper string runs some install of this binary: a path to it
+/// (`.exe` on Windows), or git's short form `github-app`, which git runs as `git credential-github-app`.
 pub(crate) fn is_ours(value: &str) -> bool {
     let program = program_of(value);
-    program == "github-app" || Path::new(&program).file_name().is_some_and(|name| name == BINARY)
+    let name = program.rsplit(['/', '\\']).next().unwrap_or("");
+    program == "github-app" || name == BINARY || name.strip_suffix(".exe") == Some(BINARY)
 }
 
 #[cfg(test)]
@@ -121,6 +136,28 @@ mod tests {
         assert!(!is_ours("store"));
         assert!(is_ours("github-app --config /c.toml"));
         assert!(!is_ours(""));
+    }
+}
+
+#[cfg(test)]
+mod windows_values {
+    use super::*;
+
+    #[test]
+    fn on_windows_the_value_is_one_git_for_windows_shell_runs_and_is_recognised_as_ours() {
+        let exe = Path::new(r"C:\Program Files\gcga\git-credential-github-app.exe");
+        let config = Path::new(r"C:\Users\ci\gcga.toml");
+        let value = helper_value_on(Platform::Windows, exe, Some(config), &[]).unwrap();
+        assert_eq!(
+            value,
+            "!'C:/Program Files/gcga/git-credential-github-app.exe' --config C:/Users/ci/gcga.toml"
+        );
+        assert!(is_ours(&value));
+        let tools = Path::new(r"C:\tools\git-credential-github-app.exe");
+        let plain = helper_value_on(Platform::Windows, tools, None, &[]).unwrap();
+        assert_eq!(plain, "!C:/tools/git-credential-github-app.exe");
+        assert!(is_ours(&plain));
+        assert!(!is_ours("manager") && !is_ours("!C:/tools/git-credential-manager.exe"));
     }
 }
 

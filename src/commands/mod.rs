@@ -14,6 +14,7 @@ mod doctor;
 mod exec;
 mod explain;
 mod helper;
+mod public_read;
 mod revoke;
 mod token;
 mod wiring;
@@ -41,9 +42,9 @@ pub(crate) fn run(
         _ => "git-credential-github-app configure".to_string(),
     };
     match operator {
-        Operator::Configure { change, scope, dry_run } => {
+        Operator::Configure { change, scope, dry_run, rewrite_ssh } => {
             let helper = helper(exe.ok_or(Error::NoExecutable)?)?;
-            configure::configure(ctx.config, &scope, dry_run, change, &helper, ctx, out)
+            configure::configure(ctx.config, &scope, dry_run, change, rewrite_ssh, &helper, ctx, out)
         }
         Operator::Token { target, host, json } => {
             token::token(target.as_deref(), host.as_deref(), json, ctx, out)

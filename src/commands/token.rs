@@ -4,7 +4,7 @@
 use super::{TargetArg, parse_target};
 use crate::config::App;
 use crate::context::Context;
-use crate::credential::{Served, not_installed, serve};
+use crate::credential::{Served, not_installed, serve_or_fallback};
 use crate::error::Error;
 use crate::protocol::is_safe_value;
 use crate::route::{Route, route};
@@ -64,9 +64,9 @@ pub(super) fn token_for<'c>(
     ctx: &Context<'c>,
 ) -> Result<(&'c App, u64, InstallationToken), Error> {
     match route(ctx.config, target.as_target()) {
-        Route::Serve(plan) => match serve(&plan, ctx)? {
-            Served::Token { installation_id, token } => Ok((plan.app, installation_id, token)),
-            Served::NotInstalled { until } => {
+        Route::Serve(plan) => match serve_or_fallback(plan, ctx)? {
+            (plan, Served::Token { installation_id, token }) => Ok((plan.app, installation_id, token)),
+            (plan, Served::NotInstalled { until }) => {
                 Err(Error::NotServed(format!("{}: {}", target.describe(), not_installed(&plan, until))))
             }
         },

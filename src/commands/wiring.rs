@@ -40,7 +40,7 @@ impl GitEntry {
     }
 
     /// Where it was set, for a message.
-    fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         match self.origin.strip_prefix("file:") {
             Some(path) if path.starts_with('/') => path.to_string(),
             Some(path) => format!("{path} of this repository"),
@@ -49,7 +49,7 @@ impl GitEntry {
     }
 
     /// `git config OPTION --unset-all KEY [PATTERN]`, or what to do without a file.
-    fn unset_command(&self, pattern: Option<&str>) -> String {
+    pub(crate) fn unset_command(&self, pattern: Option<&str>) -> String {
         let Some(file) = self.file_args() else {
             return format!("remove {} from git's -c options or GIT_CONFIG_* variables", self.key);
         };
@@ -184,6 +184,11 @@ pub(crate) struct Wiring {
     pub(crate) extra_headers: Vec<GitEntry>,
     /// `url.BASE.insteadOf` entries that send this URL elsewhere (BASE, entry).
     pub(crate) rewrites: Vec<(String, GitEntry)>,
+    /// The `http.<url>.proactiveAuth` entry git uses for the URL.
+    pub(crate) proactive_auth: Option<GitEntry>,
+    /// `url.https://HOST/.insteadOf` entries: what other URLs git sends to
+    /// this host (`configure --rewrite-ssh` adds its SSH URLs).
+    pub(crate) to_here: Vec<GitEntry>,
 }
 
 impl Wiring {
@@ -201,6 +206,22 @@ impl Wiring {
                 matches!(e.value.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1" | "")
             });
         let extra_headers = list(entries, "http", "extraheader", host, path);
+        let proactive_auth = applying(entries, "http", "proactiveauth", host, path)
+            .enumerate()
+            .max_by_key(|(i, e)| (split_key(&e.key).and_then(|(_, sub, _)| sub).map_or(0, str::len), *i))
+            .map(|(_, e)| e.clone());
+        let here = format!("https://{host}/");
+        let to_here = entries
+            .iter()
+            .filter(|e| {
+                split_key(&e.key).is_some_and(|(section, base, name)| {
+                    section.eq_ignore_ascii_case("url")
+                        && name.eq_ignore_ascii_case("insteadof")
+                        && base == Some(here.as_str())
+                })
+            })
+            .cloned()
+            .collect();
         let rewrites = entries
             .iter()
             .filter_map(|e| {
@@ -213,7 +234,7 @@ impl Wiring {
                 Some((base?.to_string(), e.clone())).filter(|_| rewrites_here)
             })
             .collect();
-        Wiring { url, helpers, use_http_path, extra_headers, rewrites }
+        Wiring { url, helpers, use_http_path, extra_headers, rewrites, proactive_auth, to_here }
     }
 
     /// Our entry among the helpers, if any.
@@ -238,11 +259,11 @@ pub(crate) struct Finding {
 }
 
 impl Finding {
-    fn ok(what: String) -> Finding {
+    pub(crate) fn ok(what: String) -> Finding {
         Finding { ok: true, what, why: None, fix: None }
     }
 
-    fn fail(what: String, why: &str, fix: String) -> Finding {
+    pub(crate) fn fail(what: String, why: &str, fix: String) -> Finding {
         Finding { ok: false, what, why: Some(why.to_string()), fix: Some(fix) }
     }
 

@@ -45,6 +45,7 @@ pub(crate) struct AppFlags {
     pub(crate) token_scope: Option<OsString>,
     /// `NAME=LEVEL`, in the order given.
     pub(crate) permissions: Vec<OsString>,
+    pub(crate) read_public_repos: bool,
 }
 
 /// What an option holds, for reading it back.
@@ -154,6 +155,12 @@ pub(crate) const APP_OPTIONS: &[AppOption] = &[
     ),
     option!("--token-scope", "SCOPE", "installation (default) or repository", token_scope),
     option!("--permission", "NAME=LEVEL", "narrow the token, repeatable (read, write, admin)", permissions),
+    option!(
+        "--read-public-repos",
+        "",
+        "read-only tokens for the host's repositories no --repos pattern\n                           matches (public dependencies; see configure)",
+        read_public_repos
+    ),
 ];
 
 /// The option whose flag is `flag` (`--app-id`).
@@ -297,6 +304,7 @@ pub(crate) fn from_flags(
         ca_file: lossy(&flags.ca_file),
         token_scope,
         permissions: (!permissions.is_empty()).then_some(permissions),
+        read_public_repos: flags.read_public_repos.then_some(true),
     };
     let raw = RawConfig { app: vec![app], ..RawConfig::default() };
     let mut config = validate(raw, &Source::Flags { cwd }, defaults)?;

@@ -9,7 +9,7 @@ use crate::redact::shown;
 use toml::de::{DeTable, DeValue};
 
 const TOP_LEVEL: [&str; 5] = ["cache_dir", "min_token_lifetime_secs", "timeout_secs", "app", "vault"];
-const APP_KEYS: [&str; 15] = [
+const APP_KEYS: [&str; 16] = [
     "name",
     "app_id",
     "private_key_path",
@@ -25,6 +25,7 @@ const APP_KEYS: [&str; 15] = [
     "ca_file",
     "token_scope",
     "permissions",
+    "read_public_repos",
 ];
 
 /// `(line, message)` for the first known mistake in `text`, if any.

@@ -9,18 +9,21 @@
 mod flags;
 mod hints;
 mod origin;
+mod public;
 mod values;
 mod vault;
 
 use flags::from_flags;
 pub(crate) use flags::{APP_OPTIONS, AppFlags, ConfigFrom, app_option};
 pub(crate) use origin::docs_url;
+pub(crate) use public::PublicReads;
 
 pub(crate) use values::{Access, ApiUrl, AppId, EnvName, Host, TokenScope, is_loopback};
 pub use vault::VaultDefaults;
 pub(crate) use vault::{Identity, Vault, VaultAuth, VaultLogin};
 
 use crate::files::{self, FileError, Refusal};
+use crate::os::ConfigDir;
 use crate::program;
 use crate::redact::{looks_secret, scrub};
 use crate::repo::Pattern;
@@ -49,28 +52,38 @@ pub(crate) struct Location {
     pub(crate) path: PathBuf,
     /// Named by `--config` or the environment: a missing file is an error.
     pub(crate) explicit: bool,
+    /// The user config directory it was found in (`~/.config`, ...), when not named.
+    pub(crate) found_in: Option<&'static str>,
 }
 
 /// `--config PATH`, else `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`, else
-/// `<user config dir>/git-credential-github-app/config.toml`. A relative
-/// path is taken from `cwd`.
+/// `git-credential-github-app/config.toml` in the first of `user_config_dirs`
+/// that has one (`exists`), else in the first of them (where a new one goes;
+/// see [`crate::os::config_dirs`]). A relative path is taken from `cwd`.
 pub(crate) fn locate(
     flag: Option<&Path>,
     env: Option<&OsStr>,
-    user_config_dir: Option<&Path>,
+    user_config_dirs: &[ConfigDir],
     cwd: Option<&Path>,
+    exists: impl Fn(&Path) -> bool,
 ) -> Option<Location> {
     let absolute = |path: PathBuf| match cwd {
         Some(cwd) if path.is_relative() => cwd.join(path),
         _ => path,
     };
     if let Some(path) = flag {
-        return Some(Location { path: absolute(path.to_path_buf()), explicit: true });
+        return Some(Location { path: absolute(path.to_path_buf()), explicit: true, found_in: None });
     }
     if let Some(path) = env.filter(|p| !p.is_empty()) {
-        return Some(Location { path: absolute(PathBuf::from(path)), explicit: true });
+        return Some(Location { path: absolute(PathBuf::from(path)), explicit: true, found_in: None });
     }
-    user_config_dir.map(|dir| Location { path: dir.join(APP_DIR).join("config.toml"), explicit: false })
+    let in_dir = |d: &ConfigDir| Location {
+        path: d.dir.join(APP_DIR).join("config.toml"),
+        explicit: false,
+        found_in: Some(d.from),
+    };
+    let candidates = || user_config_dirs.iter().map(in_dir);
+    candidates().find(|l| exists(&l.path)).or_else(|| candidates().next())
 }
 
 /// Facts from the process that config values default to or expand against.
@@ -151,6 +164,9 @@ pub(crate) struct App {
     pub(crate) token_scope: TokenScope,
     /// Narrower permissions to ask for, sorted by name; empty = all the installation has.
     pub(crate) permissions: BTreeMap<String, Access>,
+    /// `read_public_repos = true`: read-only tokens for the host's repositories
+    /// no pattern serves, from this installation.
+    pub(crate) read_public_repos: Option<PublicReads>,
 }
 
 impl App {
@@ -166,12 +182,14 @@ impl App {
 }
 
 impl Config {
-    /// Where the config came from, for messages: `config file PATH` or `command-line flags`.
+    /// Where the config came from, for messages: `config file PATH`, with
+    /// the user config directory it was found in when not named (`(in ~/.config)`),
+    /// or `command-line flags`.
     pub(crate) fn describe(&self) -> String {
-        if self.from_flags {
-            "the app given by command-line flags".to_string()
-        } else {
-            format!("config file {}", self.path.display())
+        match (self.from_flags, self.found_in) {
+            (true, _) => "the app given by command-line flags".to_string(),
+            (false, Some(dir)) => format!("config file {} (in {dir})", self.path.display()),
+            (false, None) => format!("config file {}", self.path.display()),
         }
     }
 }
@@ -183,6 +201,8 @@ pub(crate) struct Config {
     pub(crate) path: PathBuf,
     /// The app was given on the command line: no file was read.
     pub(crate) from_flags: bool,
+    /// The user config directory the file was found in, when not named (`~/.config`, ...).
+    pub(crate) found_in: Option<&'static str>,
     pub(crate) cache_dir: PathBuf,
     pub(crate) min_token_lifetime_secs: u64,
     /// The most one `get` may take, retries and lock waits included.
@@ -223,6 +243,7 @@ struct RawApp {
     ca_file: Option<String>,
     token_scope: Option<TokenScope>,
     permissions: Option<BTreeMap<PermissionName, Access>>,
+    read_public_repos: Option<bool>,
 }
 
 /// A config problem, always naming the file.
@@ -320,7 +341,8 @@ fn read_text(location: &Location, uid: Option<u32>) -> Result<Option<String>, Co
 pub(crate) struct Surroundings<'a> {
     /// `$GIT_CREDENTIAL_GITHUB_APP_CONFIG`.
     pub(crate) env_file: Option<&'a OsStr>,
-    pub(crate) user_config_dir: Option<&'a Path>,
+    /// The user config directories, in order ([`crate::os::config_dirs`]).
+    pub(crate) config_dirs: &'a [ConfigDir],
     pub(crate) cwd: Option<&'a Path>,
     pub(crate) defaults: &'a Defaults,
     pub(crate) uid: Option<u32>,
@@ -335,13 +357,14 @@ pub(crate) fn load(from: &ConfigFrom, place: &Surroundings<'_>) -> Result<Config
         ConfigFrom::Flags(flags) => return from_flags(flags, place.defaults, place.cwd),
         ConfigFrom::File(flag) => flag.as_deref(),
     };
-    let location = locate(flag, place.env_file, place.user_config_dir, place.cwd);
+    let location = locate(flag, place.env_file, place.config_dirs, place.cwd, Path::exists);
     let text = match &location {
         Some(location) => read_text(location, place.uid)?,
         None => None,
     };
     match (text, location) {
-        (Some(text), Some(location)) => parse_config(&text, &location.path, place.defaults),
+        (Some(text), Some(location)) => parse_config(&text, &location.path, place.defaults)
+            .map(|config| Config { found_in: location.found_in, ..config }),
         (_, location) => Err(ConfigError::Missing { path: location.map(|l| l.path) }),
     }
 }
@@ -441,6 +464,16 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         }
         apps.push(app);
     }
+    let fallbacks = apps.iter().map(|a| (a.position, &*a.host, a.read_public_repos.is_some()));
+    if let Some((position, first)) = public::second_on_host(fallbacks) {
+        let app = &apps[position - 1];
+        let message = format!(
+            "{} is already set by [[app]] #{first} for host {}: at most one app per host may set it",
+            source.key("read_public_repos"),
+            app.host
+        );
+        return Err(source.app_error(position, &app.app_id, message));
+    }
     let first_transit = apps.iter().find(|a| matches!(a.key, KeySource::Transit { .. })).map(|a| a.position);
 
     let vault_line = match (source, raw.vault.as_ref()) {
@@ -467,6 +500,7 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
 
     Ok(Config {
         from_flags: matches!(source, Source::Flags { .. }),
+        found_in: None,
         path,
         cache_dir,
         min_token_lifetime_secs: raw.min_token_lifetime_secs.unwrap_or(DEFAULT_MIN_LIFETIME),
@@ -552,7 +586,12 @@ fn validate_app(
         Source::File { text, .. } => origin::app_key_line(text, position, key_source.setting()),
         Source::Flags { .. } => None,
     };
+    let read_public_repos = match app.read_public_repos {
+        Some(true) => Some(public::fallback_installation(app.installation_id, &repos, &key).map_err(at)?),
+        _ => None,
+    };
     Ok(App {
+        read_public_repos,
         position,
         key_line,
         name: app.name,
@@ -635,28 +674,60 @@ mod tests {
 
     const MINIMAL: &str = "[[app]]\napp_id = 1\nprivate_key_path = \"k.pem\"\ninstallation_id = 2\n";
 
+    fn dir(path: &str, from: &'static str) -> ConfigDir {
+        ConfigDir { dir: path.into(), from }
+    }
+
+    fn named(path: &str) -> Option<Location> {
+        Some(Location { path: path.into(), explicit: true, found_in: None })
+    }
+
     #[test]
     fn the_config_flag_wins_over_the_environment_and_the_default() {
-        let l = locate(Some(Path::new("/a.toml")), Some(OsStr::new("/b.toml")), Some(Path::new("/x")), None);
-        assert_eq!(l, Some(Location { path: "/a.toml".into(), explicit: true }));
-        let l = locate(None, Some(OsStr::new("/b.toml")), Some(Path::new("/x")), None);
-        assert_eq!(l, Some(Location { path: "/b.toml".into(), explicit: true }));
-        let l = locate(None, Some(OsStr::new("")), Some(Path::new("/x")), None);
+        let x = [dir("/x", "~/.config")];
+        let none = |_: &Path| false;
         assert_eq!(
-            l,
-            Some(Location { path: "/x/git-credential-github-app/config.toml".into(), explicit: false })
+            locate(Some(Path::new("/a.toml")), Some(OsStr::new("/b.toml")), &x, None, none),
+            named("/a.toml")
         );
-        assert_eq!(locate(None, None, None, None), None);
-        let l = locate(Some(Path::new("c.toml")), None, None, Some(Path::new("/work")));
-        assert_eq!(l, Some(Location { path: "/work/c.toml".into(), explicit: true }));
+        assert_eq!(locate(None, Some(OsStr::new("/b.toml")), &x, None, none), named("/b.toml"));
+        assert_eq!(
+            locate(None, Some(OsStr::new("")), &x, None, none),
+            Some(Location {
+                path: "/x/git-credential-github-app/config.toml".into(),
+                explicit: false,
+                found_in: Some("~/.config")
+            })
+        );
+        assert_eq!(locate(None, None, &[], None, none), None);
+        assert_eq!(
+            locate(Some(Path::new("c.toml")), None, &[], Some(Path::new("/work")), none),
+            named("/work/c.toml")
+        );
+    }
+
+    #[test]
+    fn the_first_user_config_dir_with_a_config_is_used_else_the_first() {
+        let dirs = [
+            dir("/Users/ci/.config", "~/.config"),
+            dir("/Users/ci/Library/Application Support", "~/Library/Application Support"),
+        ];
+        let support = "/Users/ci/Library/Application Support/git-credential-github-app/config.toml";
+        let only_support = |p: &Path| p == Path::new(support);
+        let l = locate(None, None, &dirs, None, only_support).unwrap();
+        assert_eq!((l.path, l.found_in), (support.into(), Some("~/Library/Application Support")));
+        let l = locate(None, None, &dirs, None, |_| true).unwrap();
+        assert_eq!(l.found_in, Some("~/.config"));
+        let l = locate(None, None, &dirs, None, |_| false).unwrap();
+        assert_eq!((l.found_in, l.explicit), (Some("~/.config"), false));
     }
 
     #[test]
     fn a_missing_default_file_serves_nothing_but_a_missing_named_file_is_an_error() {
         let missing = PathBuf::from("/nonexistent/dir/config.toml");
-        let default = Location { path: missing.clone(), explicit: false };
+        let default = Location { path: missing.clone(), explicit: false, found_in: Some("~/.config") };
         assert!(read_text(&default, None).unwrap().is_none());
-        let named = Location { path: missing, explicit: true };
+        let named = Location { path: missing, explicit: true, found_in: None };
         let err = read_text(&named, None).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
     }
@@ -735,6 +806,28 @@ mod tests {
     fn a_bad_pattern_names_the_app_and_the_pattern() {
         let err = parse(&format!("{MINIMAL}repos = [\"acme\"]\n")).unwrap_err().to_string();
         assert!(err.contains("acme") && err.contains("OWNER/REPO"), "{err}");
+    }
+
+    #[test]
+    fn read_public_repos_needs_an_installation_and_one_app_per_host() {
+        let err =
+            parse("[[app]]\napp_id = 1\nprivate_key_path = \"k\"\nread_public_repos = true\n").unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("line 1") && err.contains("read_public_repos needs an installation"), "{err}");
+        assert!(err.contains("set installation_id, or give repos a pattern with a fixed owner"), "{err}");
+        let two = "[[app]]\napp_id = 1\nprivate_key_path = \"k\"\ninstallation_id = 2\nread_public_repos = true\n\
+                   [[app]]\napp_id = 3\nprivate_key_path = \"k\"\nrepos = [\"x/*\"]\nread_public_repos = true\n";
+        let err = parse(two).unwrap_err().to_string();
+        assert!(
+            err.contains("[[app]] #2") && err.contains("already set by [[app]] #1 for host github.com"),
+            "{err}"
+        );
+        let other_host = two.replacen("repos = [\"x/*\"]", "repos = [\"x/*\"]\nhost = \"ghe.example\"", 1);
+        let c = parse(&other_host).unwrap();
+        assert_eq!(c.apps[1].read_public_repos, Some(PublicReads::Owner("x".into())));
+        let off =
+            parse("[[app]]\napp_id = 1\nprivate_key_path = \"k\"\nread_public_repos = false\n").unwrap();
+        assert_eq!(off.apps[0].read_public_repos, None);
     }
 
     #[test]

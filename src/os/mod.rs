@@ -1,13 +1,81 @@
-//! What differs between operating systems, behind one interface: each
-//! family's module has the same functions, and the rest of the code calls
-//! them here without any `cfg`.
+//! Everything that depends on the operating system, behind one interface:
+//! opening files without blocking or following links, what a file is and who
+//! may change it, the cache directory's handle and the files in it, the
+//! process's user, core dumps, child processes in a group of their own, and
+//! `exec`'s replacing of this process by the user's program.
+//!
+//! One module per OS family implements it: [`unix`] (Linux, macOS, the BSDs;
+//! through `rustix`) and [`windows`] (through std and, for the owner check and
+//! the job object, `windows-sys`). The rest of the crate has no `cfg`: it calls
+//! the functions re-exported here, whose names and signatures both modules
+//! share. What differs by OS but is pure (where the config may live, paths
+//! for Git for Windows' shell) is in [`places`], tested for every OS on any OS.
+
+mod places;
 
 #[cfg(unix)]
 mod unix;
-#[cfg(unix)]
-pub(crate) use unix::*;
-
 #[cfg(windows)]
 mod windows;
+
+pub(crate) use places::path_for_git_shell;
+pub use places::{ConfigDir, Platform, config_dirs};
+
+/// This build's platform, for [`config_dirs`] and [`path_for_git_shell`].
+#[cfg(target_os = "macos")]
+pub const PLATFORM: Platform = Platform::MacOs;
 #[cfg(windows)]
-pub(crate) use windows::*;
+pub const PLATFORM: Platform = Platform::Windows;
+#[cfg(not(any(target_os = "macos", windows)))]
+pub const PLATFORM: Platform = Platform::Unix;
+
+#[cfg(unix)]
+pub(crate) use unix::{
+    Dir, Group, create_private_dir, exec_replace, file_kind, is_executable, mode_of, open_read, owner_of,
+};
+#[cfg(unix)]
+pub use unix::{current_user, no_core_dumps};
+#[cfg(windows)]
+pub(crate) use windows::{
+    Dir, Group, create_private_dir, exec_replace, file_kind, is_executable, mode_of, open_read, owner_of,
+};
+#[cfg(windows)]
+pub use windows::{current_user, no_core_dumps};
+
+use std::io;
+
+/// Why a private directory cannot be used.
+#[derive(Debug)]
+pub(crate) enum DirRefusal {
+    Io(io::Error),
+    /// A symlink (a reparse point on Windows), or not a directory.
+    NotADirectory,
+    /// Owned by another user (`uid`; Unix only: Windows reports an `Io` refusal
+    /// naming the owner check, as it has no uid).
+    #[cfg_attr(windows, allow(dead_code))]
+    Owner {
+        uid: u32,
+    },
+    /// Group or others may write to it (`mode`; Unix only).
+    #[cfg_attr(windows, allow(dead_code))]
+    Writable {
+        mode: u32,
+    },
+}
+
+/// How a file in a [`Dir`] is opened. Never through a symlink (or reparse
+/// point), never blocking on a FIFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Open {
+    /// Read an existing file.
+    Read,
+    /// Read and write, created (owner-only) when missing: a lock file.
+    Lock,
+    /// Write a file that must not exist yet (`O_EXCL` / `CREATE_NEW`), owner-only.
+    CreateNew,
+}
+
+/// The error for a symlink (or reparse point) where a file was expected.
+pub(crate) fn symlink_refused() -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, "it is a symlink")
+}

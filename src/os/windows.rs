@@ -1,7 +1,274 @@
-//! Windows.
+//! The Windows side of [`crate::os`], through std and `windows-sys`: files
+//! opened without following reparse points (`FILE_FLAG_OPEN_REPARSE_POINT`),
+//! the cache directory held open and checked (not a reparse point, owned by
+//! this user according to its security descriptor), `CREATE_NEW` temp files,
+//! and a job object per child process.
+//!
+//! The only `unsafe` code of the crate is here, each block with its `SAFETY`.
+//! Windows has no file modes and no uid: [`mode_of`] and [`owner_of`] are
+//! `None`, so the Unix mode and uid rules do not apply; the user's profile
+//! (`%LOCALAPPDATA%`, `%APPDATA%`), whose ACL admits only the user, SYSTEM
+//! and Administrators, is what keeps other users out.
 
+use super::{DirRefusal, Open, symlink_refused};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
-use std::process::Command;
+use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, LocalFree};
+use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT};
+use windows_sys::Win32::Security::{
+    EqualSid, GetTokenInformation, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, TOKEN_QUERY,
+    TOKEN_USER, TokenUser,
+};
+use windows_sys::Win32::Storage::FileSystem::{
+    FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_READ,
+    FILE_SHARE_WRITE,
+};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
+    TerminateJobObject,
+};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+/// Opens `path` for reading, following symlinks (a config, key or CA bundle
+/// may be one: the checks are made on what was opened).
+pub(crate) fn open_read(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+fn is_reparse_point(meta: &Metadata) -> bool {
+    meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0
+}
+
+/// What a file is, in words, when it is not a regular file.
+pub(crate) fn file_kind(meta: &Metadata) -> Option<&'static str> {
+    match () {
+        () if is_reparse_point(meta) => Some("a symlink or another reparse point"),
+        () if meta.is_dir() => Some("a directory"),
+        () if meta.is_file() => None,
+        () => Some("not a file"),
+    }
+}
+
+/// Windows has no permission bits.
+pub(crate) fn mode_of(_: &Metadata) -> Option<u32> {
+    None
+}
+
+/// Windows has no uid (owners are SIDs, checked by [`Dir::open`]).
+pub(crate) fn owner_of(_: &Metadata) -> Option<u32> {
+    None
+}
+
+/// A regular file (after symlinks): Windows has no execute bit; what runs is
+/// decided by the name (`.exe`), which the caller gives.
+pub(crate) fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// Windows has no uid.
+pub fn current_user() -> Option<u32> {
+    None
+}
+
+/// Nothing to do: Windows writes no core files. (Windows Error Reporting
+/// can keep a crash dump; the release build aborts on panic only after the
+/// panic hook printed one line, and its dumps go to the user's profile.)
+pub fn no_core_dumps() {}
+
+/// Creates `path` (one level); an existing one is fine. It inherits the ACL
+/// of its parent, the user's profile for the default `%LOCALAPPDATA%` place.
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// A directory opened once, not through a reparse point, and checked. It is
+/// held open without delete sharing, so it cannot be renamed or replaced
+/// while in use; files in it are opened by path under it, each without
+/// following a reparse point.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    path: PathBuf,
+    _held: File,
+}
+
+impl Dir {
+    /// Opens `path` and checks that it is a directory (not a junction or
+    /// symlink) owned by this user. `_owner` is the Unix uid, unknown here.
+    pub(crate) fn open(path: &Path, _owner: Option<u32>) -> Result<Dir, DirRefusal> {
+        let held = OpenOptions::new()
+            .read(true)
+            .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE)
+            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+            .open(path)
+            .map_err(DirRefusal::Io)?;
+        let meta = held.metadata().map_err(DirRefusal::Io)?;
+        if is_reparse_point(&meta) || !meta.is_dir() {
+            return Err(DirRefusal::NotADirectory);
+        }
+        if !owned_by_this_user(&held).map_err(DirRefusal::Io)? {
+            return Err(DirRefusal::Io(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "its owner (in its security descriptor) is not this user: use a directory of your own",
+            )));
+        }
+        Ok(Dir { path: path.to_path_buf(), _held: held })
+    }
+
+    /// Nothing to take away: the directory has its parent's ACL.
+    pub(crate) fn make_private(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Opens `name` in the directory; a reparse point there is refused
+    /// ([`symlink_refused`]), never followed.
+    pub(crate) fn open_file(&self, name: &str, how: Open) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        match how {
+            Open::Read => options.read(true),
+            Open::Lock => options.read(true).write(true).create(true),
+            // CREATE_NEW: fails on any existing name, a symlink included.
+            Open::CreateNew => options.write(true).create_new(true),
+        };
+        let file = options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT).open(self.path.join(name))?;
+        if is_reparse_point(&file.metadata()?) {
+            return Err(symlink_refused());
+        }
+        Ok(file)
+    }
+
+    /// Renames `from` over `to`. std's rename replaces the target while
+    /// another process has it open (std opens files with `FILE_SHARE_DELETE`
+    /// and renames with POSIX semantics) where the file system allows it. Where
+    /// it does not (Wine; file systems without POSIX renames) the rename is
+    /// refused while a reader has the entry open: it is retried for up to 2 s,
+    /// as readers hold an entry only while they read it (at most 64 KiB).
+    pub(crate) fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        let (from, to) = (self.path.join(from), self.path.join(to));
+        let give_up = Instant::now() + Duration::from_secs(2);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied && Instant::now() < give_up => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// Deletes `name`; `Ok(false)` when it was not there.
+    pub(crate) fn remove(&self, name: &str) -> io::Result<bool> {
+        match std::fs::remove_file(self.path.join(name)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The names in the directory (UTF-8 ones; ours all are).
+    pub(crate) fn names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return Vec::new();
+        };
+        entries.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()).collect()
+    }
+}
+
+/// Whether the owner in `file`'s security descriptor is this process's user.
+fn owned_by_this_user(file: &File) -> io::Result<bool> {
+    let user = TokenUserSid::of_this_process()?;
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: `file` is an open handle for the duration of the call; `owner` and
+    // `descriptor` are valid out-pointers; the other out-pointers may be null
+    // because only OWNER_SECURITY_INFORMATION is asked for.
+    let status = unsafe {
+        GetSecurityInfo(
+            file.as_raw_handle() as HANDLE,
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    // SAFETY: on success `owner` points into `descriptor`, which stays allocated
+    // until the `LocalFree` below; `user.sid()` points into `user`'s buffer.
+    let same = !owner.is_null() && unsafe { EqualSid(owner, user.sid()) } != 0;
+    // SAFETY: `descriptor` was allocated by GetSecurityInfo for us to free with
+    // LocalFree, once; `owner` is not used after this.
+    unsafe { LocalFree(descriptor) };
+    Ok(same)
+}
+
+/// The `TOKEN_USER` of this process's token, in a buffer that keeps its SID alive.
+struct TokenUserSid {
+    /// `u64`s so the `TOKEN_USER` at its start is aligned.
+    buffer: Vec<u64>,
+}
+
+impl TokenUserSid {
+    fn of_this_process() -> io::Result<TokenUserSid> {
+        let mut raw: HANDLE = std::ptr::null_mut();
+        // SAFETY: GetCurrentProcess returns a pseudo-handle that needs no closing;
+        // `raw` is a valid out-pointer.
+        if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut raw) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: OpenProcessToken succeeded, so `raw` is a token handle we own
+        // and close once, through OwnedHandle's drop.
+        let token = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+        let mut needed = 0u32;
+        // SAFETY: a null buffer of length 0 asks for the size, written to `needed`.
+        unsafe {
+            GetTokenInformation(
+                token.as_raw_handle() as HANDLE,
+                TokenUser,
+                std::ptr::null_mut(),
+                0,
+                &mut needed,
+            )
+        };
+        let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+        let length = u32::try_from(buffer.len() * 8).map_err(io::Error::other)?;
+        // SAFETY: `buffer` is writable for `length` bytes and aligned for TOKEN_USER;
+        // `token` is open.
+        let ok = unsafe {
+            GetTokenInformation(
+                token.as_raw_handle() as HANDLE,
+                TokenUser,
+                buffer.as_mut_ptr().cast(),
+                length,
+                &mut needed,
+            )
+        };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(TokenUserSid { buffer })
+    }
+
+    fn sid(&self) -> PSID {
+        // SAFETY: GetTokenInformation(TokenUser) filled the buffer with a TOKEN_USER
+        // whose SID points into the same buffer, which lives as long as `self`.
+        unsafe { (*self.buffer.as_ptr().cast::<TOKEN_USER>()).User.Sid }
+    }
+}
 
 /// Windows cannot replace a process: runs `cmd`, waits for it and exits with
 /// its exit status; returns only the error when it cannot start.
@@ -9,5 +276,166 @@ pub(crate) fn exec_replace(cmd: &mut Command) -> io::Error {
     match cmd.status() {
         Ok(status) => std::process::exit(status.code().unwrap_or(1)),
         Err(e) => e,
+    }
+}
+
+/// A child and everything it starts, as one job object that is terminated
+/// when the child exits, at the deadline, or when the job is dropped
+/// (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`). Limit: the child is assigned just
+/// after it starts (std cannot start it suspended and resume it), so a
+/// process it starts in that first instant is not in the job.
+#[derive(Debug)]
+pub(crate) struct Group {
+    job: Option<OwnedHandle>,
+}
+
+impl Group {
+    /// Nothing to prepare: the job is made once the child exists.
+    pub(crate) fn prepare(_: &mut Command) {}
+
+    /// A new job with `child` in it; without a job (it could not be made) only
+    /// the child itself is ended.
+    pub(crate) fn of(child: &Child) -> Group {
+        Group { job: new_job().and_then(|job| assign(&job, child).then_some(job)) }
+    }
+
+    /// Whether the child has exited (std keeps its handle open, so its
+    /// process id cannot be reused before it is reaped).
+    pub(crate) fn child_exited(&self, child: &mut Child) -> io::Result<bool> {
+        child.try_wait().map(|status| status.is_some())
+    }
+
+    /// Terminates every process in the job.
+    pub(crate) fn end(&self) {
+        if let Some(job) = &self.job {
+            // SAFETY: `job` is an open job handle owned by `self`.
+            unsafe { TerminateJobObject(job.as_raw_handle() as HANDLE, 1) };
+        }
+    }
+}
+
+/// A job whose processes are all killed when its last handle closes.
+fn new_job() -> Option<OwnedHandle> {
+    // SAFETY: null attributes and a null name make an unnamed job with default security.
+    let raw = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+    if raw.is_null() {
+        return None;
+    }
+    // SAFETY: CreateJobObjectW succeeded, so `raw` is a handle we own and close once.
+    let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+    // SAFETY: an all-zero JOBOBJECT_EXTENDED_LIMIT_INFORMATION is valid (no limits).
+    let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    let size = u32::try_from(std::mem::size_of_val(&info)).ok()?;
+    // SAFETY: `info` is a valid JOBOBJECT_EXTENDED_LIMIT_INFORMATION of `size` bytes
+    // and `job` is open.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job.as_raw_handle() as HANDLE,
+            JobObjectExtendedLimitInformation,
+            (&raw const info).cast(),
+            size,
+        )
+    };
+    (ok != 0).then_some(job)
+}
+
+fn assign(job: &OwnedHandle, child: &Child) -> bool {
+    // SAFETY: both handles are open: `job` is owned by the caller, and `child`'s
+    // process handle is kept open by std until the `Child` is dropped.
+    unsafe { AssignProcessToJobObject(job.as_raw_handle() as HANDLE, child.as_raw_handle() as HANDLE) != 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Run under Wine in CI (`cargo test --target x86_64-pc-windows-gnu --lib`).
+    use super::*;
+    use crate::files::PrivateDir;
+    use crate::process::Running;
+    use crate::testing::TempDir;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn a_directory_of_this_user_is_accepted_and_a_file_is_not_a_directory() {
+        let tmp = TempDir::new("dir");
+        assert!(Dir::open(&tmp.0, None).is_ok());
+        std::fs::write(tmp.0.join("file"), "x").unwrap();
+        assert!(matches!(Dir::open(&tmp.0.join("file"), None), Err(DirRefusal::NotADirectory)));
+        assert!(matches!(Dir::open(&tmp.0.join("missing"), None), Err(DirRefusal::Io(_))));
+    }
+
+    #[test]
+    fn a_temp_file_is_created_new_and_never_opened_when_the_name_exists() {
+        let tmp = TempDir::new("create-new");
+        let dir = Dir::open(&tmp.0, None).unwrap();
+        dir.open_file("t", Open::CreateNew).unwrap().write_all(b"first").unwrap();
+        let e = dir.open_file("t", Open::CreateNew).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        assert_eq!(std::fs::read(tmp.0.join("t")).unwrap(), b"first");
+    }
+
+    #[test]
+    fn an_entry_is_replaced_while_another_thread_keeps_reading_it() {
+        let tmp = TempDir::new("replace");
+        let dir = PrivateDir::open(&tmp.0, None).unwrap();
+        dir.replace("entry", b"version 0").unwrap();
+        let path = tmp.0.join("entry");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut text = String::new();
+                    File::open(&path).unwrap().read_to_string(&mut text).unwrap();
+                    seen.push(text);
+                }
+                seen
+            })
+        };
+        for n in 1..=20 {
+            dir.replace("entry", format!("version {n}").as_bytes()).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = reader.join().unwrap();
+        assert!(seen.iter().all(|text| text.starts_with("version ")), "a torn read: {seen:?}");
+        assert_eq!(dir.read("entry", 100).as_deref(), Some(&b"version 20"[..]));
+        assert_eq!(dir.names(), ["entry"], "no temp file is left behind");
+    }
+
+    #[test]
+    fn a_lock_file_is_held_by_one_handle_at_a_time() {
+        let tmp = TempDir::new("lock");
+        let dir = PrivateDir::open(&tmp.0, None).unwrap();
+        let first = dir.open_lock("entry.lock").unwrap();
+        let second = dir.open_lock("entry.lock").unwrap();
+        first.lock().unwrap();
+        assert!(matches!(second.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        // Released when the handle closes, as the cache's locks are.
+        drop(first);
+        second.try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_child_in_its_job_runs_and_one_that_hangs_is_ended_at_the_deadline() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let soon = |ms| Instant::now() + Duration::from_millis(ms);
+        let out =
+            Running::start("cmd", &args(&["/c", "echo hello"]), 64).unwrap().finish(soon(30_000)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out).trim_end(), "hello");
+        let started = Instant::now();
+        let hung = Running::start("cmd", &args(&["/c", "pause"]), 64).unwrap().finish(soon(500));
+        assert!(hung.is_err());
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn windows_has_no_modes_or_uids_to_check() {
+        let tmp = TempDir::new("meta");
+        std::fs::write(tmp.0.join("f"), "x").unwrap();
+        let meta = std::fs::metadata(tmp.0.join("f")).unwrap();
+        assert_eq!((mode_of(&meta), owner_of(&meta), current_user()), (None, None, None));
+        assert_eq!(file_kind(&meta), None);
+        assert_eq!(file_kind(&std::fs::metadata(&tmp.0).unwrap()), Some("a directory"));
     }
 }

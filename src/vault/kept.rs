@@ -54,7 +54,7 @@ pub(super) fn forget_login_token(cache: &Cache, fields: &[&str]) {
     cache.remove_vault_login(fields);
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::testing::TempDir;

@@ -46,6 +46,11 @@ fn the_config_is_found_through_the_environment_variable_or_at_the_xdg_default() 
     let default = w.env.xdg_config().join("git-credential-github-app").join("config.toml");
     crate::support::write_file(&default, &toml, 0o600);
     let token = w.served(&run_with_stdin(w.env.helper(["get"]), input.as_bytes()));
+    // `explain` says which user config directory the file was found in.
+    let url = format!("https://{}/acme/web", w.fake.host());
+    let explained = crate::support::run(w.env.helper(["explain", url.as_str()]));
+    let line = format!("config file {} (in $XDG_CONFIG_HOME)", default.display());
+    assert!(explained.stdout.contains(&line), "{explained}");
 
     // The variable wins over the default file; a missing named file is an error.
     let named = w.env.root().join("named.toml");

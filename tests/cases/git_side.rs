@@ -382,3 +382,41 @@ fn a_helper_value_holding_a_token_is_never_quoted_by_doctor_or_explain() {
     let out = w.run(&cfg, &["doctor"]);
     assert!(failure(&out, "helper \"store\"").contains("runs after this one"), "{out}");
 }
+
+#[test]
+fn with_git_configured_as_xcode_ships_it_the_reset_keeps_osxkeychain_from_answering_first() {
+    let mut w = World::new();
+    w.fake.create_repo(OWNER, "web");
+    // Apple's git (Xcode Command Line Tools) reads a system config with
+    // `credential.helper = osxkeychain`. The keychain here is a stand-in on PATH that logs each
+    // call and answers `get` with an old token, as a keychain holding last hour's token would.
+    let bin = w.env.root().join("xcode-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = w.env.root().join("osxkeychain.log");
+    let keychain = bin.join("git-credential-osxkeychain");
+    let script = format!(
+        "#!/bin/sh\necho \"$1\" >> '{}'\n[ \"$1\" = get ] && printf 'username=x-access-token\\npassword=ghs_StaleFromTheKeychain\\n'\nexit 0\n",
+        log.display()
+    );
+    fs::write(&keychain, script).unwrap();
+    crate::support::set_mode(&keychain, 0o755);
+    let system = w.env.root().join("xcode-gitconfig");
+    fs::write(&system, "[credential]\n\thelper = osxkeychain\n").unwrap();
+    w.env.set_env("GIT_CONFIG_NOSYSTEM", "0");
+    w.env.set_env("GIT_CONFIG_SYSTEM", system.to_str().unwrap());
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    w.env.set_env("PATH", &path);
+    let cfg = configured(&w);
+    let asked = || fs::read_to_string(&log).unwrap_or_default();
+
+    w.run(&cfg, &["configure"]).assert_success();
+    run(w.env.git(["clone", &w.fake.repo_url(OWNER, "web"), "web"])).assert_success();
+    assert_eq!(asked(), "", "git asked the keychain although configure reset the list");
+    assert_eq!(w.fake.mint_count(), 1);
+
+    // The same git without configure's empty entry: the keychain is asked first.
+    let key = format!("credential.https://{}.helper", w.fake.host());
+    run(w.env.git(["config", "--global", "--unset", &key, "^$"])).assert_success();
+    let _ = run(w.env.git(["clone", &w.fake.repo_url(OWNER, "web"), "web-again"]));
+    assert!(asked().starts_with("get\n"), "without the reset the keychain answers first: {:?}", asked());
+}

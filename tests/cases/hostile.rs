@@ -101,40 +101,76 @@ fn an_entry_that_expires_later_than_github_allows_is_never_served() {
     assert_eq!(w.fake.mint_count(), 2);
 }
 
+/// The debug build's seam (src/main.rs) that fixes the suffix of the cache's temp files, so a
+/// test can plant a link at the exact name the helper will create.
+const TEMP_SUFFIX_ENV: &str = "GIT_CREDENTIAL_GITHUB_APP_DEBUG_TEMP_SUFFIX";
+const SUFFIX: &str = "0123456789abcdef";
+
+/// A symlink at `name` in `dir` to `victim`, owned by the other user when we can (root).
+fn plant_link(dir: &Path, name: &str, victim: &Path) {
+    let path = dir.join(name);
+    let _ = fs::remove_file(&path);
+    symlink(victim, &path).unwrap();
+    if lchown(&path, Some(OTHER_UID), Some(OTHER_UID)).is_err() {
+        eprintln!("skipping the other user's ownership: cannot chown as this user (not root)");
+    }
+}
+
 #[test]
-fn symlinks_another_user_plants_at_guessable_temp_names_are_never_written_through() {
+fn symlinks_planted_at_the_entry_the_lock_and_the_exact_temp_name_are_refused_not_followed() {
     let w = World::new();
     let cache_dir = w.env.root().join("cache");
     let cfg = config(&w, &cache_dir);
-    // Learn the entry's name, then empty the directory and open it to everyone.
+    // Learn the entry's name, then empty the directory. It stays private (0700): the helper
+    // uses it, so every open below is one the helper really makes.
     w.served(&get(&w, &cfg));
     let name = the_entry(&cache_dir).file_name().unwrap().to_str().unwrap().to_string();
     let stem = name.trim_end_matches(".json").to_string();
+    let lock = format!("{stem}.lock");
+    let temp = format!(".{name}.tmp.{SUFFIX}");
     fs::remove_file(cache_dir.join(&name)).unwrap();
-    fs::remove_file(cache_dir.join(format!("{stem}.lock"))).unwrap();
-    set_mode(&cache_dir, 0o777);
+    fs::remove_file(cache_dir.join(&lock)).unwrap();
+    assert_eq!(fs::metadata(&cache_dir).unwrap().permissions().mode() & 0o777, 0o700);
     let victim = w.env.root().join("victim");
     fs::write(&victim, "untouched").unwrap();
-    // The other user's links: every temp name the next few hundred processes could pick, the
-    // entry and its lock.
-    let next_pid: u32 =
-        fs::read_to_string("/proc/sys/kernel/ns_last_pid").map_or(0, |s| s.trim().parse().unwrap_or(0));
-    let mut links: Vec<String> = (next_pid..next_pid + 400).map(|pid| format!(".{name}.tmp{pid}")).collect();
-    links.extend([name.clone(), format!("{stem}.lock")]);
-    for link in &links {
-        let path = cache_dir.join(link);
-        symlink(&victim, &path).unwrap();
-        if lchown(&path, Some(OTHER_UID), Some(OTHER_UID)).is_err() {
-            eprintln!("skipping the other user's ownership: cannot chown as this user (not root)");
-        }
-    }
+    let get_fixed = || {
+        let input = format!("{}\n", request(&w.fake.host(), Some("acme/web.git")));
+        let mut cmd = w.cmd(&cfg, &["get"]);
+        cmd.env(TEMP_SUFFIX_ENV, SUFFIX);
+        run_with_timeout(cmd, Some(input.as_bytes()), HELPER_TIMEOUT)
+    };
 
-    for _ in 0..3 {
-        let out = get(&w, &cfg);
-        w.served(&out);
-    }
+    // The lock: opened with O_NOFOLLOW, so the link is refused and the helper mints uncached.
+    plant_link(&cache_dir, &lock, &victim);
+    let out = get_fixed();
+    w.served(&out);
+    assert!(
+        out.stderr.contains(&format!("cannot lock {}: it is a symlink", cache_dir.join(&lock).display())),
+        "{out}"
+    );
+    fs::remove_file(cache_dir.join(&lock)).unwrap();
+
+    // The entry and the exact temp name: the entry is read with O_NOFOLLOW (a miss), and the
+    // temp file is created with O_CREAT|O_EXCL|O_NOFOLLOW, which fails on the link.
+    plant_link(&cache_dir, &name, &victim);
+    plant_link(&cache_dir, &temp, &victim);
+    let out = get_fixed();
+    w.served(&out);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched", "written through the planted temp name");
+    assert!(
+        out.stderr.contains(&format!("cannot write cache entry {}", cache_dir.join(&name).display())),
+        "{out}"
+    );
+    assert!(fs::symlink_metadata(cache_dir.join(&temp)).unwrap().file_type().is_symlink());
+
+    // With the temp name free, the new entry is renamed over the planted link, not written through it.
+    fs::remove_file(cache_dir.join(&temp)).unwrap();
+    w.served(&get_fixed());
+    assert!(fs::symlink_metadata(cache_dir.join(&name)).unwrap().file_type().is_file());
+
     assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
     assert_eq!(fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o644);
+    assert_eq!(w.fake.mint_count(), 4);
 }
 
 #[test]

@@ -152,3 +152,55 @@ fn a_config_readable_by_others_is_fine_but_a_key_readable_by_others_is_refused()
     assert!(line.contains("chmod 600"), "{out}");
     assert!(!out.stderr.contains("BEGIN"), "{out}");
 }
+
+/// Whether process `pid` is gone (no longer listed, or a zombie waiting for init, which in a
+/// container may never reap it) within 5 s: SIGKILL is delivered asynchronously, and the stdout
+/// it held closes before it is a zombie. Linux's `/proc`.
+#[cfg(target_os = "linux")]
+fn gone(pid: &str) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let dead = match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with(['Z', 'X'])),
+        };
+        if dead || Instant::now() > until {
+            return dead;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_key_or_sign_command_that_leaves_a_child_holding_stdout_neither_stalls_the_mint_nor_outlives_it() {
+    use crate::support::toml_string as q;
+    let w = World::new();
+    let pid_file = w.env.root().join("background-pid");
+    let leave = format!("sleep 100 & echo $! > {}", pid_file.display());
+    let key_command = format!("cat {}; {leave}", w.key.display());
+    let sign_command = format!("openssl dgst -sha256 -sign {}; {leave}", w.key.display());
+    for (n, lines) in [
+        format!("private_key_command = [\"sh\", \"-c\", {}]", q(&key_command)),
+        format!("sign_command = [\"sh\", \"-c\", {}]", q(&sign_command)),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let cache = w.env.root().join(format!("cache-{n}"));
+        let cfg = w.config(
+            Config::new()
+                .timeout_secs(30)
+                .cache_dir(&cache)
+                .app(w.test_app().key_lines(lines).installation(INSTALLATION_ID)),
+        );
+        let started = Instant::now();
+        let out = w.get(&cfg, "acme/web");
+        // The `sleep` holds the command's stdout: waiting for its end would take all 30 s.
+        assert!(started.elapsed() < Duration::from_secs(15), "{lines}: took {:?}", started.elapsed());
+        w.served(&out);
+        let pid = fs::read_to_string(&pid_file).unwrap();
+        assert!(gone(pid.trim()), "{lines}: its background sleep {} outlived it", pid.trim());
+    }
+    assert_eq!(w.fake.mint_count(), 2);
+}

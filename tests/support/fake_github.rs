@@ -110,7 +110,19 @@ pub enum GitAuth {
     /// Credentials presented and refused with 401 (git then sends `erase` to its helpers).
     /// The string says why (for assertion messages only).
     Rejected(String),
+    /// A valid token that lacks the permission (a push with a read-only token, a private
+    /// repository it does not cover): refused with 403, as GitHub does (git sends no `erase`).
+    Forbidden(String),
+    /// No credentials, a read of a public repository: served.
+    Anonymous,
+    /// No credentials, a read of a public repository while anonymous reads are limited:
+    /// refused with GitHub's message.
+    Limited,
 }
+
+/// What GitHub prints when it refuses an anonymous download (`set_limit_anonymous`).
+pub const ANONYMOUS_LIMIT_MESSAGE: &str =
+    "GitHub is temporarily limiting some unauthenticated downloads. Please retry later or authenticate.";
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -200,6 +212,13 @@ struct State {
     faults: VecDeque<PendingFault>,
     jwt_claims: Vec<Value>,
     mint_count: usize,
+    /// `owner/repo`, lower-cased: readable by anyone (and by any valid token).
+    public: Vec<String>,
+    /// Refuse anonymous reads of public repositories with [`ANONYMOUS_LIMIT_MESSAGE`].
+    limit_anonymous: bool,
+    /// Git LFS storage grants handed out by the batch endpoint: `RemoteAuth` secret ->
+    /// (operation, `owner/repo`, oid).
+    lfs_grants: HashMap<String, (String, String, String)>,
 }
 
 struct Shared {
@@ -303,6 +322,9 @@ impl FakeGitHub {
                 faults: VecDeque::new(),
                 jwt_claims: Vec::new(),
                 mint_count: 0,
+                public: Vec::new(),
+                limit_anonymous: false,
+                lfs_grants: HashMap::new(),
             }),
             changed: Condvar::new(),
             stopped: AtomicBool::new(false),
@@ -429,6 +451,49 @@ impl FakeGitHub {
 
     pub fn remove_installation(&self, installation_id: u64) {
         lock(&self.shared.state).installations.retain(|i| i.id != installation_id);
+    }
+
+    // ---- public repositories ----
+
+    /// Makes `owner/repo` public: anyone may read it (anonymously, or with any valid token);
+    /// pushing still needs a token with write access to it.
+    pub fn set_public(&self, owner: &str, repo: &str) {
+        let name = format!("{owner}/{repo}").to_ascii_lowercase();
+        let mut st = lock(&self.shared.state);
+        if !st.public.contains(&name) {
+            st.public.push(name);
+        }
+    }
+
+    /// While on, anonymous reads of public repositories are refused with
+    /// [`ANONYMOUS_LIMIT_MESSAGE`] (as GitHub does since September 2026).
+    pub fn set_limit_anonymous(&self, on: bool) {
+        lock(&self.shared.state).limit_anonymous = on;
+    }
+
+    /// Git requests refused with 403: a valid token lacking the permission.
+    pub fn git_forbidden(&self) -> usize {
+        self.git_count(|a| matches!(a, Some(GitAuth::Forbidden(_))))
+    }
+
+    /// Anonymous git requests served (public repositories).
+    pub fn git_anonymous(&self) -> usize {
+        self.git_count(|a| matches!(a, Some(GitAuth::Anonymous)))
+    }
+
+    /// Anonymous git requests refused by the limit.
+    pub fn git_limited(&self) -> usize {
+        self.git_count(|a| matches!(a, Some(GitAuth::Limited)))
+    }
+
+    /// The Git LFS objects (oids) stored for `owner/repo`, sorted.
+    pub fn lfs_objects(&self, owner: &str, repo: &str) -> Vec<String> {
+        let dir = self.shared.lfs_dir(owner, repo);
+        let mut oids: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        oids.sort();
+        oids
     }
 
     // ---- faults ----
@@ -916,15 +981,42 @@ impl Shared {
         if owner.is_empty() || repo_seg.is_empty() {
             return (not_found(), GitAuth::Rejected("not a repository path".into()));
         }
+        if owner == LFS_STORAGE {
+            return self.lfs_storage(req, repo_seg, rest);
+        }
         let repo = repo_seg.strip_suffix(".git").unwrap_or(repo_seg);
+        if let Some(lfs) = rest.strip_prefix("info/lfs/") {
+            return self.lfs(req, owner, repo, lfs);
+        }
 
-        let auth = self.check_git_auth(req, owner, repo);
-        if auth != GitAuth::Ok {
-            let resp = Response::new(401)
-                .header("WWW-Authenticate", "Basic realm=\"GitHub\"")
-                .header("Content-Type", "text/plain; charset=utf-8")
-                .body("Invalid username or token. Password authentication is not supported for Git operations.\n");
-            return (resp, auth);
+        let push = rest == "git-receive-pack" || req.query().contains("service=git-receive-pack");
+        let auth = self.check_git_auth(req, owner, repo, push);
+        match &auth {
+            GitAuth::Ok | GitAuth::Anonymous => {}
+            GitAuth::Limited => {
+                // GitHub answers with an ERR packet, which git prints as `remote error: ...`.
+                let mut body = pkt_line("# service=git-upload-pack\n");
+                body.extend_from_slice(b"0000");
+                body.extend(pkt_line(&format!("ERR {ANONYMOUS_LIMIT_MESSAGE}")));
+                let resp = Response::new(200)
+                    .header("Content-Type", "application/x-git-upload-pack-advertisement")
+                    .body(body);
+                return (resp, auth);
+            }
+            GitAuth::Forbidden(_) => {
+                let slug = self.bot_name(req);
+                let resp = Response::new(403)
+                    .header("Content-Type", "text/plain; charset=utf-8")
+                    .body(format!("Permission to {owner}/{repo}.git denied to {slug}.\n"));
+                return (resp, auth);
+            }
+            GitAuth::Missing | GitAuth::Rejected(_) => {
+                let resp = Response::new(401)
+                    .header("WWW-Authenticate", "Basic realm=\"GitHub\"")
+                    .header("Content-Type", "text/plain; charset=utf-8")
+                    .body("Invalid username or token. Password authentication is not supported for Git operations.\n");
+                return (resp, auth);
+            }
         }
         // GitHub serves `owner/repo` and `owner/repo.git` alike; on disk it is `repo.git`.
         let path_info = format!("/{owner}/{repo}.git/{rest}");
@@ -938,9 +1030,40 @@ impl Shared {
         (resp, auth)
     }
 
-    fn check_git_auth(&self, req: &Request, owner: &str, repo: &str) -> GitAuth {
+    /// `app-slug[bot]` for the token a request carries (what GitHub names in a 403).
+    fn bot_name(&self, req: &Request) -> String {
+        let st = lock(&self.state);
+        let password = req
+            .header("authorization")
+            .and_then(|h| h.split_once(' '))
+            .and_then(|(_, v)| super::base64_decode(v.trim()))
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|d| d.split_once(':').map(|(_, p)| p.to_string()));
+        let app = password
+            .and_then(|p| st.tokens.iter().find(|t| t.token == p).map(|t| t.app_id))
+            .and_then(|id| st.apps.iter().find(|a| a.id == id));
+        app.map_or("x-access-token".to_string(), |a| format!("{}[bot]", a.slug))
+    }
+
+    /// Whether `owner/repo` is public.
+    fn is_public(&self, owner: &str, repo: &str) -> bool {
+        let name = format!("{owner}/{repo}").to_ascii_lowercase();
+        lock(&self.state).public.contains(&name)
+    }
+
+    /// GitHub's rules for a git request: an anonymous read of a public repository is served
+    /// (unless the limit is on); anything else needs a valid token (401 otherwise). A valid
+    /// token reads a public repository, or a repository of its installation with at least
+    /// `contents: read`; it writes only a repository of its installation with `contents:
+    /// write`. A valid token refused is a 403.
+    fn check_git_auth(&self, req: &Request, owner: &str, repo: &str, write: bool) -> GitAuth {
+        let public = self.is_public(owner, repo);
         let Some(header) = req.header("authorization") else {
-            return GitAuth::Missing;
+            return match (public && !write, lock(&self.state).limit_anonymous) {
+                (true, false) => GitAuth::Anonymous,
+                (true, true) => GitAuth::Limited,
+                (false, _) => GitAuth::Missing,
+            };
         };
         let rejected = |why: &str| GitAuth::Rejected(why.to_string());
         let Some(("Basic" | "basic", encoded)) = header.split_once(' ') else {
@@ -967,22 +1090,174 @@ impl Shared {
         if token.expires_at <= now {
             return rejected("expired token");
         }
-        if !token.owner.eq_ignore_ascii_case(owner) {
-            return rejected("token is for another owner");
+        let forbidden = |why: &str| GitAuth::Forbidden(why.to_string());
+        let level = token.permissions.get("contents").and_then(|l| level_rank(l)).unwrap_or(0);
+        let own = token.owner.eq_ignore_ascii_case(owner)
+            && match &token.repositories {
+                Some(list) => list.iter().any(|r| r.eq_ignore_ascii_case(repo)),
+                None => st
+                    .installations
+                    .iter()
+                    .find(|i| i.id == token.installation_id)
+                    .is_some_and(|i| i.covers(repo)),
+            };
+        match (write, own, public) {
+            (_, false, false) if !token.owner.eq_ignore_ascii_case(owner) => {
+                forbidden("token is for another owner")
+            }
+            (_, false, false) => forbidden("repository not covered by token"),
+            (true, false, true) => forbidden("push to a public repository the token does not cover"),
+            (true, true, _) if level < 2 => forbidden("token cannot write contents"),
+            (false, true, false) if level < 1 => forbidden("token cannot read contents"),
+            _ => GitAuth::Ok,
         }
-        let covered = match &token.repositories {
-            Some(list) => list.iter().any(|r| r.eq_ignore_ascii_case(repo)),
-            None => st
-                .installations
-                .iter()
-                .find(|i| i.id == token.installation_id)
-                .is_some_and(|i| i.covers(repo)),
-        };
-        if !covered {
-            return rejected("repository not covered by token");
-        }
-        GitAuth::Ok
     }
+}
+
+/// The first path segment of Git LFS object storage URLs (no GitHub account can be named so).
+const LFS_STORAGE: &str = "_lfs";
+const LFS_JSON: &str = "application/vnd.git-lfs+json";
+
+fn lfs_error(status: u16, message: &str) -> Response {
+    let body = json!({"message": message, "documentation_url": "https://docs.github.com/lfs"});
+    Response::json(status, &body).header("Content-Type", LFS_JSON)
+}
+
+impl Shared {
+    fn lfs_dir(&self, owner: &str, repo: &str) -> PathBuf {
+        let root = self.repos_root.parent().unwrap_or(&self.repos_root);
+        root.join("lfs").join(owner.to_ascii_lowercase()).join(repo.to_ascii_lowercase())
+    }
+
+    /// The Git LFS API under `OWNER/REPO.git/info/lfs/` (the batch API and lock verification,
+    /// as git-lfs's docs/api specify): credentials as for git (401 with `LFS-Authenticate`
+    /// when missing, 403 when the token lacks the permission), then actions whose `href` is
+    /// this server's object storage with a one-off `Authorization` header, as GitHub hands
+    /// out signed storage URLs.
+    fn lfs(&self, req: &Request, owner: &str, repo: &str, rest: &str) -> (Response, GitAuth) {
+        if req.method != "POST" {
+            return (lfs_error(405, "Method not allowed"), GitAuth::Rejected("not POST".into()));
+        }
+        if !req.header("accept").is_some_and(|a| a.contains(LFS_JSON)) {
+            return (
+                lfs_error(406, "Accept must be application/vnd.git-lfs+json"),
+                GitAuth::Rejected("accept".into()),
+            );
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let write = match rest {
+            "objects/batch" => body.get("operation").and_then(Value::as_str) == Some("upload"),
+            "locks/verify" => true,
+            _ => return (lfs_error(404, "Not Found"), GitAuth::Rejected("unknown LFS path".into())),
+        };
+        let auth = self.check_git_auth(req, owner, repo, write);
+        match &auth {
+            GitAuth::Ok | GitAuth::Anonymous => {}
+            GitAuth::Limited => return (lfs_error(429, ANONYMOUS_LIMIT_MESSAGE), auth),
+            GitAuth::Forbidden(_) => return (lfs_error(403, "You do not have push access"), auth),
+            GitAuth::Missing | GitAuth::Rejected(_) => {
+                let resp =
+                    lfs_error(401, "Credentials needed").header("LFS-Authenticate", "Basic realm=\"GitHub\"");
+                return (resp, auth);
+            }
+        }
+        if rest == "locks/verify" {
+            let resp = Response::json(200, &json!({"ours": [], "theirs": [], "next_cursor": ""}));
+            return (resp.header("Content-Type", LFS_JSON), auth);
+        }
+        if body.get("hash_algo").is_some_and(|h| h.as_str() != Some("sha256")) {
+            return (lfs_error(409, "Unsupported hash algorithm"), auth);
+        }
+        let (Some(operation), Some(objects)) =
+            (body.get("operation").and_then(Value::as_str), body.get("objects").and_then(Value::as_array))
+        else {
+            return (lfs_error(422, "Validation failed: operation and objects are required"), auth);
+        };
+        let dir = self.lfs_dir(owner, repo);
+        let mut answers = Vec::new();
+        for object in objects {
+            let (Some(oid), Some(size)) =
+                (object.get("oid").and_then(Value::as_str), object.get("size").and_then(Value::as_u64))
+            else {
+                return (lfs_error(422, "Validation failed: each object needs oid and size"), auth);
+            };
+            if oid.len() != 64 || !oid.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return (lfs_error(422, "Validation failed: oid is not a SHA-256"), auth);
+            }
+            let stored = std::fs::metadata(dir.join(oid)).ok().map(|m| m.len());
+            let mut answer = json!({"oid": oid, "size": size});
+            let action = match (operation, stored) {
+                ("download", Some(_)) => Some("download"),
+                ("download", None) => {
+                    answer["error"] = json!({"code": 404, "message": "Object does not exist"});
+                    None
+                }
+                // Already stored: no action, as the spec says.
+                ("upload", Some(len)) if len == size => None,
+                ("upload", _) => Some("upload"),
+                _ => {
+                    return (lfs_error(422, "Validation failed: operation must be upload or download"), auth);
+                }
+            };
+            if let Some(action) = action {
+                let secret = random_alnum(32, ALNUM);
+                let full = format!("{owner}/{repo}").to_ascii_lowercase();
+                lock(&self.state)
+                    .lfs_grants
+                    .insert(secret.clone(), (action.to_string(), full.clone(), oid.into()));
+                answer["authenticated"] = json!(true);
+                answer["actions"] = json!({ action: {
+                    "href": format!("{}/{LFS_STORAGE}/{full}/{oid}", self.base_url),
+                    "header": {"Authorization": format!("RemoteAuth {secret}")},
+                    "expires_in": 3600,
+                }});
+            }
+            answers.push(answer);
+        }
+        let answer = json!({"transfer": "basic", "objects": answers, "hash_algo": "sha256"});
+        (Response::json(200, &answer).header("Content-Type", LFS_JSON), auth)
+    }
+
+    /// Object storage: `GET`/`PUT /_lfs/OWNER/REPO/OID` with a grant from the batch answer.
+    fn lfs_storage(&self, req: &Request, owner: &str, rest: &str) -> (Response, GitAuth) {
+        let refused = |why: &str| (lfs_error(403, "Forbidden"), GitAuth::Forbidden(why.into()));
+        let Some((repo, oid)) = rest.split_once('/') else {
+            return (lfs_error(404, "Not Found"), GitAuth::Rejected("storage path".into()));
+        };
+        let secret = req.header("authorization").and_then(|h| h.strip_prefix("RemoteAuth ")).unwrap_or("");
+        let grant = lock(&self.state).lfs_grants.get(secret).cloned();
+        let wanted = match req.method.as_str() {
+            "GET" => "download",
+            "PUT" => "upload",
+            _ => return refused("storage method"),
+        };
+        if grant != Some((wanted.to_string(), format!("{owner}/{repo}"), oid.to_string())) {
+            return refused("no storage grant");
+        }
+        let dir = self.lfs_dir(owner, repo);
+        if wanted == "download" {
+            return match std::fs::read(dir.join(oid)) {
+                Ok(bytes) => (
+                    Response::new(200).header("Content-Type", "application/octet-stream").body(bytes),
+                    GitAuth::Ok,
+                ),
+                Err(_) => (lfs_error(404, "Object does not exist"), GitAuth::Ok),
+            };
+        }
+        let digest = ring::digest::digest(&ring::digest::SHA256, &req.body);
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        if hex != oid {
+            return (lfs_error(422, "The object's content does not match its oid"), GitAuth::Ok);
+        }
+        std::fs::create_dir_all(&dir).expect("creating LFS storage");
+        std::fs::write(dir.join(oid), &req.body).expect("storing an LFS object");
+        (Response::new(200), GitAuth::Ok)
+    }
+}
+
+/// One pkt-line of git's protocol: four hex digits of length, then the data.
+fn pkt_line(data: &str) -> Vec<u8> {
+    format!("{:04x}{data}", data.len() + 4).into_bytes()
 }
 
 fn level_rank(level: &str) -> Option<u8> {

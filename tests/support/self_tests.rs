@@ -369,9 +369,12 @@ fn git_is_refused_a_revoked_token_or_another_owners_repository() {
     let token = minted_token(&fake);
     let env = env_with_token(&fake, &token);
 
+    // A valid token without access is a 403, as on GitHub (git sends no `erase` for it).
     let out = run(env.git(["ls-remote", &fake.repo_url("elsewhere", "web")]));
     out.assert_failure();
-    assert_eq!(fake.git_auth_failures(), 1, "{out}");
+    assert!(out.stderr.contains("The requested URL returned error: 403"), "{out}");
+    assert_eq!(fake.git_forbidden(), 1, "{out}");
+    assert_eq!(fake.git_auth_failures(), 0, "{out}");
 
     fake.revoke_token(&token);
     run(env.git(["ls-remote", &fake.repo_url(OWNER, "web")])).assert_failure();
@@ -379,12 +382,44 @@ fn git_is_refused_a_revoked_token_or_another_owners_repository() {
         .requests()
         .into_iter()
         .filter_map(|r| r.git_auth)
-        .filter(|a| matches!(a, GitAuth::Rejected(_)))
+        .filter(|a| matches!(a, GitAuth::Rejected(_) | GitAuth::Forbidden(_)))
         .collect();
     assert_eq!(
         reasons,
-        [GitAuth::Rejected("token is for another owner".into()), GitAuth::Rejected("revoked token".into())]
+        [GitAuth::Forbidden("token is for another owner".into()), GitAuth::Rejected("revoked token".into())]
     );
+}
+
+#[test]
+fn a_public_repository_is_read_anonymously_until_the_limit_and_with_any_token_but_pushed_only_by_its_own() {
+    let fake = fake_with_app();
+    fake.create_repo("octo", "lib");
+    fake.set_public("octo", "lib");
+    let mut anonymous = TestEnv::new();
+    anonymous.set_ca(fake.ca_pem_path());
+    run(anonymous.git(["ls-remote", &fake.repo_url("octo", "lib")])).assert_success();
+    assert!(fake.git_anonymous() >= 1);
+
+    fake.set_limit_anonymous(true);
+    let out = run(anonymous.git(["ls-remote", &fake.repo_url("octo", "lib")]));
+    out.assert_failure();
+    let said = format!("fatal: remote error: {}", crate::support::fake_github::ANONYMOUS_LIMIT_MESSAGE);
+    assert!(out.stderr.contains(&said), "{out}");
+    assert_eq!(fake.git_limited(), 1);
+
+    // acme's token reads octo/lib (public), but a push is refused with GitHub's 403.
+    fake.set_limit_anonymous(false);
+    let token = minted_token(&fake);
+    let env = env_with_token(&fake, &token);
+    run(env.git(["clone", &fake.repo_url("octo", "lib"), "lib"])).assert_success();
+    std::fs::write(env.work().join("lib/a.txt"), "a\n").unwrap();
+    run(env.git(["-C", "lib", "add", "a.txt"])).assert_success();
+    run(env.git(["-C", "lib", "commit", "-q", "-m", "a"])).assert_success();
+    let out = run(env.git(["-C", "lib", "push", "origin", "main"]));
+    out.assert_failure();
+    assert!(out.stderr.contains("remote: Permission to octo/lib.git denied to test-app[bot]."), "{out}");
+    assert!(out.stderr.contains("The requested URL returned error: 403"), "{out}");
+    assert_eq!(fake.git_auth_failures(), 0);
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 use crate::cli::Scope;
 use crate::commands::helper::{BINARY, is_ours, shell_quote};
+use crate::commands::public_read::ssh_prefixes;
 use crate::error::Error;
 
 /// What git config holds now for one host.
@@ -20,6 +21,23 @@ pub(crate) struct HostState {
     pub(crate) use_http_path: Option<String>,
     /// The `useHttpPath` value `configure` replaced (`""` if there was none).
     pub(crate) replaced_use_http_path: Option<String>,
+    pub(crate) proactive_auth: Option<String>,
+    /// The `proactiveAuth` value `configure` replaced (`""` if there was none).
+    pub(crate) replaced_proactive_auth: Option<String>,
+    /// The `url.https://HOST/.insteadOf` values.
+    pub(crate) instead_of: Vec<String>,
+    /// The `insteadOf` values `configure --rewrite-ssh` added.
+    pub(crate) added_instead_of: Vec<String>,
+}
+
+/// What `configure` sets for a host besides the helper and `useHttpPath`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Extras {
+    /// `http.https://HOST/.proactiveAuth = basic`: the host has a
+    /// `read_public_repos` app and git is 2.46 or newer.
+    pub(crate) proactive_auth: bool,
+    /// `--rewrite-ssh`: SSH URLs of the host go through HTTPS.
+    pub(crate) rewrite_ssh: bool,
 }
 
 pub(crate) fn helper_key(host: &str) -> String {
@@ -32,6 +50,22 @@ pub(crate) fn use_http_path_key(host: &str) -> String {
 
 pub(crate) fn marker_key(host: &str) -> String {
     format!("{BINARY}.https://{host}.replacedUseHttpPath")
+}
+
+pub(crate) fn proactive_auth_key(host: &str) -> String {
+    format!("http.https://{host}/.proactiveAuth")
+}
+
+pub(crate) fn proactive_marker_key(host: &str) -> String {
+    format!("{BINARY}.https://{host}.replacedProactiveAuth")
+}
+
+pub(crate) fn instead_of_key(host: &str) -> String {
+    format!("url.https://{host}/.insteadOf")
+}
+
+pub(crate) fn instead_of_marker_key(host: &str) -> String {
+    format!("{BINARY}.https://{host}.addedInsteadOf")
 }
 
 /// `helpers` without our entries and the empty entry placed right before each.
@@ -96,6 +130,7 @@ pub(crate) fn plan_configure(
     host: &str,
     value: &str,
     state: &HostState,
+    extras: Extras,
 ) -> Vec<Vec<String>> {
     let mut goal = without_ours(&state.helpers);
     goal.push(String::new());
@@ -106,6 +141,44 @@ pub(crate) fn plan_configure(
         commands.push(args(scope, &[&marker_key(host), &previous]));
         commands.push(args(scope, &[&use_http_path_key(host), "true"]));
     }
+    if extras.proactive_auth {
+        if state.proactive_auth.as_deref() != Some("basic") {
+            if state.replaced_proactive_auth.is_none() {
+                let previous = state.proactive_auth.clone().unwrap_or_default();
+                commands.push(args(scope, &[&proactive_marker_key(host), &previous]));
+            }
+            commands.push(args(scope, &[&proactive_auth_key(host), "basic"]));
+        }
+    } else {
+        // The host lost its fallback (or git is too old): a proactiveAuth we
+        // set would now make every unmatched repository fail.
+        commands.extend(restore_proactive_auth(scope, host, state));
+    }
+    if extras.rewrite_ssh {
+        for prefix in ssh_prefixes(host) {
+            if !state.instead_of.contains(&prefix) {
+                commands.push(args(scope, &["--add", &instead_of_marker_key(host), &prefix]));
+                commands.push(args(scope, &["--add", &instead_of_key(host), &prefix]));
+            }
+        }
+    }
+    commands
+}
+
+/// Puts back the `proactiveAuth` that `configure` replaced, if it did.
+fn restore_proactive_auth(scope: &[String], host: &str, state: &HostState) -> Vec<Vec<String>> {
+    let Some(previous) = &state.replaced_proactive_auth else {
+        return Vec::new();
+    };
+    let mut commands = Vec::new();
+    if previous.is_empty() {
+        if state.proactive_auth.is_some() {
+            commands.push(args(scope, &["--unset-all", &proactive_auth_key(host)]));
+        }
+    } else {
+        commands.push(args(scope, &[&proactive_auth_key(host), previous]));
+    }
+    commands.push(args(scope, &["--unset-all", &proactive_marker_key(host)]));
     commands
 }
 
@@ -120,6 +193,15 @@ pub(crate) fn plan_unconfigure(scope: &[String], host: &str, state: &HostState) 
             commands.push(args(scope, &[&use_http_path_key(host), previous]));
         }
         commands.push(args(scope, &["--unset-all", &marker_key(host)]));
+    }
+    commands.extend(restore_proactive_auth(scope, host, state));
+    for added in &state.added_instead_of {
+        if state.instead_of.contains(added) {
+            commands.push(args(scope, &["--fixed-value", "--unset", &instead_of_key(host), added]));
+        }
+    }
+    if !state.added_instead_of.is_empty() {
+        commands.push(args(scope, &["--unset-all", &instead_of_marker_key(host)]));
     }
     commands
 }
@@ -191,6 +273,27 @@ mod tests {
                 [key, value] if *key == marker_key(host) => {
                     state.replaced_use_http_path = Some(value.to_string())
                 }
+                ["--unset-all", key] if *key == proactive_auth_key(host) => state.proactive_auth = None,
+                ["--unset-all", key] if *key == proactive_marker_key(host) => {
+                    state.replaced_proactive_auth = None
+                }
+                [key, value] if *key == proactive_auth_key(host) => {
+                    state.proactive_auth = Some(value.to_string())
+                }
+                [key, value] if *key == proactive_marker_key(host) => {
+                    state.replaced_proactive_auth = Some(value.to_string())
+                }
+                ["--add", key, value] if *key == instead_of_key(host) => {
+                    state.instead_of.push(value.to_string())
+                }
+                ["--add", key, value] if *key == instead_of_marker_key(host) => {
+                    state.added_instead_of.push(value.to_string())
+                }
+                ["--fixed-value", "--unset", key, value] if *key == instead_of_key(host) => {
+                    let at = state.instead_of.iter().position(|v| v == value).expect("value present");
+                    state.instead_of.remove(at);
+                }
+                ["--unset-all", key] if *key == instead_of_marker_key(host) => state.added_instead_of.clear(),
                 other => panic!("unexpected command {other:?}"),
             }
         }
@@ -199,7 +302,7 @@ mod tests {
     #[test]
     fn configure_appends_an_empty_entry_and_ours_and_sets_use_http_path() {
         let state = HostState::default();
-        let commands = plan_configure(&global(), "github.com", OURS, &state);
+        let commands = plan_configure(&global(), "github.com", OURS, &state, Extras::default());
         let lines: Vec<String> = commands.iter().map(|c| display(c)).collect();
         assert_eq!(
             lines,
@@ -215,10 +318,10 @@ mod tests {
     #[test]
     fn configuring_twice_changes_nothing_the_second_time() {
         let mut state = HostState { helpers: strings(&["store"]), ..Default::default() };
-        let first = plan_configure(&global(), "h", OURS, &state);
+        let first = plan_configure(&global(), "h", OURS, &state, Extras::default());
         apply("h", &mut state, &first);
         assert_eq!(state.helpers, strings(&["store", "", OURS]));
-        assert!(plan_configure(&global(), "h", OURS, &state).is_empty());
+        assert!(plan_configure(&global(), "h", OURS, &state, Extras::default()).is_empty());
     }
 
     #[test]
@@ -228,13 +331,30 @@ mod tests {
             use_http_path: Some("true".into()),
             ..Default::default()
         };
-        let commands = plan_configure(&global(), "h", OURS, &state);
+        let commands = plan_configure(&global(), "h", OURS, &state, Extras::default());
         apply("h", &mut state, &commands);
         assert_eq!(state.helpers, strings(&["", OURS]));
     }
 
     #[test]
     fn unconfigure_restores_exactly_what_was_there() {
+        let all = Extras { proactive_auth: true, rewrite_ssh: true };
+        for (before, extras) in [
+            (HostState::default(), all),
+            (HostState { proactive_auth: Some("none".into()), ..Default::default() }, all),
+            (HostState { instead_of: strings(&["git@h:", "other:"]), ..Default::default() }, all),
+        ] {
+            let mut state = before.clone();
+            let commands = plan_configure(&file(), "h", OURS, &state, extras);
+            apply("h", &mut state, &commands);
+            assert_eq!(state.proactive_auth.as_deref(), Some("basic"));
+            assert!(state.instead_of.contains(&"ssh://git@h/".to_string()));
+            assert!(plan_configure(&file(), "h", OURS, &state, extras).is_empty());
+            let commands = plan_unconfigure(&file(), "h", &state);
+            apply("h", &mut state, &commands);
+            assert_eq!(state, before);
+        }
+        let extras = Extras::default();
         for before in [
             HostState::default(),
             HostState { helpers: strings(&["store", "cache --timeout 60"]), ..Default::default() },
@@ -246,7 +366,7 @@ mod tests {
             HostState { helpers: strings(&[]), use_http_path: Some("true".into()), ..Default::default() },
         ] {
             let mut state = before.clone();
-            let commands = plan_configure(&file(), "h", OURS, &state);
+            let commands = plan_configure(&file(), "h", OURS, &state, extras);
             apply("h", &mut state, &commands);
             assert_ne!(state, before);
             let commands = plan_unconfigure(&file(), "h", &state);
@@ -254,6 +374,24 @@ mod tests {
             assert_eq!(state, before);
             assert!(plan_unconfigure(&file(), "h", &state).is_empty());
         }
+    }
+
+    #[test]
+    fn proactive_auth_is_taken_back_when_the_host_loses_its_fallback() {
+        let mut state = HostState::default();
+        let on = Extras { proactive_auth: true, rewrite_ssh: false };
+        let commands = plan_configure(&global(), "h", OURS, &state, on);
+        apply("h", &mut state, &commands);
+        assert_eq!(state.proactive_auth.as_deref(), Some("basic"));
+        let commands = plan_configure(&global(), "h", OURS, &state, Extras::default());
+        apply("h", &mut state, &commands);
+        assert_eq!(state.proactive_auth, None);
+        assert_eq!(state.replaced_proactive_auth, None);
+        // A proactiveAuth the user set is never touched by a configure without the fallback.
+        let mut theirs = HostState { proactive_auth: Some("basic".into()), ..Default::default() };
+        let commands = plan_configure(&global(), "h", OURS, &theirs, Extras::default());
+        apply("h", &mut theirs, &commands);
+        assert_eq!(theirs.proactive_auth.as_deref(), Some("basic"));
     }
 
     #[test]
