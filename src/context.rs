@@ -59,7 +59,7 @@ impl<'a> Context<'a> {
         let ClientSetup { api_url, ca_file, git } = setup;
         let mut hung = None;
         let connection = network::resolve(ca_file.as_deref(), self.network, || {
-            match git.map(|query| query.finish(self.deadline)) {
+            match git.map(|query| query.finish(self.deadline, self.diag)) {
                 Some(Ok(config)) => config,
                 Some(Err(why)) => {
                     hung = Some(why);

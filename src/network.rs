@@ -10,6 +10,7 @@
 //!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`;
 //!   an `SSL_CERT_FILE` that is a FIFO, a device or too large is refused first).
 
+use crate::diag::Diag;
 use crate::process::{Failure, Running};
 use crate::secret::Secret;
 use std::path::{Path, PathBuf};
@@ -189,29 +190,39 @@ fn with_scheme(url: &str) -> Secret<String> {
 
 /// `git config --null --get-urlmatch http <url>` running in the background,
 /// so the mint can sign its JWT meanwhile. A failure means "nothing set",
-/// except a git that is still running at the deadline.
+/// except a git that is still running at the deadline. A git that cannot be
+/// started at all (none on `PATH`; the Windows build run under Wine, which
+/// cannot start Linux git) also means "nothing set", said in one trace line.
 pub(crate) struct GitHttpQuery {
     url: String,
-    running: Option<Running>,
+    running: Result<Running, Failure>,
 }
 
 impl GitHttpQuery {
     pub(crate) fn start(url: &str) -> GitHttpQuery {
+        GitHttpQuery::start_program("git", url)
+    }
+
+    fn start_program(program: &str, url: &str) -> GitHttpQuery {
         let args = ["config", "--null", "--get-urlmatch", "http", url].map(String::from);
-        GitHttpQuery { url: url.to_string(), running: Running::start("git", &args, 1024 * 1024).ok() }
+        GitHttpQuery { url: url.to_string(), running: Running::start(program, &args, 1024 * 1024) }
     }
 
     /// What git said, waiting at most until `deadline`. A git that did not
     /// finish by then (a config that includes a FIFO) used up the time the
     /// mint needed: the error says so, rather than let the mint fail as if
     /// GitHub had not answered.
-    pub(crate) fn finish(self, deadline: Instant) -> Result<GitHttpConfig, String> {
+    pub(crate) fn finish(self, deadline: Instant, diag: &Diag<'_>) -> Result<GitHttpConfig, String> {
         match self.running.map(|running| running.finish(deadline)) {
-            Some(Ok(out)) => Ok(parse_git_http_config(&String::from_utf8_lossy(&out))),
-            Some(Err(Failure::NoOutput | Failure::NoExit)) => Err(format!(
+            Ok(Ok(out)) => Ok(parse_git_http_config(&String::from_utf8_lossy(&out))),
+            Ok(Err(Failure::NoOutput | Failure::NoExit)) => Err(format!(
                 "git config --get-urlmatch http {} did not finish within timeout_secs (does a git config file include a FIFO?)",
                 self.url
             )),
+            Err(Failure::Start(e)) => {
+                diag.trace(|| format!("git cannot be run ({e}): no git http.* settings apply"));
+                Ok(GitHttpConfig::default())
+            }
             _ => Ok(GitHttpConfig::default()),
         }
     }
@@ -240,6 +251,23 @@ mod tests {
 
     fn env() -> NetworkEnv {
         NetworkEnv { use_git_config: true, ..Default::default() }
+    }
+
+    #[test]
+    fn a_git_that_cannot_be_run_means_no_git_settings_in_one_trace_line() {
+        let out = std::cell::RefCell::new(Vec::new());
+        let diag = Diag::new(&out, true);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let query = GitHttpQuery::start_program("gcga-no-such-git-program", "https://api.github.com");
+        assert_eq!(query.finish(deadline, &diag), Ok(GitHttpConfig::default()));
+        let said = String::from_utf8(out.take()).unwrap();
+        assert_eq!(said.lines().count(), 1, "{said}");
+        assert!(said.starts_with("git-credential-github-app: trace: git cannot be run ("), "{said}");
+        assert!(said.ends_with("): no git http.* settings apply\n"), "{said}");
+        // Without tracing: nothing said, still no settings.
+        let query = GitHttpQuery::start_program("gcga-no-such-git-program", "https://api.github.com");
+        assert_eq!(query.finish(deadline, &Diag::new(&out, false)), Ok(GitHttpConfig::default()));
+        assert!(out.take().is_empty());
     }
 
     fn git_sets_both() -> GitHttpConfig {

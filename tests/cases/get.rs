@@ -8,9 +8,10 @@ use std::sync::{Arc, Barrier};
 
 use serde_json::json;
 
+#[cfg(unix)]
+use crate::support::world::mode_of;
 use crate::support::world::{
-    APP_ID, CLIENT_ID, INSTALLATION_ID, OTHER_APP_ID, OTHER_INSTALLATION_ID, OWNER, PREFIX, World, mode_of,
-    request,
+    APP_ID, CLIENT_ID, INSTALLATION_ID, OTHER_APP_ID, OTHER_INSTALLATION_ID, OWNER, PREFIX, World, request,
 };
 use crate::support::{RunOutput, run, run_with_stdin};
 
@@ -129,6 +130,7 @@ fn a_token_with_less_than_the_minimum_lifetime_left_is_never_reused() {
     assert_eq!(w.fake.issued_tokens()[1].token, second);
 }
 
+#[cfg(unix)]
 #[test]
 fn cache_files_are_private_and_a_corrupt_entry_is_a_miss_that_gets_replaced() {
     let w = World::new();
@@ -314,18 +316,16 @@ fn git_clone_fetch_push_and_ls_remote_through_the_helper_mint_once() {
     assert!(w.fake.git_authorized() >= 4);
 }
 
-#[test]
-fn thirty_two_parallel_cold_gets_mint_exactly_once() {
-    let w = World::new();
-    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
+/// `n` helpers started at once with `get` for `acme/web.git`, their outputs in start order.
+fn parallel_gets(w: &World, cfg: &std::path::Path, n: usize) -> Vec<RunOutput> {
     let input = request(&w.fake.host(), Some("acme/web.git"));
-    let barrier = Arc::new(Barrier::new(32));
-    let outputs: Vec<RunOutput> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..32)
+    let barrier = Arc::new(Barrier::new(n));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
             .map(|_| {
                 let barrier = barrier.clone();
                 let mut cmd = w.env.helper(["--config"]);
-                cmd.arg(&cfg).arg("get");
+                cmd.arg(cfg).arg("get");
                 let input = input.as_bytes();
                 scope.spawn(move || {
                     barrier.wait();
@@ -334,11 +334,64 @@ fn thirty_two_parallel_cold_gets_mint_exactly_once() {
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("helper thread")).collect()
-    });
+    })
+}
+
+#[test]
+fn thirty_two_parallel_cold_gets_mint_exactly_once() {
+    let w = World::new();
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
+    let outputs = parallel_gets(&w, &cfg, 32);
     assert_eq!(w.fake.mint_count(), 1);
     let token = w.served(&outputs[0]);
     for out in &outputs {
         assert_eq!(w.served(out), token);
     }
     assert_eq!(w.fake.count("POST", "/app/installations/"), 1);
+}
+
+/// Every get here mints (the fake's tokens live less than `min_token_lifetime_secs`) and
+/// replaces the one cache entry while the other helpers open and read it. Replacing a file
+/// another process has open is where Windows differs (a plain rename over it is refused): no
+/// get may fail or warn because of it.
+#[test]
+fn a_cache_entry_replaced_while_other_helpers_read_it_never_fails_a_get() {
+    let w = World::new();
+    w.fake.set_token_lifetime(300);
+    let cfg = w.config(format!(
+        "min_token_lifetime_secs = 600\n{}",
+        w.app(&format!("installation_id = {INSTALLATION_ID}"))
+    ));
+    w.served(&w.get(&cfg, "acme/web.git"));
+    let outputs = parallel_gets(&w, &cfg, 32);
+    for out in &outputs {
+        w.served(out);
+        assert_eq!(out.stderr, "", "{out}");
+    }
+    assert_eq!(w.fake.mint_count(), 33, "each get minted its own token");
+    let entries = w.cache_files("token-");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let stored = fs::read_to_string(&entries[0]).unwrap();
+    assert!(
+        w.fake.issued_tokens().iter().any(|t| stored.contains(&t.token)),
+        "the entry holds a minted token"
+    );
+}
+
+/// A git that cannot be run (none on `PATH` here; Linux git for the Windows build under Wine)
+/// means "no git http.* settings": the helper still serves, and says so in one trace line.
+#[test]
+fn a_helper_that_cannot_run_git_still_serves_and_traces_it_once() {
+    let w = World::new();
+    let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
+    let no_git = w.env.root().join("empty-path");
+    fs::create_dir_all(&no_git).unwrap();
+    let mut cmd = w.cmd(&cfg, &["get"]);
+    cmd.env("PATH", &no_git).env("GIT_CREDENTIAL_GITHUB_APP_TRACE", "1");
+    let out = run_with_stdin(cmd, request(&w.fake.host(), Some("acme/web.git")).as_bytes());
+    w.served(&out);
+    let said: Vec<&str> = out.stderr.lines().filter(|l| l.contains("git cannot be run")).collect();
+    assert_eq!(said.len(), 1, "{out}");
+    assert!(said[0].starts_with(&format!("{PREFIX}trace: git cannot be run (")), "{out}");
+    assert_eq!(w.fake.mint_count(), 1);
 }

@@ -3,6 +3,7 @@
 //! else, and config files readable by others.
 
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -96,6 +97,7 @@ fn an_unusable_cache_dir_still_answers_by_minting_and_says_so_once() {
     assert_eq!(w.fake.mint_count(), 2);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_cache_dir_that_is_a_symlink_is_refused_and_nothing_is_written_through_it() {
     let w = World::new();
@@ -111,6 +113,7 @@ fn a_cache_dir_that_is_a_symlink_is_refused_and_nothing_is_written_through_it() 
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0, "something was written through the symlink");
 }
 
+#[cfg(unix)]
 #[test]
 #[ignore = "needs root"]
 fn a_cache_dir_owned_by_another_user_is_refused_and_its_planted_token_ignored() {
@@ -130,6 +133,7 @@ fn a_cache_dir_owned_by_another_user_is_refused_and_its_planted_token_ignored() 
     assert_eq!(token, w.fake.issued_tokens()[1].token);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_config_readable_by_others_is_fine_but_a_key_readable_by_others_is_refused() {
     let w = World::new();

@@ -147,11 +147,16 @@ impl Drop for TempDir {
 }
 
 /// chmod; panics on failure (tests only).
+#[cfg(unix)]
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
+
+/// Windows has no mode bits: the profile's ACL keeps test files private.
+#[cfg(not(unix))]
+pub fn set_mode(_path: &Path, _mode: u32) {}
 
 /// Write `contents` to `path` with `mode` (the mode is set after writing, so it holds even if
 /// the file already existed).

@@ -490,3 +490,15 @@ fn support_formats_dates_and_base64_like_http_and_github() {
     }
     assert_eq!(super::base64_encode(b"ab"), "YWI=");
 }
+
+/// What `GCGA_TEST_EXPLICIT_CACHE_DIR` relies on: a config's own top-level `cache_dir` is
+/// found (and kept), one inside a table or a longer key is not.
+#[test]
+fn a_top_level_cache_dir_is_recognised_and_nothing_else_is() {
+    use super::world::sets_cache_dir;
+    assert!(sets_cache_dir("cache_dir = \"/tmp/x\"\n[[app]]\napp_id = 1\n"));
+    assert!(sets_cache_dir("timeout_secs = 5\n  cache_dir=\"/tmp/x\"\n"));
+    assert!(!sets_cache_dir("[[app]]\ncache_dir = \"/tmp/x\"\n"));
+    assert!(!sets_cache_dir("cache_dir_extra = 1\n"));
+    assert!(!sets_cache_dir("min_token_lifetime_secs = 600\n\n[[app]]\napp_id = 1\n"));
+}

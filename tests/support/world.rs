@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,7 +57,34 @@ pub fn request(host: &str, path: Option<&str>) -> String {
     r
 }
 
+/// Set (to anything but empty) when the helper under test cannot find the test's cache
+/// directory by itself: a Windows build under Wine takes `%LOCALAPPDATA%` from the Wine prefix
+/// and ignores the tests' `HOME` and `XDG_CACHE_HOME`, so every test would share one cache.
+/// [`World::config`] then names [`World::cache_dir`] in each config that names none.
+pub const EXPLICIT_CACHE_DIR_ENV: &str = "GCGA_TEST_EXPLICIT_CACHE_DIR";
+
+fn explicit_cache_dir() -> bool {
+    std::env::var_os(EXPLICIT_CACHE_DIR_ENV).is_some_and(|v| !v.is_empty())
+}
+
+/// Whether a config sets `cache_dir` at the top level (before its first table).
+pub fn sets_cache_dir(toml: &str) -> bool {
+    toml.lines()
+        .map(str::trim_start)
+        .take_while(|line| !line.starts_with('['))
+        .any(|line| line.strip_prefix("cache_dir").is_some_and(|rest| rest.trim_start().starts_with('=')))
+}
+
+/// A path as git's shell takes it in a helper value: Git for Windows runs helpers through its
+/// sh, which would eat backslashes, so forward slashes there (`C:/Users/...`; the test paths have no
+/// spaces).
+fn shell_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    if cfg!(windows) { text.replace('\\', "/") } else { text }
+}
+
 /// The permission bits of a file.
+#[cfg(unix)]
 pub fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
 }
@@ -302,8 +330,15 @@ impl World {
     }
 
     /// Writes the helper's config (a [`Config`], an [`App`] or TOML text) and returns its path.
+    /// With [`EXPLICIT_CACHE_DIR_ENV`] set, a config that names no `cache_dir` gets
+    /// `cache_dir` = [`World::cache_dir`] as its first line.
     pub fn config(&self, toml: impl fmt::Display) -> PathBuf {
-        self.env.write_config(&toml.to_string())
+        let toml = toml.to_string();
+        if explicit_cache_dir() && !sets_cache_dir(&toml) {
+            let line = format!("cache_dir = {}\n", toml_path(&self.cache_dir()));
+            return self.env.write_config(&(line + &toml));
+        }
+        self.env.write_config(&toml)
     }
 
     // ---- running the helper ----
@@ -333,7 +368,7 @@ impl World {
     /// Makes real git use the helper with this config, for every https URL.
     pub fn use_helper_in_git(&self, cfg: &Path) {
         let helper = super::git_env::helper_path();
-        let value = format!("{} --config {}", helper.display(), cfg.display());
+        let value = format!("{} --config {}", shell_path(&helper), shell_path(cfg));
         self.env.git_config_global("credential.helper", &value);
         self.env.git_config_global("credential.useHttpPath", "true");
     }
@@ -341,7 +376,7 @@ impl World {
     /// Same, scoped to the fake's URL (`credential.https://HOST.*`).
     pub fn use_helper_in_git_for_host(&self, cfg: &Path) {
         let helper = super::git_env::helper_path();
-        let value = format!("{} --config {}", helper.display(), cfg.display());
+        let value = format!("{} --config {}", shell_path(&helper), shell_path(cfg));
         let scope = format!("credential.{}", self.fake.base_url());
         self.env.git_config_global(&format!("{scope}.helper"), &value);
         self.env.git_config_global(&format!("{scope}.useHttpPath"), "true");
