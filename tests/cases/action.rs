@@ -381,6 +381,43 @@ fn the_key_reaches_no_program_the_action_runs_not_tar_nor_the_helper_nor_git() {
 }
 
 #[test]
+fn read_public_repos_true_writes_the_config_key_that_configure_accepts() {
+    let w = World::new();
+    let mut job = Job::new(w);
+    job.input("private-key", &fixture_string("app-key-pkcs1.pem"));
+    job.inputs.retain(|(k, _)| k != "INPUT_READ-PUBLIC-REPOS");
+    job.input("read-public-repos", "true");
+
+    let main = job.step("main.js");
+    let (_, _, config) = job.installed(&main);
+    let toml = fs::read_to_string(&config).expect("reading the config");
+    assert!(toml.contains("\nrepos = [\"acme/*\"]\nread_public_repos = true\n"), "{toml}");
+    let post = job.step("post.js");
+    job.cleaned_up(&post);
+}
+
+#[test]
+fn a_read_public_repos_value_other_than_true_or_false_is_refused_before_anything_is_installed() {
+    let w = World::new();
+    let mut job = Job::new(w);
+    job.input("private-key", &fixture_string("app-key-pkcs1.pem"));
+    job.inputs.retain(|(k, _)| k != "INPUT_READ-PUBLIC-REPOS");
+    job.input("read-public-repos", "yes");
+    let main = job.step("main.js");
+    assert_eq!(code(&main), Some(1), "{main}");
+    assert!(
+        main.stdout
+            .contains(&format!("::error::{NAME}: input read-public-repos is \"yes\": use true or false")),
+        "{main}"
+    );
+    assert_eq!(job.file("path").1, "");
+    assert_eq!(job.file("state").1, "", "no directory to clean up");
+    assert_eq!(job.global_git_config(), "");
+    assert_eq!(job.release.requests(), Vec::<String>::new(), "nothing was downloaded");
+    assert_eq!(fs::read_dir(job.runner_temp()).expect("reading RUNNER_TEMP").count(), 0);
+}
+
+#[test]
 fn action_yml_declares_exactly_the_inputs_the_scripts_read() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let yml = fs::read_to_string(root.join("action.yml")).expect("reading action.yml");
