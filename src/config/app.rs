@@ -81,7 +81,8 @@ impl App {
     /// `app "ci-bot" (123456, #2 in the config)` when it has a name.
     pub(crate) fn label(&self) -> String {
         match (&self.name, self.position) {
-            (_, 0) => format!("app {} (given by command-line flags)", self.app_id),
+            (Some(name), 0) => format!("app {name:?} ({}, given by command-line flags)", self.app_id),
+            (None, 0) => format!("app {} (given by command-line flags)", self.app_id),
             (Some(name), _) => format!("app {name:?} ({}, #{} in the config)", self.app_id, self.position),
             (None, _) => format!("app {} (#{} in the config)", self.app_id, self.position),
         }
@@ -143,12 +144,12 @@ pub(super) fn validate_app(
             Source::File { .. } => {
                 "private_key_path, private_key_env, private_key_command, transit_key, sign_command"
             }
-            Source::Flags { .. } => "--private-key-path, --private-key-env",
+            Source::Flags { .. } => "--private-key-path, --private-key-env, --transit-key",
         };
         return Err(at(format!("give exactly one of {choices}")));
     }
     if app.transit_mount.is_some() && app.transit_key.is_none() {
-        return Err(at("transit_mount is set but transit_key is not".into()));
+        return Err(at(format!("{} is set but {} is not", key("transit_mount"), key("transit_key"))));
     }
     let key_source = if let Some(p) = app.private_key_path {
         KeySource::Path(resolve(&p).map_err(|m| at(format!("{}: {m}", key("private_key_path"))))?)
