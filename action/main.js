@@ -11,7 +11,7 @@ const fs = require('fs');
 const http = require('http');
 const https = require('https');
 const path = require('path');
-const { NAME, input, addMask, log, fail, appendFileCommand, saveState, runHelper } = require('./lib.js');
+const { NAME, input, addMask, log, fail, appendFileCommand, saveState, childEnv, runHelper } = require('./lib.js');
 
 // The largest download accepted (a release archive is about 3 MB).
 const MAX_DOWNLOAD = 64 << 20;
@@ -264,6 +264,7 @@ async function main() {
   const tar = windows ? path.join(process.env.SystemRoot || 'C:\\Windows', 'System32', 'tar.exe') : 'tar';
   const extracted = childProcess.spawnSync(tar, [windows ? '-xf' : '-xzf', archivePath, '-C', dir], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    env: childEnv(),
   });
   if (extracted.error || extracted.status !== 0) {
     throw new Error(`could not extract ${archiveName} with ${tar}${extracted.error ? `: ${extracted.error.message}` : ''}`);
