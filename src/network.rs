@@ -205,7 +205,7 @@ impl GitHttpQuery {
 
     fn start_program(program: &str, url: &str) -> GitHttpQuery {
         let args = ["config", "--null", "--get-urlmatch", "http", url].map(String::from);
-        GitHttpQuery { url: url.to_string(), running: Running::start(program, &args, 1024 * 1024) }
+        GitHttpQuery { url: url.to_string(), running: Running::start(program, &args, None, 1024 * 1024) }
     }
 
     /// What git said, waiting at most until `deadline`. A git that did not

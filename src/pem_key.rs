@@ -92,13 +92,15 @@ impl fmt::Debug for PemKey {
 }
 
 impl PemKey {
-    /// Reads and parses the key at `source`; a command may run until `deadline`.
+    /// Reads and parses the key at `source`; a command runs in `dir` (the
+    /// config's [`crate::config::Config::command_dir`]) until `deadline`.
     pub(crate) fn load(
         source: &KeySource,
         var: fn(&str) -> Option<String>,
+        dir: &Path,
         deadline: Instant,
     ) -> Result<PemKey, KeyError> {
-        let pem = load(source, var, deadline)?;
+        let pem = load(source, var, dir, deadline)?;
         PemKey::parse(&pem, &source.to_string())
     }
 
@@ -213,10 +215,11 @@ fn is_public_key(text: &[u8]) -> bool {
 }
 
 /// Reads the PEM from `source`. `var` looks up an environment variable;
-/// a command may run until `deadline`.
+/// a command runs in `dir` until `deadline`.
 fn load(
     source: &KeySource,
     var: fn(&str) -> Option<String>,
+    dir: &Path,
     deadline: Instant,
 ) -> Result<Secret<Vec<u8>>, KeyError> {
     match source {
@@ -225,7 +228,7 @@ fn load(
             .filter(|v| !v.trim().is_empty())
             .map(|v| Secret::new(v.into_bytes()))
             .ok_or_else(|| KeyError::EnvUnset { name: name.to_string() }),
-        KeySource::Command(argv) => run_key_command(argv, deadline),
+        KeySource::Command(argv) => run_key_command(argv, dir, deadline),
         // These sign elsewhere; the signer never asks for their PEM.
         KeySource::Transit { .. } | KeySource::SignCommand(_) => {
             Err(KeyError::NotAnRsaKey { source: source.to_string() })
@@ -233,13 +236,13 @@ fn load(
     }
 }
 
-/// Runs `argv` (no shell) and returns its stdout. stdin is closed and stderr
+/// Runs `argv` (no shell) in `dir` and returns its stdout. stdin is closed and stderr
 /// discarded: neither git's request nor the command's chatter may carry the key.
-fn run_key_command(argv: &[String], deadline: Instant) -> Result<Secret<Vec<u8>>, KeyError> {
+fn run_key_command(argv: &[String], dir: &Path, deadline: Instant) -> Result<Secret<Vec<u8>>, KeyError> {
     let program = argv.first().cloned().unwrap_or_default();
     let fail = |detail: String| KeyError::Command { program: program.clone(), detail };
     let secs = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-    let output = Running::start(&program, argv.get(1..).unwrap_or_default(), MAX_KEY_BYTES)
+    let output = Running::start(&program, argv.get(1..).unwrap_or_default(), Some(dir), MAX_KEY_BYTES)
         .and_then(|running| running.finish(deadline))
         .map_err(|failure| fail(failure.describe("key", secs, "printed more than 64 KiB")))?;
     let pem = Secret::new(output);
@@ -313,30 +316,43 @@ mod tests {
     #[test]
     fn an_environment_variable_gives_the_pem_text() {
         let env = |name: &str| KeySource::Env(name.to_string().try_into().unwrap());
-        let pem = load(&env("PEM"), pem_var, Instant::now() + Duration::from_secs(1)).unwrap();
+        let pem =
+            load(&env("PEM"), pem_var, Path::new("/"), Instant::now() + Duration::from_secs(1)).unwrap();
         assert_eq!(pem.expose(), b"-----BEGIN PRIVATE KEY-----");
-        let err = load(&env("MISSING"), no_vars, Instant::now() + Duration::from_secs(1)).unwrap_err();
+        let err = load(&env("MISSING"), no_vars, Path::new("/"), Instant::now() + Duration::from_secs(1))
+            .unwrap_err();
         assert!(err.to_string().contains("$MISSING"));
     }
 
     #[test]
     fn a_command_gives_its_stdout_and_its_failure_names_it_without_its_output() {
         let argv = |v: &[&str]| KeySource::Command(v.iter().map(|s| s.to_string()).collect());
-        let pem =
-            load(&argv(&["printf", "PEM-TEXT"]), no_vars, Instant::now() + Duration::from_secs(10)).unwrap();
+        let pem = load(
+            &argv(&["printf", "PEM-TEXT"]),
+            no_vars,
+            Path::new("/"),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .unwrap();
         assert_eq!(pem.expose(), b"PEM-TEXT");
         let err = load(
             &argv(&["sh", "-c", "echo SECRET-OUT; echo SECRET-ERR >&2; exit 3"]),
             no_vars,
+            Path::new("/"),
             Instant::now() + Duration::from_secs(10),
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("\"sh\"") && err.contains("3"), "{err}");
         assert!(!err.contains("SECRET"), "{err}");
-        let err = load(&argv(&["/nonexistent/vault"]), no_vars, Instant::now() + Duration::from_secs(10))
-            .unwrap_err()
-            .to_string();
+        let err = load(
+            &argv(&["/nonexistent/vault"]),
+            no_vars,
+            Path::new("/"),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("/nonexistent/vault") && err.contains("cannot start"), "{err}");
     }
 
@@ -344,7 +360,9 @@ mod tests {
     fn a_command_that_hangs_is_stopped_at_the_deadline() {
         let argv = KeySource::Command(vec!["sleep".into(), "30".into()]);
         let started = Instant::now();
-        let err = load(&argv, no_vars, Instant::now() + Duration::from_millis(300)).unwrap_err().to_string();
+        let err = load(&argv, no_vars, Path::new("/"), Instant::now() + Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stopped"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }

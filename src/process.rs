@@ -3,6 +3,13 @@
 //! discarded (or kept for `git config`'s messages), stdout captured up to a limit,
 //! and never waited for past a deadline, so a stuck child cannot hold git.
 //!
+//! Every start names the directory the child runs in: a program named in the
+//! config runs in the config file's directory ([`crate::config::Config::command_dir`]),
+//! never in git's working directory, the repository's worktree, where a
+//! relative argument (`["sh", "fetch-key.sh"]`) would open a file the
+//! repository committed. Only git itself keeps our working directory (`None`),
+//! so that `git config` sees the repository's settings.
+//!
 //! Each child runs in a group of its own ([`os::Group`]: a process group on
 //! Unix, a job object on Windows). When the child exits, or at the deadline,
 //! the whole group is ended: nothing it started in the background outlives
@@ -11,6 +18,7 @@
 
 use crate::os;
 use std::io::{self, Read, Write};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -76,9 +84,15 @@ fn collect(mut from: impl Read + Send + 'static, limit: u64) -> mpsc::Receiver<i
 }
 
 impl Running {
-    /// Starts `program` with `args`, keeping at most `limit` bytes of its stdout.
-    pub(crate) fn start(program: &str, args: &[String], limit: u64) -> Result<Running, Failure> {
-        Running::spawn(program, args, None, limit, false)
+    /// Starts `program` with `args` in `dir` (`None`: our own working
+    /// directory, git's; for git only), keeping at most `limit` bytes of its stdout.
+    pub(crate) fn start(
+        program: &str,
+        args: &[String],
+        dir: Option<&Path>,
+        limit: u64,
+    ) -> Result<Running, Failure> {
+        Running::spawn(program, args, dir, None, limit, false)
     }
 
     /// Like [`Running::start`], with `input` written to its stdin (then closed)
@@ -86,10 +100,11 @@ impl Running {
     pub(crate) fn start_with_input(
         program: &str,
         args: &[String],
+        dir: Option<&Path>,
         input: &[u8],
         limit: u64,
     ) -> Result<Running, Failure> {
-        Running::spawn(program, args, Some(input.to_vec()), limit, false)
+        Running::spawn(program, args, dir, Some(input.to_vec()), limit, false)
     }
 
     /// Like [`Running::start`], also keeping at most `limit` bytes of its
@@ -97,14 +112,16 @@ impl Running {
     pub(crate) fn start_keeping_stderr(
         program: &str,
         args: &[String],
+        dir: Option<&Path>,
         limit: u64,
     ) -> Result<Running, Failure> {
-        Running::spawn(program, args, None, limit, true)
+        Running::spawn(program, args, dir, None, limit, true)
     }
 
     fn spawn(
         program: &str,
         args: &[String],
+        dir: Option<&Path>,
         input: Option<Vec<u8>>,
         limit: u64,
         keep_stderr: bool,
@@ -115,6 +132,9 @@ impl Running {
             .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(if keep_stderr { Stdio::piped() } else { Stdio::null() });
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         os::Group::prepare(&mut command);
         let mut child = command.spawn().map_err(Failure::Start)?;
         let group = os::Group::of(&child);
@@ -228,22 +248,31 @@ mod tests {
 
     #[test]
     fn stdout_of_a_successful_child_is_returned() {
-        let out = Running::start("printf", &args(&["hello"]), 64).unwrap().finish(soon(10_000)).unwrap();
+        let out =
+            Running::start("printf", &args(&["hello"]), None, 64).unwrap().finish(soon(10_000)).unwrap();
         assert_eq!(out, b"hello");
     }
 
     #[test]
     fn failures_are_told_apart() {
-        let failed = Running::start("sh", &args(&["-c", "exit 3"]), 64).unwrap().finish(soon(10_000));
+        let failed = Running::start("sh", &args(&["-c", "exit 3"]), None, 64).unwrap().finish(soon(10_000));
         assert!(matches!(failed, Err(Failure::Status(s)) if s.code() == Some(3)));
-        let big = Running::start("sh", &args(&["-c", "printf 0123456789"]), 4).unwrap().finish(soon(10_000));
+        let big =
+            Running::start("sh", &args(&["-c", "printf 0123456789"]), None, 4).unwrap().finish(soon(10_000));
         assert!(matches!(big, Err(Failure::TooLarge)));
-        assert!(matches!(Running::start("/nonexistent/program", &[], 4), Err(Failure::Start(_))));
+        assert!(matches!(Running::start("/nonexistent/program", &[], None, 4), Err(Failure::Start(_))));
+    }
+
+    #[test]
+    fn a_child_runs_in_the_directory_it_is_given() {
+        let dir = std::env::temp_dir().canonicalize().unwrap();
+        let out = Running::start("pwd", &[], Some(&dir), 4096).unwrap().finish(soon(10_000)).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().trim_end(), dir.to_str().unwrap());
     }
 
     #[test]
     fn input_reaches_the_childs_stdin() {
-        let out = Running::start_with_input("tr", &args(&["a-z", "A-Z"]), b"signing.input", 64)
+        let out = Running::start_with_input("tr", &args(&["a-z", "A-Z"]), None, b"signing.input", 64)
             .unwrap()
             .finish(soon(10_000));
         assert_eq!(out.unwrap(), b"SIGNING.INPUT");
@@ -251,7 +280,7 @@ mod tests {
 
     #[test]
     fn stderr_and_the_status_are_kept_when_asked() {
-        let out = Running::start_keeping_stderr("sh", &args(&["-c", "echo oops >&2; exit 3"]), 64)
+        let out = Running::start_keeping_stderr("sh", &args(&["-c", "echo oops >&2; exit 3"]), None, 64)
             .unwrap()
             .finish_output(soon(10_000))
             .unwrap();
@@ -261,7 +290,7 @@ mod tests {
     #[test]
     fn a_child_that_hangs_is_killed_at_the_deadline() {
         let started = Instant::now();
-        let hung = Running::start("sleep", &args(&["30"]), 64).unwrap().finish(soon(200));
+        let hung = Running::start("sleep", &args(&["30"]), None, 64).unwrap().finish(soon(200));
         assert!(matches!(hung, Err(Failure::NoOutput)));
         assert!(started.elapsed() < Duration::from_secs(10));
     }
@@ -289,7 +318,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn a_background_process_left_holding_stdout_is_ended_when_the_child_exits() {
         let started = Instant::now();
-        let out = Running::start("sh", &args(&["-c", "sleep 100 & echo $!"]), 64)
+        let out = Running::start("sh", &args(&["-c", "sleep 100 & echo $!"]), None, 64)
             .unwrap()
             .finish(soon(30_000))
             .unwrap();
@@ -306,7 +335,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let pid_file = dir.join("pid");
         let script = format!("sleep 100 & echo $! > {}; sleep 100", pid_file.display());
-        let hung = Running::start("sh", &args(&["-c", &script]), 64).unwrap().finish(soon(2_000));
+        let hung = Running::start("sh", &args(&["-c", &script]), None, 64).unwrap().finish(soon(2_000));
         assert!(matches!(hung, Err(Failure::NoOutput)));
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,7 @@ use crate::process::Running;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use std::fmt;
+use std::path::Path;
 use std::time::Instant;
 
 /// A signature is at most 512 bytes (RSA-4096); base64 of it with line breaks
@@ -41,16 +42,23 @@ impl CommandError {
     }
 }
 
-/// The RS256 signature of `input` from `argv`, waiting at most until `deadline`.
-pub(crate) fn sign(argv: &[String], input: &[u8], deadline: Instant) -> Result<Vec<u8>, CommandError> {
+/// The RS256 signature of `input` from `argv`, run in `dir` (the config's
+/// [`crate::config::Config::command_dir`]), waiting at most until `deadline`.
+pub(crate) fn sign(
+    argv: &[String],
+    dir: &Path,
+    input: &[u8],
+    deadline: Instant,
+) -> Result<Vec<u8>, CommandError> {
     let program = argv.first().cloned().unwrap_or_default();
     let fail = |detail: String| CommandError { program: program.clone(), detail };
     let secs = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
-    let output = Running::start_with_input(&program, argv.get(1..).unwrap_or_default(), input, MAX_OUTPUT)
-        .and_then(|running| running.finish(deadline))
-        .map_err(|failure| {
-            fail(failure.describe("signature", secs, "printed more than 16 KiB, which is no signature"))
-        })?;
+    let output =
+        Running::start_with_input(&program, argv.get(1..).unwrap_or_default(), Some(dir), input, MAX_OUTPUT)
+            .and_then(|running| running.finish(deadline))
+            .map_err(|failure| {
+                fail(failure.describe("signature", secs, "printed more than 16 KiB, which is no signature"))
+            })?;
     decode_signature(&output).map_err(fail)
 }
 
@@ -126,26 +134,33 @@ mod tests {
         let input = b"header.claims";
         // A "signer" that prints base64 of 256 bytes derived from its stdin.
         let script = "head -c 13 | od -An -v -tx1 >/dev/null; head -c 256 /dev/zero | base64";
-        let signature = sign(&argv(&["sh", "-c", script]), input, soon()).unwrap();
+        let signature = sign(&argv(&["sh", "-c", script]), Path::new("/"), input, soon()).unwrap();
         assert_eq!(signature, vec![0u8; 256]);
-        let echo = sign(&argv(&["cat"]), input, soon()).unwrap_err().to_string();
+        let echo = sign(&argv(&["cat"]), Path::new("/"), input, soon()).unwrap_err().to_string();
         assert!(echo.starts_with("sign_command \"cat\" printed 13 bytes"), "{echo}");
         assert!(!echo.contains("header"), "{echo}");
-        let failed = sign(&argv(&["sh", "-c", "echo SECRET; exit 4", "--token=SECRET2"]), input, soon())
-            .unwrap_err()
-            .to_string();
+        let failed = sign(
+            &argv(&["sh", "-c", "echo SECRET; exit 4", "--token=SECRET2"]),
+            Path::new("/"),
+            input,
+            soon(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(failed.contains("\"sh\"") && failed.contains('4'), "{failed}");
         assert!(!failed.contains("SECRET"), "{failed}");
-        let missing = sign(&argv(&["/nonexistent/kms-sign"]), input, soon()).unwrap_err().to_string();
+        let missing =
+            sign(&argv(&["/nonexistent/kms-sign"]), Path::new("/"), input, soon()).unwrap_err().to_string();
         assert!(missing.contains("/nonexistent/kms-sign") && missing.contains("cannot start"), "{missing}");
     }
 
     #[test]
     fn a_command_that_hangs_is_stopped_at_the_deadline() {
         let started = Instant::now();
-        let err = sign(&argv(&["sleep", "30"]), b"x", Instant::now() + Duration::from_millis(300))
-            .unwrap_err()
-            .to_string();
+        let err =
+            sign(&argv(&["sleep", "30"]), Path::new("/"), b"x", Instant::now() + Duration::from_millis(300))
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("stopped"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }

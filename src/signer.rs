@@ -14,6 +14,7 @@ use crate::secret::Secret;
 use crate::sign_command::{self, CommandError};
 use crate::vault::{Transit, VaultError};
 use std::fmt;
+use std::path::Path;
 use std::time::Instant;
 
 /// What signs an app's JWTs.
@@ -24,7 +25,8 @@ pub(crate) enum Signer<'a> {
     Transit(Box<Transit<'a>>),
     /// A program that signs (a cloud KMS, a PKCS#11 token): `argv` starts
     /// with where it was found, `program` is how the config names it.
-    Command { argv: Vec<String>, program: String, deadline: Instant, source: String },
+    /// It runs in `dir`, the config's [`crate::config::Config::command_dir`].
+    Command { argv: Vec<String>, program: String, dir: &'a Path, deadline: Instant, source: String },
 }
 
 /// `argv` with its program as the absolute path to start it by
@@ -91,6 +93,7 @@ impl<'a> Signer<'a> {
                 argv: located(argv, &ctx.config.search_path)
                     .map_err(|(program, detail)| SignError::Command(CommandError::new(program, detail)))?,
                 program: argv.first().cloned().unwrap_or_default(),
+                dir: &ctx.config.command_dir,
                 deadline: ctx.deadline,
                 source: app.key.to_string(),
             }),
@@ -98,18 +101,23 @@ impl<'a> Signer<'a> {
                 let located = located(argv, &ctx.config.search_path)
                     .map_err(|(program, detail)| SignError::Key(KeyError::Command { program, detail }))?;
                 // A failure names the program as the config does, not where it was found.
-                let key =
-                    PemKey::load(&KeySource::Command(located), ctx.var, ctx.deadline).map_err(|e| match e {
-                        KeyError::Command { detail, .. } => {
-                            KeyError::Command { program: argv.first().cloned().unwrap_or_default(), detail }
-                        }
-                        e => e,
-                    });
+                let key = PemKey::load(
+                    &KeySource::Command(located),
+                    ctx.var,
+                    &ctx.config.command_dir,
+                    ctx.deadline,
+                )
+                .map_err(|e| match e {
+                    KeyError::Command { detail, .. } => {
+                        KeyError::Command { program: argv.first().cloned().unwrap_or_default(), detail }
+                    }
+                    e => e,
+                });
                 let key = key.map_err(SignError::Key)?;
                 Ok(Signer::Pem { key, source: app.key.to_string() })
             }
             source => {
-                let key = PemKey::load(source, ctx.var, ctx.deadline)
+                let key = PemKey::load(source, ctx.var, &ctx.config.command_dir, ctx.deadline)
                     .map_err(|e| SignError::Key(e.set_by(app.key_setting(ctx.config))))?;
                 Ok(Signer::Pem { key, source: source.to_string() })
             }
@@ -135,8 +143,10 @@ impl<'a> Signer<'a> {
                 key.sign(input).map_err(|_| SignError::Key(KeyError::Unusable { source: source.clone() }))
             }
             Signer::Transit(transit) => transit.sign(input).map_err(|e| SignError::Vault(Box::new(e))),
-            Signer::Command { argv, program, deadline, .. } => sign_command::sign(argv, input, *deadline)
-                .map_err(|e| SignError::Command(CommandError::new(program.clone(), e.detail))),
+            Signer::Command { argv, program, dir, deadline, .. } => {
+                sign_command::sign(argv, dir, input, *deadline)
+                    .map_err(|e| SignError::Command(CommandError::new(program.clone(), e.detail)))
+            }
         }
     }
 }

@@ -209,7 +209,7 @@ fn git_failed(command: &[String], output: &Output) -> Error {
 /// Runs git, waiting at most until `deadline`: a git config file that
 /// includes a FIFO would otherwise hang it, and us with it.
 fn git(command: &[String], deadline: Instant) -> Result<Output, Error> {
-    Running::start_keeping_stderr("git", command, 4 * 1024 * 1024)
+    Running::start_keeping_stderr("git", command, None, 4 * 1024 * 1024)
         .and_then(|running| running.finish_output(deadline))
         .map_err(|failure| Error::Git {
             command: plan::display(command),

@@ -14,7 +14,8 @@ pub(crate) const PROACTIVE_AUTH_SINCE: (u32, u32) = (2, 46);
 
 /// `git version`'s major and minor; `None` when git cannot tell.
 pub(crate) fn git_version(deadline: Instant) -> Option<(u32, u32)> {
-    let out = Running::start("git", &["version".to_string()], 4096).and_then(|r| r.finish(deadline)).ok()?;
+    let out =
+        Running::start("git", &["version".to_string()], None, 4096).and_then(|r| r.finish(deadline)).ok()?;
     parse_git_version(&String::from_utf8_lossy(&out))
 }
 

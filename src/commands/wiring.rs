@@ -71,7 +71,7 @@ pub(crate) fn read_git_config(deadline: Instant) -> Result<Vec<GitEntry>, String
     let args =
         ["config", "--null", "--show-scope", "--show-origin", "--get-regexp", r"^(credential|http|url)\."]
             .map(String::from);
-    match Running::start("git", &args, 4 * 1024 * 1024).and_then(|r| r.finish(deadline)) {
+    match Running::start("git", &args, None, 4 * 1024 * 1024).and_then(|r| r.finish(deadline)) {
         Ok(out) => Ok(parse_entries(&String::from_utf8_lossy(&out))),
         // git config exits 1 when nothing matches.
         Err(Failure::Status(status)) if status.code() == Some(1) => Ok(Vec::new()),
@@ -451,8 +451,8 @@ fn binary_check(value: &str, facts: &Facts<'_>) -> Finding {
             facts.configure.to_string(),
         );
     }
-    let version =
-        Running::start(&program, &["--version".to_string()], 4096).and_then(|r| r.finish(facts.deadline));
+    let version = Running::start(&program, &["--version".to_string()], None, 4096)
+        .and_then(|r| r.finish(facts.deadline));
     let ours = concat!("git-credential-github-app ", env!("CARGO_PKG_VERSION"));
     match version {
         Ok(out) if String::from_utf8_lossy(&out).trim() == ours => {

@@ -385,6 +385,16 @@ mod tests {
     }
 
     #[test]
+    fn commands_of_an_app_given_by_flags_run_in_the_home_directory_never_the_working_directory() {
+        let c = config(&[("--app-id", "1"), ("--private-key-path", "k.pem")]).unwrap();
+        assert_eq!(c.command_dir, PathBuf::from("/home/ci"));
+        let no_home = Defaults { home: None, ..Defaults::for_tests() };
+        let flags = flags(&[("--app-id", "1"), ("--private-key-path", "/k.pem")]);
+        let c = from_flags(&flags, &no_home, Some(Path::new("/work"))).unwrap();
+        assert_eq!(c.command_dir, PathBuf::from("/"));
+    }
+
+    #[test]
     fn flags_build_the_same_app_as_the_toml_keys() {
         let c = config(&[
             ("--app-id", "123"),

@@ -142,6 +142,12 @@ pub(crate) struct Config {
     pub(crate) vault: Option<Vault>,
     /// The absolute directories of `$PATH`, where a command's bare name is looked up.
     pub(crate) search_path: Vec<PathBuf>,
+    /// Where programs named in the config (`private_key_command`,
+    /// `sign_command`) run: the config file's directory, which its relative
+    /// paths are resolved against too; for an app given by flags (no file),
+    /// the home directory, else the filesystem root. Never git's working
+    /// directory: a relative argument would open a file the repository committed.
+    pub(crate) command_dir: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -346,6 +352,10 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         Source::Flags { cwd } => (PathBuf::new(), cwd.map(Path::to_path_buf).unwrap_or_default()),
     };
     let resolve = |value: &str| resolve_path(value, &base, defaults.home.as_deref());
+    let command_dir = match source {
+        Source::File { .. } if base.is_absolute() => base.clone(),
+        _ => defaults.home.clone().filter(|home| home.is_absolute()).unwrap_or_else(|| PathBuf::from("/")),
+    };
 
     let cache_dir = match raw.cache_dir.as_deref() {
         Some(dir) => resolve(dir).map_err(|m| invalid(format!("cache_dir: {m}")))?,
@@ -417,6 +427,7 @@ fn validate(raw: RawConfig, source: &Source<'_>, defaults: &Defaults) -> Result<
         apps,
         vault,
         search_path: program::search_path(defaults.path.as_deref()),
+        command_dir,
     })
 }
 
@@ -558,6 +569,11 @@ mod tests {
         let c = parse(&format!("{MINIMAL}api_url = \"https://proxy.example/gh/\"\n")).unwrap();
         assert_eq!(&*c.apps[0].api_url, "https://proxy.example/gh");
         assert!(parse(&format!("{MINIMAL}api_url = \"http://x\"\n")).is_err());
+    }
+
+    #[test]
+    fn commands_run_in_the_config_files_directory() {
+        assert_eq!(parse(MINIMAL).unwrap().command_dir, PathBuf::from("/etc/gh"));
     }
 
     #[test]

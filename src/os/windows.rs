@@ -416,7 +416,8 @@ mod tests {
     fn a_child_in_its_job_runs_and_its_output_is_read() {
         let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let deadline = Instant::now() + Duration::from_secs(30);
-        let out = Running::start("cmd", &args(&["/c", "echo hello"]), 64).unwrap().finish(deadline).unwrap();
+        let out =
+            Running::start("cmd", &args(&["/c", "echo hello"]), None, 64).unwrap().finish(deadline).unwrap();
         assert_eq!(String::from_utf8_lossy(&out).trim_end(), "hello");
     }
 

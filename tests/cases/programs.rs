@@ -16,14 +16,20 @@ fn key_script(marker: &Path, key: &Path) -> String {
 /// A clone of `acme/web` whose worktree holds the repository's own `bin/fetch-key`,
 /// `~/bin/fetch-key` and `fetch-key`, each leaving `marker` if run.
 fn hostile_clone(w: &World, marker: &Path) -> PathBuf {
+    let script = key_script(marker, &w.key);
+    let planted = ["bin/fetch-key", "~/bin/fetch-key", "fetch-key"].map(|path| (path, script.clone()));
+    clone_committing(w, &planted)
+}
+
+/// A clone of `acme/web` (git set up to use the test app) that commits `files` (path, text).
+fn clone_committing(w: &World, files: &[(&str, String)]) -> PathBuf {
     w.fake.create_repo(OWNER, "web");
     let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}")));
     w.use_helper_in_git(&cfg);
     run(w.env.git(["clone", &w.fake.repo_url(OWNER, "web"), "web"])).assert_success();
     let clone = w.env.work().join("web");
-    let script = key_script(marker, &w.key);
-    for planted in ["bin/fetch-key", "~/bin/fetch-key", "fetch-key"] {
-        write_file(&clone.join(planted), &script, 0o755);
+    for (path, text) in files {
+        write_file(&clone.join(path), text, 0o755);
     }
     run(w.env.git(["-C", "web", "add", "."])).assert_success();
     run(w.env.git(["-C", "web", "commit", "-q", "-m", "a key command of our own"])).assert_success();
@@ -38,9 +44,14 @@ fn use_key_command(w: &World, name: &str, program: &str) -> PathBuf {
 
 /// The same with `key` (`private_key_command` or `sign_command`) naming `program`.
 fn use_command(w: &World, name: &str, key: &str, program: &str) -> PathBuf {
+    use_argv(w, name, key, &[program])
+}
+
+/// The same with `key` set to `argv`.
+fn use_argv(w: &World, name: &str, key: &str, argv: &[&str]) -> PathBuf {
     let dir = w.env.root().join(name);
-    let app =
-        w.test_app().installation(INSTALLATION_ID).key_lines(&format!("{key} = [{}]", toml_string(program)));
+    let argv: Vec<String> = argv.iter().map(|word| toml_string(word)).collect();
+    let app = w.test_app().installation(INSTALLATION_ID).key_lines(&format!("{key} = [{}]", argv.join(", ")));
     let config = dir.join("config.toml");
     write_file(&config, Config::new().cache_dir(&dir.join("cache")).app(app).to_string(), 0o600);
     w.use_helper_in_git(&config);
@@ -93,4 +104,37 @@ fn a_sign_command_the_repository_commits_is_never_run_by_git_fetch() {
         assert!(!marker.exists(), "git fetch ran the repository's {program} as sign_command:\n{fetch}");
         assert!(!fetch.success(), "{fetch}");
     }
+}
+
+/// A script that leaves `marker` behind, then signs its stdin with `key` (a `sign_command`).
+fn sign_script(marker: &Path, key: &Path) -> String {
+    format!("touch '{}'\nexec openssl dgst -sha256 -sign '{}'\n", marker.display(), key.display())
+}
+
+/// The repository commits `script` (made by `make`, leaving a marker if run); the config sets
+/// `key = ["sh", script]` with a `script` of its own beside it. A fetch in the repository runs
+/// the config's script (its marker left, the fetch done) and never the repository's: a command
+/// runs in the config file's directory, not in git's working directory.
+fn only_the_configs_script_runs(key: &str, script: &str, make: fn(&Path, &Path) -> String) {
+    let w = World::new();
+    let theirs = w.env.root().join("the-repository-script-ran");
+    let ours = w.env.root().join("the-config-script-ran");
+    // Their script does what ours does (a usable key or signature): only the markers tell.
+    clone_committing(&w, &[(script, make(&theirs, &w.key))]);
+    let dir = use_argv(&w, "configured", key, &["sh", script]);
+    write_file(&dir.join(script), make(&ours, &w.key), 0o600);
+    let fetch = run(w.env.git(["-C", "web", "fetch", "origin"]));
+    assert!(!theirs.exists(), "git fetch ran the repository's {script} for {key}:\n{fetch}");
+    fetch.assert_success();
+    assert!(ours.exists(), "the config's {script} did not run:\n{fetch}");
+}
+
+#[test]
+fn a_key_commands_relative_argument_names_a_file_beside_the_config_never_one_in_the_repository() {
+    only_the_configs_script_runs("private_key_command", "fetch-key.sh", key_script);
+}
+
+#[test]
+fn a_sign_commands_relative_argument_names_a_file_beside_the_config_never_one_in_the_repository() {
+    only_the_configs_script_runs("sign_command", "sign.sh", sign_script);
 }
