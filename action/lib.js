@@ -51,12 +51,19 @@ function saveState(name, value) {
   appendFileCommand('GITHUB_STATE', `${name}=${value}`);
 }
 
+// The environment for a program the action runs: the step's own, without the runner's INPUT_*
+// variables, which hold the inputs (the private key among them) and which the programs do not
+// read; the helper passes its environment on to git, and git to whatever it runs.
+function childEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^INPUT_/i.test(name)));
+}
+
 // Runs the helper with `args`, its output going to the log; returns its exit status.
 function runHelper(bin, args) {
   log(`running ${[bin, ...args].join(' ')}`);
-  const result = childProcess.spawnSync(bin, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  const result = childProcess.spawnSync(bin, args, { stdio: ['ignore', 'inherit', 'inherit'], env: childEnv() });
   if (result.error) throw new Error(`could not run ${bin}: ${result.error.message}`);
   return result.status === null ? 1 : result.status;
 }
 
-module.exports = { NAME, input, addMask, log, fail, appendFileCommand, saveState, runHelper };
+module.exports = { NAME, input, addMask, log, fail, appendFileCommand, saveState, childEnv, runHelper };

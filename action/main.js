@@ -11,7 +11,7 @@ const fs = require('fs');
 const http = require('http');
 const https = require('https');
 const path = require('path');
-const { NAME, input, addMask, log, fail, appendFileCommand, saveState, runHelper } = require('./lib.js');
+const { NAME, input, addMask, log, fail, appendFileCommand, saveState, childEnv, runHelper } = require('./lib.js');
 
 // The largest download accepted (a release archive is about 3 MB).
 const MAX_DOWNLOAD = 64 << 20;
@@ -193,12 +193,17 @@ function configToml({ dir, appId, keyPath, vault }) {
   if (apiUrl !== '') lines.push(`api_url = ${tomlString(apiUrl)}`);
   const repos = input('repos').split(/[\s,]+/).filter((r) => r !== '');
   if (repos.length > 0) lines.push(`repos = [${repos.map(tomlString).join(', ')}]`);
-  const readPublic = input('read-public-repos', 'false');
-  if (!['true', 'false'].includes(readPublic)) {
-    throw new Error(`input read-public-repos is "${readPublic}": use true or false`);
-  }
-  if (readPublic === 'true') lines.push('read_public_repos = true');
+  if (readPublicRepos()) lines.push('read_public_repos = true');
   return `${lines.join('\n')}\n`;
+}
+
+// The read-public-repos input: true or false.
+function readPublicRepos() {
+  const value = input('read-public-repos', 'false');
+  if (!['true', 'false'].includes(value)) {
+    throw new Error(`input read-public-repos is "${value}": use true or false`);
+  }
+  return value === 'true';
 }
 
 // The key source: the private-key input, or all four vault inputs.
@@ -228,6 +233,7 @@ async function main() {
   const appId = input('app-id');
   if (appId === '') throw new Error('input app-id is required (the App ID, or the client ID "Iv23li...")');
   const key = keySource();
+  readPublicRepos();
   const target = releaseTarget();
   const version = releaseVersion();
   const base = releaseBaseUrl(version);
@@ -258,6 +264,7 @@ async function main() {
   const tar = windows ? path.join(process.env.SystemRoot || 'C:\\Windows', 'System32', 'tar.exe') : 'tar';
   const extracted = childProcess.spawnSync(tar, [windows ? '-xf' : '-xzf', archivePath, '-C', dir], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    env: childEnv(),
   });
   if (extracted.error || extracted.status !== 0) {
     throw new Error(`could not extract ${archiveName} with ${tar}${extracted.error ? `: ${extracted.error.message}` : ''}`);

@@ -230,16 +230,16 @@ pub(crate) fn help(topic: Option<&str>) -> String {
 
 /// The switches besides the app options, with their canonical names.
 const SWITCHES: [(&str, &str); 10] = [
-    ("help", "--help"),
-    ("h", "--help"),
-    ("version", "--version"),
-    ("V", "--version"),
-    ("json", "--json"),
-    ("dry-run", "--dry-run"),
-    ("global", "--global"),
-    ("system", "--system"),
-    ("all", "--all"),
-    ("rewrite-ssh", "--rewrite-ssh"),
+    ("--help", "--help"),
+    ("-h", "--help"),
+    ("--version", "--version"),
+    ("-V", "--version"),
+    ("--json", "--json"),
+    ("--dry-run", "--dry-run"),
+    ("--global", "--global"),
+    ("--system", "--system"),
+    ("--all", "--all"),
+    ("--rewrite-ssh", "--rewrite-ssh"),
 ];
 
 /// What the options said, before the command decides what they mean.
@@ -281,26 +281,25 @@ fn read_options(args: &[OsString]) -> Result<Read, String> {
             }
             Err(_) => return Err("cannot read the arguments (see --help)".into()),
         };
-        let name = match arg {
+        // The option as written: `--name` or `-c`.
+        let flag = match arg {
             Arg::Value(word) => {
                 read.positional.push(word);
                 continue;
             }
-            Arg::Long(name) => name.to_string(),
-            Arg::Short(c) => c.to_string(),
+            Arg::Long(name) => format!("--{name}"),
+            Arg::Short(c) => format!("-{c}"),
         };
-        if let Some((_, canonical)) = SWITCHES.iter().find(|(n, _)| *n == name) {
+        if let Some((_, canonical)) = SWITCHES.iter().find(|(n, _)| *n == flag) {
             read.switches.push(canonical);
             continue;
         }
-        let flag = format!("--{name}");
         match flag.as_str() {
             "--config" => once(&mut read.config, "--config", value(&mut parser, "--config")?)?,
             "--file" => once(&mut read.file, "--file", value(&mut parser, "--file")?)?,
             _ => {
-                let Some(option) = app_option(&flag).filter(|_| name.len() > 1) else {
-                    let dashes = if name.chars().count() == 1 { "-" } else { "--" };
-                    return Err(format!("unknown option {} (see --help)", shown(&format!("{dashes}{name}"))));
+                let Some(option) = app_option(&flag) else {
+                    return Err(format!("unknown option {} (see --help)", shown(&flag)));
                 };
                 let given = if option.takes_value() { Some(value(&mut parser, option.flag)?) } else { None };
                 read.app.set(option, given)?;
@@ -797,6 +796,8 @@ mod tests {
     fn mistakes_are_usage_errors_that_say_what_is_wrong() {
         assert!(parse_words(&["--verbose", "get"]).unwrap_err().contains("--verbose"));
         assert!(parse_words(&["-x", "get"]).unwrap_err().contains("-x"));
+        assert!(parse_words(&["--h", "get"]).unwrap_err().contains("--h"));
+        assert!(parse_words(&["-json", "doctor"]).unwrap_err().contains("-j"));
         assert!(parse_words(&["--config"]).is_err());
         assert!(parse_words(&[]).is_err());
         assert!(parse_words(&["configure", "--global", "--system"]).unwrap_err().contains("only one"));

@@ -1,5 +1,5 @@
 //! Fuzzing, in the normal test suite: the parsers that take bytes from outside
-//! (git's request, the TOML config, GitHub's and the vault's JSON bodies) are
+//! (git's request, the TOML config, GitHub's and the vault's bodies) are
 //! fed arbitrary bytes and JSON-shaped noise by proptest, a bounded number of
 //! cases each, and must never panic; what they say about the input must be
 //! one line, without control characters or an echoed credential. A crash input
@@ -9,6 +9,7 @@ use crate::config::{Defaults, parse_config};
 use crate::error::Error;
 use crate::github::{github_message, parse_token};
 use crate::protocol::read_request;
+use crate::vault::error_message;
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -157,6 +158,19 @@ proptest! {
         let message = github_message(&body);
         printable(&message)?;
         prop_assert!(message.chars().count() <= 320, "{}", message);
+        for token in ECHOED {
+            prop_assert!(!message.contains(token), "{}", message);
+        }
+    }
+
+    #[test]
+    fn a_vault_body_never_panics_and_never_quotes_what_was_sent(body in body(), sent in "[A-Za-z0-9]{8,30}") {
+        // The secret sent, echoed somewhere in the body or not.
+        let body = if sent.len() % 2 == 0 { body.replacen('a', &sent, 1) } else { body };
+        let message = error_message(&body, &[&sent]);
+        printable(&message)?;
+        prop_assert!(message.chars().count() <= 320, "{}", message);
+        prop_assert!(!message.contains(&sent), "{}", message);
         for token in ECHOED {
             prop_assert!(!message.contains(token), "{}", message);
         }

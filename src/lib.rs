@@ -79,7 +79,7 @@ pub struct Environment {
     pub exe: Option<PathBuf>,
     /// The working directory, to make a relative `--config` absolute.
     pub cwd: Option<PathBuf>,
-    /// This process's user id, where it can be known (Linux: the owner of `/proc/self`).
+    /// This process's effective user id (`geteuid`), where the system has one.
     pub uid: Option<u32>,
     /// stdin is a terminal: a person runs us, not git (git always gives a pipe).
     pub interactive: bool,

@@ -169,31 +169,47 @@ impl<'a> Minter<'a> {
 
     /// The `read_public_repos` fallback's token: from `installation_id`, or
     /// from the installation on the owner of the app's first fixed-owner
-    /// pattern (found once and remembered like any other owner's).
+    /// pattern (found once and remembered like any other owner's; a
+    /// remembered one that is gone, the app reinstalled, is looked up again).
     fn mint_public(
         &mut self,
         reads: &PublicReads,
         plan: &Plan<'_>,
     ) -> Result<(u64, InstallationToken), Error> {
-        let installation_id = match reads {
-            PublicReads::Installation(id) => *id,
-            PublicReads::Owner(owner) => self.find_owner(owner)?,
-        };
         let narrow = &plan.narrow;
-        let token = self.with_jwt(|client, jwt| client.mint(installation_id, jwt, narrow))?;
-        Ok((installation_id, token))
+        let (installation_id, remembered) = match reads {
+            PublicReads::Installation(id) => (*id, false),
+            PublicReads::Owner(owner) => self.find_owner(owner, false)?,
+        };
+        match self.with_jwt(|client, jwt| client.mint(installation_id, jwt, narrow)) {
+            Err(Error::Api { error: ApiError::Status { status: 404, .. }, .. })
+                if remembered && let PublicReads::Owner(owner) = reads =>
+            {
+                let (id, _) = self.find_owner(owner, true)?;
+                self.with_jwt(|client, jwt| client.mint(id, jwt, narrow)).map(|token| (id, token))
+            }
+            result => result.map(|token| (installation_id, token)),
+        }
     }
 
-    /// The installation on `owner` for the fallback; an error when there is none.
-    fn find_owner(&mut self, owner: &str) -> Result<u64, Error> {
+    /// The installation on `owner` for the fallback, and whether it came from
+    /// memory (never when `forget`); an error when there is none.
+    fn find_owner(&mut self, owner: &str, forget: bool) -> Result<(u64, bool), Error> {
         let (api_url, app_id) = (self.app.api_url.to_string(), self.app.app_id.to_string());
         if let Some(cache) = self.cache
+            && !forget
             && let Remembered::Installed(id) =
                 cache.installations(&api_url, &app_id).about(owner, "", self.now)
         {
-            return Ok(id);
+            return Ok((id, true));
         }
         let Some(id) = self.with_jwt(|client, jwt| client.find_installation(owner, None, jwt))? else {
+            if let Some(cache) = self.cache.filter(|_| forget) {
+                let timeout = self.deadline.saturating_duration_since(Instant::now());
+                let _ = cache.update_installations(&api_url, &app_id, timeout, |known| {
+                    known.found.remove(owner);
+                });
+            }
             return Err(Error::NoPublicInstallation { app: self.app.label(), owner: owner.to_string() });
         };
         if let Some(cache) = self.cache {
@@ -203,7 +219,7 @@ impl<'a> Minter<'a> {
                 known.found.insert(owner.to_string(), id);
             });
         }
-        Ok(id)
+        Ok((id, false))
     }
 
     /// The installation serving `repo`'s owner and whether it came from memory;

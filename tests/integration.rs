@@ -37,6 +37,8 @@ mod cases {
     #[cfg(unix)]
     mod keyless;
     #[cfg(unix)]
+    mod module_map;
+    #[cfg(unix)]
     mod network;
     #[cfg(unix)]
     mod newcomer;
@@ -53,4 +55,6 @@ mod cases {
     mod scopes;
     #[cfg(unix)]
     mod terminal;
+    #[cfg(unix)]
+    mod vault_echo;
 }

@@ -3,11 +3,14 @@
 //! GitHub Enterprise Server host, `GH_ENTERPRISE_TOKEN` and `GH_HOST`), for
 //! clients that are not git: `gh`, curl scripts, Terraform. The token is
 //! fetched first (cache, locks, mint: as `get`), so COMMAND never runs
-//! without one; then the helper hands over to COMMAND ([`crate::os::exec_replace`]:
-//! on Unix it becomes COMMAND). Nothing is printed, the token least of all.
+//! without one, and without the private key the config may read from the
+//! environment (`private_key_env`); then the helper hands over to COMMAND
+//! ([`crate::os::exec_replace`]: on Unix it becomes COMMAND). Nothing is
+//! printed, the token least of all.
 
 use super::parse_target;
 use super::token::token_for;
+use crate::config::KeySource;
 use crate::context::Context;
 use crate::error::{Error, ExecFailure};
 use crate::redact::escape;
@@ -51,6 +54,13 @@ fn prepare(
     let value = token.token.expose();
     for name in TOKEN_VARS {
         child.env(name, value);
+    }
+    // The PEM the config reads from the environment (`private_key_env`) is the
+    // helper's to sign with, not COMMAND's: COMMAND gets the token instead.
+    for app in &ctx.config.apps {
+        if let KeySource::Env(name) = &app.key {
+            child.env_remove(name.to_string());
+        }
     }
     // gh reads these for a host other than github.com.
     if &*app.host != "github.com" {

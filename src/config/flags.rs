@@ -34,10 +34,13 @@ pub(crate) enum ConfigFrom {
 /// One app given by flags: each option's values as given, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct AppFlags {
+    pub(crate) name: Option<OsString>,
     pub(crate) app_id: Option<OsString>,
     pub(crate) installation_id: Option<OsString>,
     pub(crate) private_key_path: Option<OsString>,
     pub(crate) private_key_env: Option<OsString>,
+    pub(crate) transit_key: Option<OsString>,
+    pub(crate) transit_mount: Option<OsString>,
     pub(crate) repos: Vec<OsString>,
     pub(crate) host: Option<OsString>,
     pub(crate) api_url: Option<OsString>,
@@ -143,7 +146,14 @@ pub(crate) const APP_OPTIONS: &[AppOption] = &[
     option!("--app-id", "ID", "the App ID or client ID (required)", app_id),
     option!("--installation-id", "ID", "the installation (default: discovered per owner)", installation_id),
     option!("--private-key-path", "PATH", "the PEM file, or", private_key_path),
-    option!("--private-key-env", "NAME", "the environment variable holding the PEM", private_key_env),
+    option!("--private-key-env", "NAME", "the environment variable holding the PEM, or", private_key_env),
+    option!(
+        "--transit-key",
+        "NAME",
+        "the vault Transit key that signs ($VAULT_ADDR, $VAULT_TOKEN)",
+        transit_key
+    ),
+    option!("--transit-mount", "PATH", "the Transit engine's mount (default: transit)", transit_mount),
     option!("--repos", "OWNER/REPO", "a repository pattern, repeatable (default: */*)", repos),
     option!("--host", "HOST", "the GitHub host (default: github.com)", host),
     option!("--api-url", "URL", "the API base URL (default: derived from --host)", api_url),
@@ -161,6 +171,7 @@ pub(crate) const APP_OPTIONS: &[AppOption] = &[
         "read-only tokens for the host's repositories no --repos pattern\n                           matches (public dependencies; see configure)",
         read_public_repos
     ),
+    option!("--name", "LABEL", "a label for messages (default: the App ID)", name),
 ];
 
 /// The option whose flag is `flag` (`--app-id`).
@@ -288,14 +299,17 @@ pub(crate) fn from_flags(
     // Validation sees the paths as text (its checks: empty, a pasted key,
     // `~`); the resolved paths are then taken from the bytes given.
     let lossy = |v: &Option<OsString>| v.as_ref().map(|v| v.to_string_lossy().into_owned());
+    let name = text("--name", &flags.name)?;
+    let transit_key = text("--transit-key", &flags.transit_key)?;
+    let transit_mount = text("--transit-mount", &flags.transit_mount)?;
     let app = RawApp {
-        name: None,
+        name,
         app_id,
         private_key_path: lossy(&flags.private_key_path),
         private_key_env,
         private_key_command: None,
-        transit_key: None,
-        transit_mount: None,
+        transit_key,
+        transit_mount,
         sign_command: None,
         host,
         api_url,
@@ -417,7 +431,10 @@ mod tests {
         let cases: [(&[(&str, &str)], &str); 9] = [
             (&[("--private-key-env", "PEM")], "--app-id is required"),
             (&[("--app-id", "0"), ("--private-key-env", "PEM")], "--app-id"),
-            (&[("--app-id", "1")], "give exactly one of --private-key-path, --private-key-env"),
+            (
+                &[("--app-id", "1")],
+                "give exactly one of --private-key-path, --private-key-env, --transit-key",
+            ),
             (&[("--app-id", "1"), ("--private-key-env", "PEM"), ("--private-key-path", "/k")], "exactly one"),
             (
                 &[("--app-id", "1"), ("--private-key-env", "PEM"), ("--installation-id", "x")],
@@ -470,5 +487,66 @@ mod tests {
             assert!(err.contains(&format!("{flag}: the value looks like a key or token")), "{flag}: {err}");
             assert!(!err.contains("ghp_"), "{flag}: {err}");
         }
+    }
+
+    #[test]
+    fn every_scalar_app_key_is_a_row_of_the_one_table_and_each_row_is_read_back() {
+        let flags: Vec<&str> = APP_OPTIONS.iter().map(|o| o.flag).collect();
+        for key in [
+            "name",
+            "app_id",
+            "private_key_path",
+            "private_key_env",
+            "transit_key",
+            "transit_mount",
+            "host",
+            "api_url",
+            "installation_id",
+            "ca_file",
+            "token_scope",
+        ] {
+            assert!(flags.contains(&format!("--{}", key.replace('_', "-")).as_str()), "{key}");
+        }
+        assert!(flags.contains(&"--repos") && flags.contains(&"--permission"));
+        let mut all = AppFlags::default();
+        for option in APP_OPTIONS {
+            all.set(option, option.takes_value().then(|| OsString::from("v"))).unwrap();
+            assert!(all.set(option, None).is_err(), "{}", option.flag);
+        }
+        let read: Vec<&str> = all.pairs().into_iter().map(|(flag, _)| flag).collect();
+        assert_eq!(read, flags);
+    }
+
+    #[test]
+    fn a_transit_key_and_a_name_can_be_given_by_flags() {
+        let mut defaults = Defaults::for_tests();
+        defaults.vault.address = Some(("$VAULT_ADDR", "https://vault.example:8200".into()));
+        let flags = flags(&[("--app-id", "7"), ("--transit-key", "gh-app"), ("--name", "ci")]);
+        let c = from_flags(&flags, &defaults, None).unwrap();
+        assert_eq!(c.apps[0].key, KeySource::Transit { key: "gh-app".into(), mount: "transit".into() });
+        assert_eq!(c.apps[0].label(), "app \"ci\" (7, given by command-line flags)");
+        let err =
+            config(&[("--app-id", "7"), ("--transit-mount", "t"), ("--private-key-env", "PEM")]).unwrap_err();
+        assert!(err.contains("--transit-mount is set but --transit-key is not"), "{err}");
+    }
+
+    #[test]
+    fn the_app_given_by_flags_is_not_called_an_app_of_the_config() {
+        let c = config(&[("--app-id", "4242"), ("--private-key-env", "PEM")]).unwrap();
+        assert_eq!(c.apps[0].label(), "app 4242 (given by command-line flags)");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_or_ca_path_that_is_not_utf8_keeps_its_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let mut f = flags(&[("--app-id", "1")]);
+        f.private_key_path = Some(OsString::from_vec(b"keys/k\xff.pem".to_vec()));
+        f.ca_file = Some(OsString::from_vec(b"~/ca\xfe.pem".to_vec()));
+        let c = from_flags(&f, &Defaults::for_tests(), Some(Path::new("/work"))).unwrap();
+        let key = PathBuf::from(OsString::from_vec(b"/work/keys/k\xff.pem".to_vec()));
+        assert_eq!(c.apps[0].key, KeySource::Path(key));
+        let ca = PathBuf::from(OsString::from_vec(b"/home/ci/ca\xfe.pem".to_vec()));
+        assert_eq!(c.apps[0].ca_file, Some(ca));
     }
 }

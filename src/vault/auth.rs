@@ -20,6 +20,7 @@ use crate::files::{FileError, Refusal};
 use crate::github::github_message;
 use crate::http::Method;
 use crate::network::{NetworkEnv, Trust};
+use crate::redact::{WITHHELD, escape, may_echo};
 use crate::secret::Secret;
 use serde_json::json;
 use std::fmt;
@@ -199,7 +200,9 @@ fn log_in(
     let jwt = identity_jwt(login, sources, client.deadline)?;
     let path = format!("auth/{}/login", login.mount);
     let body = json!({ "role": login.role, "jwt": jwt.expose() });
-    let answer = client.call(Method::Post, &path, None, Some(&body)).map_err(|e| login_hint(e, login))?;
+    let answer = client
+        .call_sending(Method::Post, &path, None, Some(&body), Some(&jwt))
+        .map_err(|e| login_hint(e, login))?;
     let auth = answer.get("auth");
     let token = auth.and_then(|a| a.get("client_token")).and_then(|t| t.as_str()).filter(|t| !t.is_empty());
     let Some(token) = token else {
@@ -290,9 +293,14 @@ fn actions_token(
     let (status, body) = send(&agent, Method::Get, &full, &headers, None, remaining)
         .map_err(|e| fail(transport_detail(e, "the system trust store", out_of_time)))?;
     if !(200..300).contains(&status) {
+        // Compared whole with the request token (and checked for anything
+        // token-shaped) before it is reduced to a message.
+        let message = match may_echo(&body, &[bearer.expose()]) {
+            true => WITHHELD.to_string(),
+            false => github_message(&body),
+        };
         return Err(fail(format!(
-            "answered HTTP {status} ({}): does the job have `permissions: id-token: write`?",
-            github_message(&body)
+            "answered HTTP {status} ({message}): does the job have `permissions: id-token: write`?"
         )));
     }
     let value: Option<String> = serde_json::from_str::<serde_json::Value>(&body)
@@ -302,9 +310,20 @@ fn actions_token(
     value.map(Secret::new).ok_or_else(|| fail("the answer has no \"value\" (the OIDC token)".into()))
 }
 
-/// `scheme://host/path` of a URL: never its query, which may carry parameters of the runner.
+/// `scheme://host/path` of a URL for messages: never its user info or its
+/// query, which may carry credentials or parameters of the runner, and with
+/// control characters escaped.
 fn endpoint_of(url: &str) -> String {
-    url.split(['?', '#']).next().unwrap_or("").to_string()
+    let url = url.split(['?', '#']).next().unwrap_or("");
+    let shown = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_string(),
+    };
+    escape(&shown)
 }
 
 /// RFC 3986 unreserved characters stay; everything else is `%XX`.
@@ -352,6 +371,11 @@ mod tests {
             endpoint_of("https://run.example/idtoken?api-version=2.0&x=1"),
             "https://run.example/idtoken"
         );
+        assert_eq!(
+            endpoint_of("https://user:pa55@run.example/id\u{1b}]0;x\u{7}token?api-version=2.0"),
+            "https://run.example/id\\u{1b}]0;x\\u{7}token"
+        );
+        assert_eq!(endpoint_of("http://ghost@127.0.0.1:1/x@y"), "http://127.0.0.1:1/x@y");
     }
 
     #[test]

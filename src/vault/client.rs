@@ -11,7 +11,7 @@ use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
 use crate::http::{self, CONNECT_TIMEOUT, Method, backoff, is_retryable, retry_wait, tls_error};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
-use crate::redact::{describe_non_json, one_line, truncate, withhold};
+use crate::redact::{WITHHELD, describe_non_json, may_echo, one_line, truncate};
 use crate::secret::Secret;
 use crate::tls;
 use serde_json::Value;
@@ -179,6 +179,22 @@ impl<'a> VaultClient<'a> {
         token: Option<&Secret<String>>,
         body: Option<&Value>,
     ) -> Result<Value, VaultError> {
+        self.call_sending(method, path, token, body, None)
+    }
+
+    /// [`VaultClient::call`] with a body that holds `body_secret` (the login
+    /// JWT): an answer that echoes it, or the token, is never quoted.
+    pub(crate) fn call_sending(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&Secret<String>>,
+        body: Option<&Value>,
+        body_secret: Option<&Secret<String>>,
+    ) -> Result<Value, VaultError> {
+        // Every secret the request carries: the whole answer is compared with
+        // them before any of it is described, cut or put on one line.
+        let sent: Vec<&str> = token.into_iter().chain(body_secret).map(|s| s.expose().as_str()).collect();
         let endpoint = format!("{method} /v1/{path}");
         let url = format!("{}/v1/{path}", self.vault.address);
         let mut headers = vec![("X-Vault-Request", "true".to_string())];
@@ -228,14 +244,22 @@ impl<'a> VaultClient<'a> {
                 return serde_json::from_str(&text).map_err(|_| VaultError::Malformed {
                     address: self.vault.address.clone(),
                     endpoint,
-                    detail: describe_body(&text),
+                    detail: match may_echo(&text, &sent) {
+                        true => format!("the body is not JSON ({WITHHELD})"),
+                        false => describe_body(&text),
+                    },
                 });
             }
-            let message = withhold(
-                vault_message(&text),
-                &token.map(|t| t.expose().as_str()).into_iter().collect::<Vec<_>>(),
-            );
-            let hint = (status == 503).then(|| sealed_hint(&message));
+            let message = error_message(&text, &sent);
+            let hint = match status {
+                503 => Some(sealed_hint(&message)),
+                404 if unknown_namespace(&message) => self.vault.namespace.as_ref().map(|ns| {
+                    format!(
+                        "there is no namespace {ns:?} at this vault: check [vault] namespace (or $VAULT_NAMESPACE / $BAO_NAMESPACE); `bao namespace list` shows the ones that exist"
+                    )
+                }),
+                _ => None,
+            };
             return Err(VaultError::Status {
                 address: self.vault.address.clone(),
                 endpoint,
@@ -336,6 +360,13 @@ pub(crate) fn send(
     Ok((status, text))
 }
 
+/// What an error answer `body` says, for a message: withheld whole when it
+/// may echo one of the `sent` secrets (or holds anything token-shaped),
+/// checked before any of it is cut or put on one line.
+pub(crate) fn error_message(body: &str, sent: &[&str]) -> String {
+    if may_echo(body, sent) { WITHHELD.to_string() } else { vault_message(body) }
+}
+
 /// The vault's `{"errors": [...]}` as one line, else a short description.
 fn vault_message(body: &str) -> String {
     match serde_json::from_str::<Value>(body) {
@@ -357,6 +388,12 @@ fn vault_message(body: &str) -> String {
 /// A non-JSON body from the vault, in words.
 fn describe_body(body: &str) -> String {
     describe_non_json(body, "a proxy or another server at this address?")
+}
+
+/// Whether the vault's message says the request's namespace does not exist
+/// (OpenBao and Vault answer 404 `namespace not found`).
+fn unknown_namespace(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("namespace not found")
 }
 
 fn sealed_hint(message: &str) -> String {

@@ -14,14 +14,15 @@ const FORMAT_VERSION: u32 = 1;
 #[derive(Serialize, Deserialize)]
 struct StoredLogin {
     version: u32,
-    /// Vault address, namespace, auth mount, role.
+    /// What the login is keyed by: vault address, namespace, auth mount, role
+    /// and identity (see `auth.rs`).
     fields: Vec<String>,
     token: Secret<String>,
     expires_at: u64,
 }
 
-/// The vault token a login for `fields` (address, namespace, mount, role)
-/// left in `cache`, while more than `margin` seconds of its lease remain at `now`.
+/// The vault token a login for `fields` (address, namespace, mount, role,
+/// identity) left in `cache`, while more than `margin` seconds of its lease remain at `now`.
 pub(super) fn login_token(cache: &Cache, fields: &[&str], now: u64, margin: u64) -> Option<Secret<String>> {
     let stored: StoredLogin = cache.read_vault_login(fields)?;
     let same = stored.fields.iter().map(String::as_str).eq(fields.iter().copied());

@@ -19,4 +19,6 @@ mod kept;
 mod transit;
 
 pub(crate) use client::VaultError;
+#[cfg(test)]
+pub(crate) use client::error_message;
 pub(crate) use transit::Transit;

@@ -133,9 +133,18 @@ impl<'a> Transit<'a> {
                     "transit key {key:?} cannot make RS256 signatures: GitHub needs an RSA key of 2048 bits or more; import the GitHub App's key with type=rsa-2048"
                 )
             }
-            Some(404) => format!(
-                "no Transit engine answers at mount {mount:?}: check transit_mount (`bao secrets list`)"
-            ),
+            Some(404) => {
+                let namespace = self
+                    .client
+                    .vault
+                    .namespace
+                    .as_ref()
+                    .map(|ns| format!(" in namespace {ns:?}"))
+                    .unwrap_or_default();
+                format!(
+                    "no Transit engine answers at mount {mount:?}{namespace}: check transit_mount (`bao secrets list`)"
+                )
+            }
             _ => return error,
         };
         error.with_hint(hint)

@@ -28,6 +28,8 @@ struct Job {
     release: FakeRelease,
     runner: TempDir,
     inputs: Vec<(String, String)>,
+    /// A directory put first on the steps' `PATH` (wrappers of the programs they run).
+    path_front: Option<PathBuf>,
 }
 
 impl Job {
@@ -43,7 +45,7 @@ impl Job {
         for file in ["path", "env", "state"] {
             write_file(&runner.path().join("files").join(file), "", 0o644);
         }
-        let mut job = Job { w, release, runner, inputs: Vec::new() };
+        let mut job = Job { w, release, runner, inputs: Vec::new(), path_front: None };
         job.input("app-id", &APP_ID.to_string());
         job.input("host", &job.w.fake.host());
         job.input("repos", "acme/*");
@@ -91,6 +93,11 @@ impl Job {
         cmd.env("GITHUB_ACTION_REPOSITORY", "acme/git-credential-github-app")
             .env("GITHUB_ACTION_REF", format!("v{VERSION}"));
         cmd.envs(self.inputs.iter().map(|(k, v)| (k, v)));
+        if let Some(front) = &self.path_front {
+            let mut path = vec![front.clone()];
+            path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+            cmd.env("PATH", std::env::join_paths(path).expect("joining PATH"));
+        }
         if script == "post.js" {
             cmd.envs(self.pairs("state").into_iter().map(|(k, v)| (format!("STATE_{k}"), v)));
         }
@@ -327,6 +334,87 @@ fn with_the_vault_inputs_the_action_signs_in_openbao_with_the_jobs_oidc_token_an
     let post = job.step("post.js");
     job.cleaned_up(&post);
     assert!(job.w.issued(&token).revoked, "{post}");
+}
+
+/// The absolute path of `program` in this process's `PATH`.
+fn in_path(program: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{program} not found in PATH"))
+}
+
+#[test]
+fn the_key_reaches_no_program_the_action_runs_not_tar_nor_the_helper_nor_git() {
+    let w = World::new();
+    w.fake.create_repo(OWNER, "web");
+    let mut job = Job::new(w);
+    let pem = fixture_string("app-key-pkcs1.pem");
+    job.input("private-key", &pem);
+    // `tar` (run by the main step) and `git` (run by the helper, which passes its environment
+    // on) append the environment they were given to a file, then run the real program.
+    let wrappers = job.runner.path().join("wrappers");
+    fs::create_dir_all(&wrappers).expect("creating the wrappers' dir");
+    let seen = job.runner.path().join("seen-env");
+    for program in ["tar", "git"] {
+        // Perl, not sh: dash drops the variables whose names are not shell names, such as the
+        // runner's INPUT_PRIVATE-KEY, before anything it runs could see them.
+        let script = format!(
+            "#!/usr/bin/perl\nopen(my $f, '>>', '{}') or die;\nprint $f \"$_=$ENV{{$_}}\\n\" for sort keys %ENV;\nclose $f;\nexec {{'{real}'}} '{real}', @ARGV or die;\n",
+            seen.display(),
+            real = in_path(program).display()
+        );
+        write_file(&wrappers.join(program), &script, 0o755);
+    }
+    job.path_front = Some(wrappers);
+
+    let main = job.step("main.js");
+    job.installed(&main);
+    let post = job.step("post.js");
+    job.cleaned_up(&post);
+    let env = fs::read_to_string(&seen).expect("the wrappers ran");
+    assert!(env.contains("GIT_CONFIG_GLOBAL="), "git ran: {env}");
+    for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!env.contains(line), "a child of the action got the key in its environment");
+    }
+    assert!(!env.contains("INPUT_"), "a child of the action got the step's inputs");
+}
+
+#[test]
+fn read_public_repos_true_writes_the_config_key_that_configure_accepts() {
+    let w = World::new();
+    let mut job = Job::new(w);
+    job.input("private-key", &fixture_string("app-key-pkcs1.pem"));
+    job.inputs.retain(|(k, _)| k != "INPUT_READ-PUBLIC-REPOS");
+    job.input("read-public-repos", "true");
+
+    let main = job.step("main.js");
+    let (_, _, config) = job.installed(&main);
+    let toml = fs::read_to_string(&config).expect("reading the config");
+    assert!(toml.contains("\nrepos = [\"acme/*\"]\nread_public_repos = true\n"), "{toml}");
+    let post = job.step("post.js");
+    job.cleaned_up(&post);
+}
+
+#[test]
+fn a_read_public_repos_value_other_than_true_or_false_is_refused_before_anything_is_installed() {
+    let w = World::new();
+    let mut job = Job::new(w);
+    job.input("private-key", &fixture_string("app-key-pkcs1.pem"));
+    job.inputs.retain(|(k, _)| k != "INPUT_READ-PUBLIC-REPOS");
+    job.input("read-public-repos", "yes");
+    let main = job.step("main.js");
+    assert_eq!(code(&main), Some(1), "{main}");
+    assert!(
+        main.stdout
+            .contains(&format!("::error::{NAME}: input read-public-repos is \"yes\": use true or false")),
+        "{main}"
+    );
+    assert_eq!(job.file("path").1, "");
+    assert_eq!(job.file("state").1, "", "no directory to clean up");
+    assert_eq!(job.global_git_config(), "");
+    assert_eq!(job.release.requests(), Vec::<String>::new(), "nothing was downloaded");
+    assert_eq!(fs::read_dir(job.runner_temp()).expect("reading RUNNER_TEMP").count(), 0);
 }
 
 #[test]

@@ -17,21 +17,26 @@ fn git(w: &World, args: &[&str]) -> RunOutput {
     out
 }
 
+/// git with `args`, which must succeed; its output is not needed.
+fn git_ok(w: &World, args: &[&str]) {
+    run(w.env.git(args)).assert_success();
+}
+
 #[test]
 fn git_lfs_pushes_and_pulls_objects_with_the_helpers_token() {
     let w = World::new();
     w.fake.create_repo(OWNER, "assets");
     let cfg = w.config(w.app(&format!("installation_id = {INSTALLATION_ID}\nrepos = [\"acme/*\"]")));
     w.use_helper_in_git_for_host(&cfg);
-    git(&w, &["lfs", "install", "--skip-repo"]);
+    git_ok(&w, &["lfs", "install", "--skip-repo"]);
 
     let url = w.fake.repo_url(OWNER, "assets");
-    git(&w, &["clone", &url, "assets"]);
-    git(&w, &["-C", "assets", "lfs", "track", "*.bin"]);
+    git_ok(&w, &["clone", &url, "assets"]);
+    git_ok(&w, &["-C", "assets", "lfs", "track", "*.bin"]);
     let data: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     fs::write(w.env.work().join("assets/big.bin"), &data).unwrap();
-    git(&w, &["-C", "assets", "add", ".gitattributes", "big.bin"]);
-    git(&w, &["-C", "assets", "commit", "-q", "-m", "an LFS object"]);
+    git_ok(&w, &["-C", "assets", "add", ".gitattributes", "big.bin"]);
+    git_ok(&w, &["-C", "assets", "commit", "-q", "-m", "an LFS object"]);
     let out = git(&w, &["-C", "assets", "push", "origin", "main"]);
     w.assert_output_has_no_secrets(&out);
     assert_eq!(w.fake.lfs_objects(OWNER, "assets"), [oid(&data)], "{out}");

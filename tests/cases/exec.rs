@@ -152,3 +152,21 @@ fn a_command_that_cannot_run_exits_126_and_one_that_is_not_found_127() {
     let missing = w.env.root().join("nope/prog");
     failed_with(&w, &w.run(&cfg, &["exec", "acme/web", "--", missing.to_str().unwrap()]), 127);
 }
+
+#[test]
+fn the_command_gets_the_token_but_not_the_private_key_the_helper_read_from_the_environment() {
+    let mut w = World::new();
+    w.env.set_env("ACME_CI_PEM", &crate::support::fixture_string("app-key-pkcs1.pem"));
+    w.env.set_env("UNRELATED", "kept");
+    let cfg =
+        w.config(w.test_app().key_lines("private_key_env = \"ACME_CI_PEM\"").installation(INSTALLATION_ID));
+    let dump = w.env.root().join("env.txt");
+    let script = dump_env(&["GH_TOKEN", "ACME_CI_PEM", "UNRELATED"]);
+    let out = w.run(&cfg, &["exec", "acme/web", "--", "sh", "-c", &script, "sh", dump.to_str().unwrap()]);
+    out.assert_success();
+    let seen = lines(&dump);
+    w.issued(&seen[0]);
+    // Compared without printing: a failure must not show the key.
+    assert!(seen.len() == 3 && seen[1] == "unset", "the command got the app's private key");
+    assert_eq!(seen[2], "kept");
+}

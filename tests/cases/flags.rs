@@ -74,6 +74,9 @@ fn git_clones_with_the_app_given_in_the_helper_arguments_and_no_config_file() {
     let doctor = run(w.env.helper(with(&flags, &["doctor"])));
     doctor.assert_success();
     w.assert_output_has_no_secrets(&doctor);
+    // There is no config: the app is not "#1 in the config".
+    assert!(doctor.stdout.contains(&format!("app {APP_ID} (given by command-line flags)")), "{doctor}");
+    assert!(!doctor.stdout.contains("in the config"), "{doctor}");
 }
 
 #[test]
@@ -132,7 +135,7 @@ fn a_mistake_in_the_flags_names_the_flag_and_mixing_them_with_a_config_file_is_r
     assert_eq!(
         line,
         format!(
-            "{PREFIX}command line: app 1 given by flags: give exactly one of --private-key-path, --private-key-env"
+            "{PREFIX}command line: app 1 given by flags: give exactly one of --private-key-path, --private-key-env, --transit-key"
         )
     );
     let out = run(w.env.helper(["--app-id", "1", "--private-key-env", "K", "--repos", "acme", "doctor"]));

@@ -202,7 +202,7 @@ fn a_workload_identity_jwt_file_logs_in_once_and_the_login_is_kept_for_later_min
     w.w.fake.create_repo(OWNER, "api");
     w.w.use_helper_in_git(&cfg);
 
-    w.clone("web");
+    w.clone("web").assert_success();
     run(w.w.env.git(["clone", &w.w.fake.repo_url(OWNER, "api"), "api"])).assert_success();
     assert_eq!(w.mints(), 2);
     assert_eq!(w.vault_signs(), 2);
@@ -330,7 +330,7 @@ fn a_sign_command_signs_with_a_key_the_helper_never_sees() {
     let cfg = w.config("", &argv);
     w.w.use_helper_in_git(&cfg);
 
-    w.clone("web");
+    w.clone("web").assert_success();
     assert_eq!(w.mints(), 1);
     assert_eq!(w.vault_signs(), 0);
     w.assert_no_key_on_the_runner();

@@ -33,11 +33,14 @@ fn hostile_clone(w: &World, marker: &Path) -> PathBuf {
 /// A config in its own directory (with its own cache, so each fetch mints) whose key is
 /// `private_key_command = [program]`; git uses it from now on.
 fn use_key_command(w: &World, name: &str, program: &str) -> PathBuf {
+    use_command(w, name, "private_key_command", program)
+}
+
+/// The same with `key` (`private_key_command` or `sign_command`) naming `program`.
+fn use_command(w: &World, name: &str, key: &str, program: &str) -> PathBuf {
     let dir = w.env.root().join(name);
-    let app = w
-        .test_app()
-        .installation(INSTALLATION_ID)
-        .key_lines(&format!("private_key_command = [{}]", toml_string(program)));
+    let app =
+        w.test_app().installation(INSTALLATION_ID).key_lines(&format!("{key} = [{}]", toml_string(program)));
     let config = dir.join("config.toml");
     write_file(&config, Config::new().cache_dir(&dir.join("cache")).app(app).to_string(), 0o600);
     w.use_helper_in_git(&config);
@@ -77,4 +80,17 @@ fn a_relative_key_command_runs_from_the_config_files_directory() {
     let fetch = run(w.env.git(["-C", "web", "fetch", "origin"]));
     fetch.assert_success();
     assert!(ours.exists() && !marker.exists(), "{fetch}");
+}
+
+#[test]
+fn a_sign_command_the_repository_commits_is_never_run_by_git_fetch() {
+    let w = World::new();
+    let marker = w.env.root().join("the-repository-program-ran");
+    hostile_clone(&w, &marker);
+    for (name, program) in [("relative", "bin/fetch-key"), ("tilde", "~/bin/fetch-key")] {
+        use_command(&w, name, "sign_command", program);
+        let fetch = run(w.env.git(["-C", "web", "fetch", "origin"]));
+        assert!(!marker.exists(), "git fetch ran the repository's {program} as sign_command:\n{fetch}");
+        assert!(!fetch.success(), "{fetch}");
+    }
 }

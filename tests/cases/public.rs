@@ -5,7 +5,7 @@
 
 use crate::support::fake_github::ANONYMOUS_LIMIT_MESSAGE;
 use crate::support::run;
-use crate::support::world::{INSTALLATION_ID, OWNER, World};
+use crate::support::world::{APP_ID, INSTALLATION_ID, OWNER, World};
 
 /// Another account's public repository on the fake.
 const PUBLIC_OWNER: &str = "octo";
@@ -388,4 +388,26 @@ fn the_read_public_repos_flag_serves_public_repositories_with_no_config_file() {
         out.stderr.contains("--read-public-repos needs an installation to mint read-only tokens from: set --installation-id, or give --repos a pattern with a fixed owner"),
         "{out}"
     );
+}
+
+#[test]
+fn the_fallback_finds_its_installation_again_when_the_app_was_reinstalled_on_its_owner() {
+    let w = world();
+    w.fake.set_token_lifetime(300);
+    let app = w.app("repos = [\"acme/*\"]\nread_public_repos = true");
+    let cfg = w.config(format!("min_token_lifetime_secs = 600\n{app}"));
+    let first = w.served(&w.get(&cfg, "octo/lib"));
+    assert_eq!(w.issued(&first).installation_id, INSTALLATION_ID);
+
+    // The app is reinstalled on acme under a new id: the remembered one answers 404.
+    w.fake.remove_installation(INSTALLATION_ID);
+    w.fake.add_installation(779, APP_ID, OWNER, None);
+    let second = w.served(&w.get(&cfg, "octo/lib"));
+    assert_eq!(w.issued(&second).installation_id, 779);
+    assert_eq!(w.fake.count("GET", "/users/acme/installation"), 2, "one new lookup");
+
+    // The new installation is remembered in turn.
+    let third = w.served(&w.get(&cfg, "octo/lib"));
+    assert_eq!(w.issued(&third).installation_id, 779);
+    assert_eq!(w.fake.count("GET", "/users/acme/installation"), 2);
 }

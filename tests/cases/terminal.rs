@@ -1,12 +1,14 @@
 //! No value from outside drives the terminal: control bytes put in every source the helper
-//! reads (the TOML config and its file name, git config, the environment, GitHub's answers)
-//! never reach stdout or stderr raw, whichever command runs. A property test: proptest picks
-//! the control characters, every command runs against each source.
+//! reads (the TOML config and its file name, git config, the environment, GitHub's and the
+//! vault's answers) never reach stdout or stderr raw, whichever command runs. A property test:
+//! proptest picks the control characters, every command runs against each source.
 
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
+use crate::support::echo_vault::EchoVault;
+use crate::support::http::Response;
 use crate::support::world::{App, Config, INSTALLATION_ID, MINTS, World, request};
 use crate::support::{Fault, RunOutput, run, run_with_stdin, write_file};
 
@@ -25,6 +27,9 @@ fn commands(host: &str) -> Vec<(Vec<String>, Option<String>)> {
         &["revoke"],
         &["configure", "--dry-run"],
         &["unconfigure", "--dry-run"],
+        &["unconfigure", "--all", "--dry-run"],
+        // The helper's own lines only: the command it runs prints nothing.
+        &["exec", "acme/web", "--", "true"],
         &["cache", "clear"],
     ];
     let mut all: Vec<_> = words.iter().map(|w| (w.iter().map(|s| s.to_string()).collect(), None)).collect();
@@ -153,6 +158,30 @@ fn from_server_bodies(payload: &str) {
     }
 }
 
+/// The vault's answers: an `errors` list, then a body that is not JSON, holding the payload,
+/// for an app that signs with `transit_key`.
+fn from_vault_bodies(payload: &str) {
+    let w = World::new();
+    let token = w.env.root().join("vault-token");
+    write_file(&token, "PlainAgentToken0123456789", 0o600);
+    for json in [true, false] {
+        let message = format!("no{payload}way");
+        let vault = EchoVault::start(move |_| match json {
+            true => Response::json(400, &serde_json::json!({ "errors": [message] })),
+            false => Response::new(400).header("Content-Type", "text/plain").body(message.clone()),
+        });
+        let vault_table = format!(
+            "[vault]\naddress = {}\ntoken_path = {}",
+            toml_str(&vault.addr()),
+            toml_str(&token.to_string_lossy())
+        );
+        let app = w.test_app().key_lines("transit_key = \"k\"").installation(INSTALLATION_ID);
+        let config = w.config(Config::new().top(&vault_table).app(app));
+        let printed = run_all(&w, Some(&config), "vault bodies", &|| {});
+        assert!(printed.contains("way"), "{printed}");
+    }
+}
+
 /// Control characters (C0 but NUL, DEL, C1), one to eight of them.
 fn control_chars() -> impl Strategy<Value = String> {
     let control = prop_oneof![(1u32..0x20), Just(0x7f), (0x80u32..0xa0)]
@@ -185,6 +214,11 @@ fn every_control_character_in_githubs_answers_is_escaped_by_every_command() {
     from_server_bodies(&all_controls());
 }
 
+#[test]
+fn every_control_character_in_the_vaults_answers_is_escaped_by_every_command() {
+    from_vault_bodies(&all_controls());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -194,6 +228,7 @@ proptest! {
         from_git_config(&payload);
         from_environment(&payload);
         from_server_bodies(&payload);
+        from_vault_bodies(&payload);
     }
 }
 

@@ -171,6 +171,7 @@ pub fn helper_path() -> PathBuf {
 }
 
 #[derive(Debug, Clone)]
+#[must_use = "check what the command did: a run nobody looks at tests nothing"]
 pub struct RunOutput {
     pub status: Option<ExitStatus>,
     pub stdout: String,

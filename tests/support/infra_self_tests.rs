@@ -1,4 +1,4 @@
-//! Self-tests of the test infrastructure for issues 11 and 12: the real OpenBao server and its
+//! Self-tests of the test infrastructure: the real OpenBao server and its
 //! setup helpers, the test identity provider, the fake GitHub Actions OIDC endpoint, the SOCKS
 //! proxies, and the self-signed `CA:TRUE` server certificates. They exercise only the support
 //! code and real third-party components (bao, microsocks, openssl, curl, git), never the helper.

@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod echo_vault;
 pub mod fake_github;
 pub mod git_backend;
 pub mod git_env;
