@@ -1,7 +1,14 @@
 //! Minimal HTTP/1.1 server side: read a request (Content-Length or chunked body, answering
 //! `Expect: 100-continue`), write a response with a `Content-Length`. Enough for ureq and libcurl.
+//! Also [`Server`], the loopback accept loop of the small plain-HTTP fakes, and [`answer_each`],
+//! their keep-alive loop.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
 
 /// Largest request head line or body we accept; tests never come close.
 const MAX_LINE: usize = 1 << 20;
@@ -238,4 +245,64 @@ pub fn write_response<W: Write>(w: &mut W, resp: &Response, date: &str, close: b
         w.write_all(&resp.body)?;
     }
     w.flush()
+}
+
+/// A listener on `127.0.0.1:PORT`: one accept thread (`NAME-accept`), one thread per
+/// connection (`NAME-conn`) calling the handler. Dropping it stops accepting.
+pub struct Server {
+    addr: SocketAddr,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Binds `127.0.0.1:0` and hands every accepted connection to `handle` on its own thread.
+    pub fn start(name: &str, handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (accept_stopped, handle, conn_name) = (stopped.clone(), Arc::new(handle), format!("{name}-conn"));
+        thread::Builder::new()
+            .name(format!("{name}-accept"))
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if accept_stopped.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let handle = handle.clone();
+                    let _ = thread::Builder::new().name(conn_name.clone()).spawn(move || handle(stream));
+                }
+            })
+            .expect("spawning accept thread");
+        Server { addr, stopped }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+/// Answers each request on `stream` with `answer(request)` until the client closes or asks to
+/// close (30 s read timeout), then shuts the connection.
+pub fn answer_each(stream: TcpStream, mut answer: impl FnMut(&Request) -> Response) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut conn = BufReader::new(stream);
+    while let Ok(Some(req)) = read_request(&mut conn) {
+        let resp = answer(&req);
+        let close = req.wants_close();
+        let date = super::http_date(super::unix_now());
+        if write_response(conn.get_mut(), &resp, &date, close).is_err() || close {
+            break;
+        }
+    }
+    let _ = conn.get_mut().flush();
+    let _ = conn.get_ref().shutdown(Shutdown::Both);
 }

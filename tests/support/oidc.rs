@@ -8,16 +8,12 @@
 //!
 //! One accept thread, one thread per connection; dropping the server stops it.
 
-use std::io::{BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::http::{self, Response};
+use super::http::{self, Request, Response, Server};
 use super::idp::TestIdp;
 
 /// The path part of the request URL (as the runner's, minus the host-specific prefix).
@@ -47,7 +43,6 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
-    stopped: AtomicBool,
     request_token: String,
     idp: TestIdp,
 }
@@ -58,7 +53,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The running endpoint.
 pub struct FakeActionsOidc {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
 }
 
@@ -66,8 +61,6 @@ impl FakeActionsOidc {
     /// Serves tokens signed by `idp` for `sub`/`claims` (see [`super::idp::github_actions_claims`])
     /// to clients presenting `request_token`.
     pub fn start(idp: TestIdp, request_token: &str, sub: &str, claims: Value) -> FakeActionsOidc {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 requests: Vec::new(),
@@ -76,32 +69,19 @@ impl FakeActionsOidc {
                 lifetime_secs: 300,
                 override_response: None,
             }),
-            stopped: AtomicBool::new(false),
             request_token: request_token.to_string(),
             idp,
         });
-        let accept_shared = shared.clone();
-        thread::Builder::new()
-            .name("fake-oidc-accept".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if accept_shared.stopped.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let conn_shared = accept_shared.clone();
-                    let _ = thread::Builder::new()
-                        .name("fake-oidc-conn".into())
-                        .spawn(move || serve(&conn_shared, stream));
-                }
-            })
-            .expect("spawning accept thread");
-        FakeActionsOidc { addr, shared }
+        let conn_shared = shared.clone();
+        let server = Server::start("fake-oidc", move |stream| {
+            http::answer_each(stream, |req| answer(&conn_shared, req))
+        });
+        FakeActionsOidc { server, shared }
     }
 
     /// The value for `ACTIONS_ID_TOKEN_REQUEST_URL`: `http://127.0.0.1:PORT/...idtoken?api-version=2.0`.
     pub fn request_url(&self) -> String {
-        format!("http://{}{OIDC_PATH}?api-version=2.0", self.addr)
+        format!("http://{}{OIDC_PATH}?api-version=2.0", self.server.addr())
     }
 
     /// The value for `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
@@ -110,7 +90,7 @@ impl FakeActionsOidc {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     pub fn requests(&self) -> Vec<OidcRequest> {
@@ -135,13 +115,6 @@ impl FakeActionsOidc {
     }
 }
 
-impl Drop for FakeActionsOidc {
-    fn drop(&mut self) {
-        self.shared.stopped.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-    }
-}
-
 /// `%XX` and `+` decoding of a query value.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -163,45 +136,36 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn serve(shared: &Shared, stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut conn = BufReader::new(stream);
-    while let Ok(Some(req)) = http::read_request(&mut conn) {
-        let audience = req.query_param("audience").map(percent_decode);
-        let authorization = req.header("authorization").map(str::to_string);
-        let resp = {
-            let st = lock(&shared.state);
-            if let Some((status, body)) = &st.override_response {
-                Response::new(*status).header("Content-Type", "application/json").body(body.clone())
-            } else if req.method != "GET"
-                || req.path() != OIDC_PATH
-                || req.query_param("api-version") != Some("2.0")
-            {
-                Response::json(404, &json!({"message": "not found"}))
-            } else if !authorization.as_deref().and_then(|a| a.split_once(' ')).is_some_and(
-                |(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token == shared.request_token,
-            ) {
-                Response::json(401, &json!({"message": "Bad credentials"}))
-            } else {
-                // GitHub falls back to the repository owner's URL when no audience is given.
-                let aud = audience.clone().unwrap_or_else(|| "https://github.com/acme".to_string());
-                let jwt = shared.idp.jwt(&aud, &st.subject, &st.claims, st.lifetime_secs);
-                Response::json(200, &json!({"count": 1, "value": jwt}))
-            }
-        };
-        lock(&shared.state).requests.push(OidcRequest {
-            method: req.method.clone(),
-            target: req.target.clone(),
-            audience,
-            authorization,
-            status: resp.status,
-        });
-        let close = req.wants_close();
-        let date = super::http_date(super::unix_now());
-        if http::write_response(conn.get_mut(), &resp, &date, close).is_err() || close {
-            break;
+/// Answers one request and records it.
+fn answer(shared: &Shared, req: &Request) -> Response {
+    let audience = req.query_param("audience").map(percent_decode);
+    let authorization = req.header("authorization").map(str::to_string);
+    let resp = {
+        let st = lock(&shared.state);
+        if let Some((status, body)) = &st.override_response {
+            Response::new(*status).header("Content-Type", "application/json").body(body.clone())
+        } else if req.method != "GET"
+            || req.path() != OIDC_PATH
+            || req.query_param("api-version") != Some("2.0")
+        {
+            Response::json(404, &json!({"message": "not found"}))
+        } else if !authorization.as_deref().and_then(|a| a.split_once(' ')).is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && token == shared.request_token
+        }) {
+            Response::json(401, &json!({"message": "Bad credentials"}))
+        } else {
+            // GitHub falls back to the repository owner's URL when no audience is given.
+            let aud = audience.clone().unwrap_or_else(|| "https://github.com/acme".to_string());
+            let jwt = shared.idp.jwt(&aud, &st.subject, &st.claims, st.lifetime_secs);
+            Response::json(200, &json!({"count": 1, "value": jwt}))
         }
-    }
-    let _ = conn.get_mut().flush();
-    let _ = conn.get_ref().shutdown(Shutdown::Both);
+    };
+    lock(&shared.state).requests.push(OidcRequest {
+        method: req.method.clone(),
+        target: req.target.clone(),
+        audience,
+        authorization,
+        status: resp.status,
+    });
+    resp
 }

@@ -9,16 +9,11 @@
 //!
 //! One accept thread, one thread per connection; dropping the server stops it.
 
-use std::io::{BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::Duration;
 
-use super::http::{self, Response};
+use super::http::{self, Request, Response, Server};
 use super::{TempDir, run, write_file};
 
 pub const NAME: &str = "git-credential-github-app";
@@ -40,18 +35,14 @@ pub fn runner_platform() -> (&'static str, &'static str, &'static str) {
     }
 }
 
-struct Shared {
-    stopped: AtomicBool,
-    requests: Mutex<Vec<String>>,
-}
-
 /// The running release server and its files.
 pub struct FakeRelease {
+    // First, so that it stops accepting before the files go.
+    server: Server,
     dir: TempDir,
     version: String,
     target: String,
-    addr: SocketAddr,
-    shared: Arc<Shared>,
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeRelease {
@@ -75,32 +66,18 @@ impl FakeRelease {
         sums.assert_success();
         write_file(&files.join("SHA256SUMS"), &sums.stdout, 0o644);
 
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let shared = Arc::new(Shared { stopped: AtomicBool::new(false), requests: Mutex::new(Vec::new()) });
-        let accept_shared = shared.clone();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let conn_requests = requests.clone();
         let prefix = format!("/releases/download/v{version}/");
-        thread::Builder::new()
-            .name("fake-release-accept".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if accept_shared.stopped.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let (conn_shared, files, prefix) = (accept_shared.clone(), files.clone(), prefix.clone());
-                    let _ = thread::Builder::new()
-                        .name("fake-release-conn".into())
-                        .spawn(move || serve(&conn_shared, &files, &prefix, stream));
-                }
-            })
-            .expect("spawning accept thread");
-        FakeRelease { dir, version: version.to_string(), target: target.to_string(), addr, shared }
+        let server = Server::start("fake-release", move |stream| {
+            http::answer_each(stream, |req| answer(&conn_requests, &files, &prefix, req))
+        });
+        FakeRelease { server, dir, version: version.to_string(), target: target.to_string(), requests }
     }
 
     /// The value for the action's `base-url`.
     pub fn base_url(&self) -> String {
-        format!("http://{}/releases/download/v{}", self.addr, self.version)
+        format!("http://{}/releases/download/v{}", self.server.addr(), self.version)
     }
 
     pub fn archive_name(&self) -> String {
@@ -119,39 +96,22 @@ impl FakeRelease {
 
     /// Paths requested so far, in order.
     pub fn requests(&self) -> Vec<String> {
-        self.shared.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-impl Drop for FakeRelease {
-    fn drop(&mut self) {
-        self.shared.stopped.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-    }
-}
-
-fn serve(shared: &Shared, files: &Path, prefix: &str, stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut conn = BufReader::new(stream);
-    while let Ok(Some(req)) = http::read_request(&mut conn) {
-        shared.requests.lock().unwrap_or_else(|e| e.into_inner()).push(req.path().to_string());
-        let file = req
-            .path()
-            .strip_prefix(prefix)
-            .filter(|name| !name.is_empty() && !name.contains('/') && !name.starts_with('.'))
-            .and_then(|name| std::fs::read(files.join(name)).ok());
-        let resp = match file {
-            Some(body) if req.method == "GET" => {
-                Response::new(200).header("Content-Type", "application/octet-stream").body(body)
-            }
-            _ => Response::new(404).body("Not Found"),
-        };
-        let close = req.wants_close();
-        let date = super::http_date(super::unix_now());
-        if http::write_response(conn.get_mut(), &resp, &date, close).is_err() || close {
-            break;
+/// Records the request's path and answers it with the release file it names.
+fn answer(requests: &Mutex<Vec<String>>, files: &Path, prefix: &str, req: &Request) -> Response {
+    requests.lock().unwrap_or_else(|e| e.into_inner()).push(req.path().to_string());
+    let file = req
+        .path()
+        .strip_prefix(prefix)
+        .filter(|name| !name.is_empty() && !name.contains('/') && !name.starts_with('.'))
+        .and_then(|name| std::fs::read(files.join(name)).ok());
+    match file {
+        Some(body) if req.method == "GET" => {
+            Response::new(200).header("Content-Type", "application/octet-stream").body(body)
         }
+        _ => Response::new(404).body("Not Found"),
     }
-    let _ = conn.get_mut().flush();
-    let _ = conn.get_ref().shutdown(Shutdown::Both);
 }
