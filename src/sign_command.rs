@@ -90,12 +90,15 @@ fn decode_signature(output: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::time::Duration;
 
+    #[cfg(unix)]
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
     }
 
+    #[cfg(unix)]
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(10)
     }
@@ -129,6 +132,9 @@ mod tests {
         }
     }
 
+    // Runs `sh`, `cat` and `sleep`: Unix tools (the Windows build's process
+    // handling is tested in process.rs and os/windows.rs).
+    #[cfg(unix)]
     #[test]
     fn the_command_gets_the_input_on_stdin_and_its_failures_name_only_the_program() {
         let input = b"header.claims";
@@ -154,6 +160,9 @@ mod tests {
         assert!(missing.contains("/nonexistent/kms-sign") && missing.contains("cannot start"), "{missing}");
     }
 
+    // Runs `sh`, `cat` and `sleep`: Unix tools (the Windows build's process
+    // handling is tested in process.rs and os/windows.rs).
+    #[cfg(unix)]
     #[test]
     fn a_command_that_hangs_is_stopped_at_the_deadline() {
         let started = Instant::now();

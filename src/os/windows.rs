@@ -36,9 +36,11 @@ use windows_sys::Win32::System::JobObjects::{
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// Opens `path` for reading, following symlinks (a config, key or CA bundle
-/// may be one: the checks are made on what was opened).
+/// may be one: the checks are made on what was opened). With backup
+/// semantics a directory opens too (plain `CreateFileW` answers "access
+/// denied" for one), so the caller's check names it as a directory.
 pub(crate) fn open_read(path: &Path) -> io::Result<File> {
-    File::open(path)
+    std::fs::OpenOptions::new().read(true).custom_flags(FILE_FLAG_BACKUP_SEMANTICS).open(path)
 }
 
 fn is_reparse_point(meta: &Metadata) -> bool {
