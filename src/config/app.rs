@@ -7,7 +7,7 @@ use super::public::{self, PublicReads};
 use super::values::{
     Access, ApiUrl, AppId, EnvName, Host, PermissionName, RepoPattern, TokenScope, vault_name,
 };
-use super::{ConfigError, Source, origin};
+use super::{ConfigError, Source};
 use crate::program;
 use crate::redact::looks_secret;
 use crate::repo::Pattern;
@@ -56,8 +56,6 @@ impl fmt::Display for KeySource {
 pub(crate) struct App {
     /// 1-based position in the file, for messages; 0 for the app given by flags.
     pub(crate) position: usize,
-    /// The line of the key setting (`private_key_path = ...`) in the file, when found.
-    pub(crate) key_line: Option<usize>,
     /// A unique label for messages and `explain`.
     pub(crate) name: Option<String>,
     pub(crate) app_id: AppId,
@@ -181,10 +179,6 @@ pub(super) fn validate_app(
     {
         return Err(at("name must be a short printable label; value not shown".into()));
     }
-    let key_line = match source {
-        Source::File { text, .. } => origin::app_key_line(text, position, key_source.setting()),
-        Source::Flags { .. } => None,
-    };
     let read_public_repos = match app.read_public_repos {
         Some(true) => Some(public::fallback_installation(app.installation_id, &repos, &key).map_err(at)?),
         _ => None,
@@ -192,7 +186,6 @@ pub(super) fn validate_app(
     Ok(App {
         read_public_repos,
         position,
-        key_line,
         name: app.name,
         app_id: app.app_id,
         key: key_source,

@@ -223,7 +223,7 @@ impl std::error::Error for ConfigError {
 }
 
 /// The most a config file may hold: a thousand apps fit in far less.
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub(super) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The config file's text; `Ok(None)` when the default file is absent.
 /// It must be a regular file of at most 1 MiB that only this user (or root)
