@@ -5,6 +5,7 @@
 use crate::cache::CacheError;
 use crate::config::ConfigError;
 use crate::github::ApiError;
+use crate::os;
 use crate::signer::SignError;
 use std::fmt;
 use std::io;
@@ -134,7 +135,7 @@ impl fmt::Display for Unescaped<'_> {
             Error::ChecksFailed { count } => write!(f, "doctor: {count} check(s) failed"),
             Error::RevokeFailed { count } => write!(f, "{count} token(s) could not be revoked"),
             Error::NoHosts { config } => {
-                write!(f, "config file {} has no [[app]]: no host to configure", config.display())
+                write!(f, "config file {} has no [[app]]: no host to configure", os::shown(config))
             }
             Error::NoExecutable => f.write_str("cannot tell where this binary is"),
             Error::Git { command, detail } => write!(f, "{command} failed: {detail}"),

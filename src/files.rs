@@ -45,7 +45,7 @@ pub struct FileError {
 
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
+        let path = os::shown(&self.path);
         match &self.refusal {
             Refusal::Io(e) => write!(f, "{path}: {e}"),
             Refusal::NotRegular(kind) => write!(f, "{path} is {kind}, not a regular file"),

@@ -13,6 +13,7 @@
 
 use crate::files::{self, Refusal};
 use crate::network::{self, Connection, Proxy, ProxyScheme, Trust};
+use crate::os;
 use crate::redact;
 use crate::tls::{self, ExactOrChain};
 use std::fmt;
@@ -65,7 +66,7 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
                 .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
                 .collect();
             let verifier =
-                ExactOrChain::new(trusted).map_err(|e| format!("{origin} {} {e}", path.display()))?;
+                ExactOrChain::new(trusted).map_err(|e| format!("{origin} {} {e}", os::shown(path)))?;
             ureq::Agent::with_parts(
                 config.build(),
                 tls::connector(Arc::new(verifier)),
@@ -94,7 +95,7 @@ const MAX_CA_BYTES: u64 = 4 * 1024 * 1024;
 
 fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
     let pem = files::read_regular(path, MAX_CA_BYTES).map_err(|e| match e.refusal {
-        Refusal::Io(io) => format!("cannot read {origin} {}: {io}", path.display()),
+        Refusal::Io(io) => format!("cannot read {origin} {}: {io}", os::shown(path)),
         _ => format!("{origin} {e}"),
     })?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
@@ -104,7 +105,7 @@ fn read_roots(path: &Path, origin: &str) -> Result<Vec<ureq::tls::Certificate<'s
         })
         .collect();
     if certs.is_empty() {
-        return Err(format!("{origin} {} holds no PEM certificate", path.display()));
+        return Err(format!("{origin} {} holds no PEM certificate", os::shown(path)));
     }
     Ok(certs)
 }

@@ -11,6 +11,7 @@
 //!   an `SSL_CERT_FILE` that is a FIFO, a device or too large is refused first).
 
 use crate::diag::Diag;
+use crate::os;
 use crate::process::{Failure, Running};
 use crate::secret::Secret;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,7 @@ pub(crate) enum Trust {
 impl std::fmt::Display for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Trust::CaFile { path, origin } => write!(f, "{origin} {}", path.display()),
+            Trust::CaFile { path, origin } => write!(f, "{origin} {}", os::shown(path)),
             Trust::System => f.write_str("the system trust store"),
         }
     }

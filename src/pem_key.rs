@@ -8,6 +8,7 @@
 
 use crate::config::KeySource;
 use crate::files::{self, FileError, Refusal};
+use crate::os;
 use crate::process::Running;
 use crate::secret::Secret;
 use ring::rand::SystemRandom;
@@ -133,18 +134,18 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyError::Read { path, source, setting: Some(setting) } => {
-                write!(f, "cannot read private key file {} (set by {setting}): {source}", path.display())
+                write!(f, "cannot read private key file {} (set by {setting}): {source}", os::shown(path))
             }
             KeyError::Read { path, source, setting: None } => {
-                write!(f, "cannot read private key file {}: {source}", path.display())
+                write!(f, "cannot read private key file {}: {source}", os::shown(path))
             }
             KeyError::Permissions { path, mode } => write!(
                 f,
                 "private key file {} has mode {mode:03o} and is accessible by other users: run chmod 600 on it",
-                path.display()
+                os::shown(path)
             ),
             KeyError::TooLarge { path } => {
-                write!(f, "private key file {} is larger than 64 KiB: is it the right file", path.display())
+                write!(f, "private key file {} is larger than 64 KiB: is it the right file", os::shown(path))
             }
             KeyError::File(e) => write!(f, "private key file {e}"),
             KeyError::EnvUnset { name } => {

@@ -137,7 +137,14 @@ impl Running {
         }
         os::Group::prepare(&mut command);
         let mut child = command.spawn().map_err(Failure::Start)?;
-        let group = os::Group::of(&child);
+        let group = match os::Group::of(&child) {
+            Ok(group) => group,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Failure::Start(e));
+            }
+        };
         if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
             std::thread::spawn(move || {
                 // A child that exits without reading closes the pipe: its exit status tells.
@@ -334,6 +341,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gcga-process-group-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let pid_file = dir.join("pid");
+        #[allow(clippy::disallowed_methods)] // a shell script, not a message
         let script = format!("sleep 100 & echo $! > {}; sleep 100", pid_file.display());
         let hung = Running::start("sh", &args(&["-c", &script]), None, 64).unwrap().finish(soon(2_000));
         assert!(matches!(hung, Err(Failure::NoOutput)));

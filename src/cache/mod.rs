@@ -28,6 +28,7 @@ pub(crate) use entry::{Entry, EntryKey, is_fresh};
 pub(crate) use installations::Remembered;
 
 use crate::files::{DirRefusal, PrivateDir};
+use crate::os;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -92,32 +93,32 @@ impl fmt::Display for CacheError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CacheError::Dir { path, source } => {
-                write!(f, "cannot use cache directory {}: {source}", path.display())
+                write!(f, "cannot use cache directory {}: {source}", os::shown(path))
             }
             CacheError::NotADirectory { path } => write!(
                 f,
                 "cache directory {} is a symlink or not a directory: refusing to use it",
-                path.display()
+                os::shown(path)
             ),
             CacheError::Owner { path, uid } => write!(
                 f,
                 "cache directory {} belongs to uid {uid}, not to this user: refusing to use it",
-                path.display()
+                os::shown(path)
             ),
             CacheError::Loose { path, mode } => write!(
                 f,
                 "cache directory {} has mode {mode:03o}: other users could plant tokens in it, so it is not used; run chmod 700 {}",
-                path.display(),
-                path.display()
+                os::shown(path),
+                os::shown(path)
             ),
             CacheError::Lock { path, source } => {
-                write!(f, "cannot lock {}: {source}", path.display())
+                write!(f, "cannot lock {}: {source}", os::shown(path))
             }
             CacheError::LockTimeout { path, waited } => {
-                write!(f, "another process held {} for {} s", path.display(), waited.as_secs())
+                write!(f, "another process held {} for {} s", os::shown(path), waited.as_secs())
             }
             CacheError::Write { path, source } => {
-                write!(f, "cannot write cache entry {}: {source}", path.display())
+                write!(f, "cannot write cache entry {}: {source}", os::shown(path))
             }
         }
     }
@@ -447,7 +448,7 @@ pub(crate) mod tests {
         let err = cache.ensure_dir().unwrap_err();
         assert!(matches!(err, CacheError::Loose { mode: 0o777, .. }), "{err}");
         let text = err.to_string();
-        assert!(text.contains(&format!("run chmod 700 {}", tmp.0.display())), "{text}");
+        assert!(text.contains(&format!("run chmod 700 {}", os::shown(&tmp.0))), "{text}");
         assert_eq!(fs::metadata(&tmp.0).unwrap().permissions().mode() & 0o777, 0o777);
         assert!(cache.lock(&key("k"), Duration::from_secs(1)).is_err());
         // Read access for others is only taken away.

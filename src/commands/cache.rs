@@ -5,6 +5,7 @@ use crate::cache::{Cache, Entry, is_fresh};
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::Error;
+use crate::os;
 use crate::time::format_utc;
 use serde::Serialize;
 use std::io::Write;
@@ -58,14 +59,14 @@ pub(crate) fn cache_list(json: bool, ctx: &Context<'_>, out: &mut dyn Write) -> 
                 state: state(entry, config, ctx.now),
             })
             .collect();
-        let list = ListJson { cache_dir: cache.dir().display().to_string(), tokens };
+        let list = ListJson { cache_dir: os::shown(cache.dir()), tokens };
         return super::print_json(out, &list, true);
     }
     let count = match entries.len() {
         1 => "1 token".to_string(),
         n => format!("{n} tokens"),
     };
-    super::print_line(out, &format!("cache: {} ({count})", cache.dir().display()))?;
+    super::print_line(out, &format!("cache: {} ({count})", os::shown(cache.dir())))?;
     for entry in entries {
         super::print_line(out, &describe_entry(&entry, config, ctx.now))?;
     }
@@ -113,5 +114,5 @@ fn describe_entry(entry: &Entry, config: &Config, now: u64) -> String {
 pub(crate) fn cache_clear(ctx: &Context<'_>, out: &mut dyn Write) -> Result<(), Error> {
     let cache = ctx.cache();
     let removed = cache.clear().map_err(Error::Cache)?;
-    super::print_line(out, &format!("cache: deleted {removed} file(s) from {}", cache.dir().display()))
+    super::print_line(out, &format!("cache: deleted {removed} file(s) from {}", os::shown(cache.dir())))
 }

@@ -11,6 +11,7 @@ use crate::config::{App, Config, Identity, KeySource, PublicReads, VaultAuth};
 use crate::context::Context;
 use crate::credential::not_installed;
 use crate::error::Error;
+use crate::os;
 use crate::redact::{looks_secret, shown};
 use crate::repo::{Specificity, normalise_host};
 use crate::route::{Plan, Route, Target, public_app, public_fallback, route};
@@ -339,17 +340,17 @@ fn key_source(app: &App, config: &Config, ctx: &Context<'_>) -> String {
     let token = match &vault.auth {
         VaultAuth::Login(login) => {
             let identity = match &login.identity {
-                Identity::JwtFile(path) => format!("the JWT in {}", path.display()),
+                Identity::JwtFile(path) => format!("the JWT in {}", os::shown(path)),
                 Identity::GitHubActions { audience } => {
                     format!("a GitHub Actions OIDC token for audience {audience:?}")
                 }
             };
             format!("login with role {:?} at auth/{} using {identity}", login.role, login.mount)
         }
-        VaultAuth::TokenFile(path) => format!("token from token_path {}", path.display()),
+        VaultAuth::TokenFile(path) => format!("token from token_path {}", os::shown(path)),
         VaultAuth::Ambient => match (&ctx.vault_env.token, &ctx.vault_env.token_file) {
             (Some((name, _)), _) => format!("token from {name}"),
-            (None, Some(file)) if file.exists() => format!("token from {}", file.display()),
+            (None, Some(file)) if file.exists() => format!("token from {}", os::shown(file)),
             _ => "no vault token is set ($VAULT_TOKEN, $BAO_TOKEN, ~/.vault-token): minting will fail".into(),
         },
     };

@@ -8,6 +8,7 @@ use super::values::{
     Access, ApiUrl, AppId, EnvName, Host, PermissionName, RepoPattern, TokenScope, vault_name,
 };
 use super::{ConfigError, Source};
+use crate::os;
 use crate::program;
 use crate::redact::looks_secret;
 use crate::repo::Pattern;
@@ -37,7 +38,7 @@ pub(crate) enum KeySource {
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeySource::Path(p) => write!(f, "private key file {}", p.display()),
+            KeySource::Path(p) => write!(f, "private key file {}", os::shown(p)),
             KeySource::Env(name) => write!(f, "private key in ${name}"),
             // Only the program: arguments may carry a vault token.
             KeySource::Command(argv) => {

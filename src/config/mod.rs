@@ -26,7 +26,7 @@ pub use vault::VaultDefaults;
 pub(crate) use vault::{Identity, Vault, VaultAuth, VaultLogin};
 
 use crate::files::{self, FileError, Refusal};
-use crate::os::ConfigDir;
+use crate::os::{self, ConfigDir};
 use crate::program;
 use crate::redact::{looks_secret, scrub};
 use app::{RawApp, validate_app};
@@ -118,8 +118,8 @@ impl Config {
     pub(crate) fn describe(&self) -> String {
         match (self.from_flags, self.found_in) {
             (true, _) => "the app given by command-line flags".to_string(),
-            (false, Some(dir)) => format!("config file {} (in {dir})", self.path.display()),
-            (false, None) => format!("config file {}", self.path.display()),
+            (false, Some(dir)) => format!("config file {} (in {dir})", os::shown(&self.path)),
+            (false, None) => format!("config file {}", os::shown(&self.path)),
         }
     }
 }
@@ -185,7 +185,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Missing { path: Some(path) } => write!(
                 f,
                 "no config file at {}: create it (the format is at {}) or pass --config PATH",
-                path.display(),
+                os::shown(path),
                 docs_url("configuration.md")
             ),
             ConfigError::Missing { path: None } => write!(
@@ -193,20 +193,20 @@ impl fmt::Display for ConfigError {
                 "no config file: no user config directory is known here; pass --config PATH or set ${CONFIG_ENV}"
             ),
             ConfigError::Read { path, source } => {
-                write!(f, "cannot read config file {}: {source}", path.display())
+                write!(f, "cannot read config file {}: {source}", os::shown(path))
             }
             ConfigError::Unsafe(e) => write!(f, "config file {e}"),
             ConfigError::Syntax { path, line: Some(line), message } => {
-                write!(f, "config file {} line {line}: {message}", path.display())
+                write!(f, "config file {} line {line}: {message}", os::shown(path))
             }
             ConfigError::Syntax { path, line: None, message } => {
-                write!(f, "config file {}: {message}", path.display())
+                write!(f, "config file {}: {message}", os::shown(path))
             }
             ConfigError::Invalid { path, line: Some(line), message } => {
-                write!(f, "config file {} line {line}: {message}", path.display())
+                write!(f, "config file {} line {line}: {message}", os::shown(path))
             }
             ConfigError::Invalid { path, line: None, message } => {
-                write!(f, "config file {}: {message}", path.display())
+                write!(f, "config file {}: {message}", os::shown(path))
             }
             ConfigError::Flags { message } => write!(f, "command line: {message}"),
         }
@@ -535,7 +535,7 @@ mod tests {
         assert!(read_text(&default, None).unwrap().is_none());
         let named = Location { path: missing, explicit: true, found_in: None };
         let err = read_text(&named, None).unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
+        assert!(err.contains(&os::shown(Path::new("/nonexistent/dir/config.toml"))), "{err}");
     }
 
     #[test]
@@ -608,7 +608,7 @@ mod tests {
     fn an_unknown_key_is_an_error_naming_the_key_the_file_and_the_line() {
         let err = parse(&format!("{MINIMAL}instalation_id = 3\n")).unwrap_err().to_string();
         assert!(err.contains("instalation_id"), "{err}");
-        assert!(err.contains("/etc/gh/config.toml"), "{err}");
+        assert!(err.contains(&os::shown(Path::new("/etc/gh/config.toml"))), "{err}");
         assert!(err.contains("line 5"), "{err}");
         assert!(!err.contains('\n'), "{err}");
         let err = parse("cache_dri = \"/x\"\n").unwrap_err().to_string();
@@ -977,7 +977,7 @@ mod tests {
             fn arbitrary_toml_never_panics_and_errors_name_the_file(text in toml_like()) {
                 if let Err(e) = parse(&text) {
                     let message = e.to_string();
-                    prop_assert!(message.contains("/etc/gh/config.toml"), "{}", message);
+                    prop_assert!(message.contains(&os::shown(Path::new("/etc/gh/config.toml"))), "{}", message);
                     prop_assert!(!message.contains('\n'), "{}", message);
                 }
             }
@@ -992,7 +992,8 @@ mod tests {
     #[test]
     fn syntax_errors_are_one_line() {
         let err = parse("[[app]\n").unwrap_err().to_string();
-        assert!(err.starts_with("config file /etc/gh/config.toml line 1"), "{err}");
+        let file = os::shown(Path::new("/etc/gh/config.toml"));
+        assert!(err.starts_with(&format!("config file {file} line 1")), "{err}");
         assert!(!err.contains('\n'));
     }
 }

@@ -9,7 +9,8 @@
 //! the job object, `windows-sys`). The rest of the crate has no `cfg`: it calls
 //! the functions re-exported here, whose names and signatures both modules
 //! share. What differs by OS but is pure (where the config may live, paths
-//! for Git for Windows' shell) is in [`places`], tested for every OS on any OS.
+//! for Git for Windows' shell and for messages) is in [`places`], tested for
+//! every OS on any OS.
 
 mod places;
 
@@ -18,10 +19,10 @@ mod unix;
 #[cfg(windows)]
 mod windows;
 
-pub(crate) use places::path_for_git_shell;
 pub use places::{ConfigDir, Platform, config_dirs};
+pub(crate) use places::{path_for_git_shell, path_for_people};
 
-/// This build's platform, for [`config_dirs`] and [`path_for_git_shell`].
+/// This build's platform, for [`config_dirs`], [`path_for_git_shell`] and [`shown`].
 #[cfg(target_os = "macos")]
 pub const PLATFORM: Platform = Platform::MacOs;
 #[cfg(windows)]
@@ -43,6 +44,14 @@ pub(crate) use windows::{
 pub use windows::{current_user, no_core_dumps};
 
 use std::io;
+use std::path::Path;
+
+/// A path in a message, as this OS's users write it ([`path_for_people`]:
+/// `C:\keys\app.pem` on Windows). Every path the crate prints goes through
+/// here (clippy.toml forbids `Path::display`).
+pub(crate) fn shown(path: &Path) -> String {
+    path_for_people(PLATFORM, path)
+}
 
 /// Why a private directory cannot be used.
 #[derive(Debug)]

@@ -1,5 +1,6 @@
-//! What differs by OS but is pure: where the config may live, and how a path
-//! is written for the shell git runs helpers through. Taking the platform as
+//! What differs by OS but is pure: where the config may live, how a path is
+//! written for the shell git runs helpers through, and how it is shown to
+//! people in messages. Taking the platform as
 //! a parameter, every OS's rule is tested on any OS; [`super::PLATFORM`] is
 //! this build's.
 
@@ -59,6 +60,30 @@ pub(crate) fn path_for_git_shell(platform: Platform, path: &Path) -> String {
     let text = path.to_string_lossy();
     match platform {
         Platform::Windows => text.replace('\\', "/"),
+        Platform::Unix | Platform::MacOs => text.into_owned(),
+    }
+}
+
+/// `path` as its OS's users write it, for messages. On Windows: backslashes
+/// (a config may say `C:/keys/app.pem` or `~/keys/app.pem`, and Wine gives
+/// Unix paths), without the `\\?\` of a verbatim
+/// path (`\\?\UNC\server\share` is `\\server\share`). Elsewhere as it is
+/// (bytes that are not UTF-8 as U+FFFD).
+pub(crate) fn path_for_people(platform: Platform, path: &Path) -> String {
+    let text = path.to_string_lossy();
+    match platform {
+        Platform::Windows => {
+            let text = text.replace('/', "\\");
+            match text.strip_prefix(r"\\?\") {
+                Some(rest) => {
+                    match rest.get(..4).filter(|p| p.eq_ignore_ascii_case(r"UNC\")).and(rest.get(4..)) {
+                        Some(share) => format!(r"\\{share}"),
+                        None => rest.to_string(),
+                    }
+                }
+                None => text,
+            }
+        }
         Platform::Unix | Platform::MacOs => text.into_owned(),
     }
 }
@@ -132,5 +157,27 @@ mod tests {
         );
         assert_eq!(path_for_git_shell(Platform::Unix, Path::new(r"/opt/a\b")), r"/opt/a\b");
         assert_eq!(path_for_git_shell(Platform::MacOs, Path::new("/usr/local/bin/x")), "/usr/local/bin/x");
+    }
+
+    #[test]
+    fn messages_show_windows_paths_with_backslashes_and_without_the_verbatim_prefix() {
+        let shown = |path: &str| path_for_people(Platform::Windows, Path::new(path));
+        assert_eq!(shown("C:/keys/app.pem"), r"C:\keys\app.pem");
+        assert_eq!(shown(r"C:\Users\ci/.config/gcga\config.toml"), r"C:\Users\ci\.config\gcga\config.toml");
+        assert_eq!(shown("Z:/tmp/t/config.toml"), r"Z:\tmp\t\config.toml");
+        assert_eq!(shown(r"\\?\C:\keys\app.pem"), r"C:\keys\app.pem");
+        assert_eq!(shown(r"\\?\UNC\server\share\app.pem"), r"\\server\share\app.pem");
+        assert_eq!(shown(r"\\?\unc\server\share"), r"\\server\share");
+        assert_eq!(shown(r"\\server\share\k.pem"), r"\\server\share\k.pem");
+        assert_eq!(shown("keys/app.pem"), r"keys\app.pem");
+    }
+
+    #[test]
+    fn messages_show_unix_and_macos_paths_as_they_are() {
+        assert_eq!(path_for_people(Platform::Unix, Path::new(r"/opt/a\b")), r"/opt/a\b");
+        assert_eq!(
+            path_for_people(Platform::MacOs, Path::new("/Users/ci/Library/Application Support/x")),
+            "/Users/ci/Library/Application Support/x"
+        );
     }
 }

@@ -193,9 +193,10 @@ impl Group {
         command.process_group(0);
     }
 
-    /// The group of `child` (started from a prepared command).
-    pub(crate) fn of(child: &Child) -> Group {
-        Group { pid: i32::try_from(child.id()).ok().and_then(Pid::from_raw) }
+    /// The group of `child` (started from a prepared command). Never fails
+    /// here (the Windows side may).
+    pub(crate) fn of(child: &Child) -> io::Result<Group> {
+        Ok(Group { pid: i32::try_from(child.id()).ok().and_then(Pid::from_raw) })
     }
 
     /// Whether the child has exited, without reaping it: while it is a zombie

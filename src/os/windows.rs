@@ -15,10 +15,11 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, LocalFree};
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, INVALID_HANDLE_VALUE, LocalFree};
 use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT};
 use windows_sys::Win32::Security::{
     EqualSid, GetTokenInformation, OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, TOKEN_QUERY,
@@ -28,12 +29,17 @@ use windows_sys::Win32::Storage::FileSystem::{
     FILE_ATTRIBUTE_REPARSE_POINT, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_READ,
     FILE_SHARE_WRITE,
 };
+use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+    CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
+};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
     TerminateJobObject,
 };
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::System::Threading::{
+    CREATE_SUSPENDED, GetCurrentProcess, OpenProcessToken, OpenThread, ResumeThread, THREAD_SUSPEND_RESUME,
+};
 
 /// Opens `path` for reading, following symlinks (a config, key or CA bundle
 /// may be one: the checks are made on what was opened). With backup
@@ -283,22 +289,28 @@ pub(crate) fn exec_replace(cmd: &mut Command) -> io::Error {
 
 /// A child and everything it starts, as one job object that is terminated
 /// when the child exits, at the deadline, or when the job is dropped
-/// (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`). Limit: the child is assigned just
-/// after it starts (std cannot start it suspended and resume it), so a
-/// process it starts in that first instant is not in the job.
+/// (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`). The child is started suspended
+/// (`CREATE_SUSPENDED`), put in its job, and only then resumed: nothing it
+/// starts, however early, is outside the job.
 #[derive(Debug)]
 pub(crate) struct Group {
     job: Option<OwnedHandle>,
 }
 
 impl Group {
-    /// Nothing to prepare: the job is made once the child exists.
-    pub(crate) fn prepare(_: &mut Command) {}
+    /// The child starts suspended: [`Group::of`] resumes it once it is in its job.
+    pub(crate) fn prepare(command: &mut Command) {
+        command.creation_flags(CREATE_SUSPENDED);
+    }
 
-    /// A new job with `child` in it; without a job (it could not be made) only
-    /// the child itself is ended.
-    pub(crate) fn of(child: &Child) -> Group {
-        Group { job: new_job().and_then(|job| assign(&job, child).then_some(job)) }
+    /// A new job with `child` (started from a prepared command, so
+    /// suspended) in it, then the child resumed. Without a job (it could not
+    /// be made) only the child itself is ended. An error: the child could not
+    /// be resumed; the caller kills it.
+    pub(crate) fn of(child: &Child) -> io::Result<Group> {
+        let job = new_job().and_then(|job| assign(&job, child).then_some(job));
+        resume(child.id())?;
+        Ok(Group { job })
     }
 
     /// Whether the child has exited (std keeps its handle open, so its
@@ -314,6 +326,51 @@ impl Group {
             unsafe { TerminateJobObject(job.as_raw_handle() as HANDLE, 1) };
         }
     }
+}
+
+/// Resumes the threads of process `pid`, which was started suspended: a new
+/// process has one, its main thread. std gives no handle to it, so it is
+/// found in a snapshot of the system's threads (ToolHelp).
+fn resume(pid: u32) -> io::Result<()> {
+    // SAFETY: no pointers; the result is checked before use.
+    let raw = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+    if raw == INVALID_HANDLE_VALUE || raw.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the snapshot handle is valid (checked above), ours, closed once by OwnedHandle.
+    let snapshot = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+    let size = u32::try_from(std::mem::size_of::<THREADENTRY32>()).map_err(io::Error::other)?;
+    let mut entry = THREADENTRY32 { dwSize: size, ..THREADENTRY32::default() };
+    let mut resumed = 0;
+    // SAFETY: the snapshot is open and `entry` is a THREADENTRY32 whose dwSize is set.
+    let mut more = unsafe { Thread32First(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
+    while more {
+        if entry.th32OwnerProcessID == pid {
+            resume_thread(entry.th32ThreadID)?;
+            resumed += 1;
+        }
+        // SAFETY: as for Thread32First.
+        more = unsafe { Thread32Next(snapshot.as_raw_handle() as HANDLE, &mut entry) } != 0;
+    }
+    if resumed == 0 {
+        return Err(io::Error::other("its main thread was not found to resume it"));
+    }
+    Ok(())
+}
+
+fn resume_thread(id: u32) -> io::Result<()> {
+    // SAFETY: no pointers; a null result is checked.
+    let raw = unsafe { OpenThread(THREAD_SUSPEND_RESUME, 0, id) };
+    if raw.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: OpenThread succeeded: a thread handle we own and close once.
+    let thread = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+    // SAFETY: `thread` is open with THREAD_SUSPEND_RESUME access.
+    if unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) } == u32::MAX {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A job whose processes are all killed when its last handle closes.
@@ -421,6 +478,29 @@ mod tests {
         let out =
             Running::start("cmd", &args(&["/c", "echo hello"]), None, 64).unwrap().finish(deadline).unwrap();
         assert_eq!(String::from_utf8_lossy(&out).trim_end(), "hello");
+    }
+
+    fn cmd(script: &str) -> Running {
+        Running::start("cmd", &["/c".to_string(), script.to_string()], None, 64).unwrap()
+    }
+
+    /// A `cmd` that never ends by itself (a `for /l` loop with a step of 0).
+    const FOREVER: &str = "cmd /c for /l %i in (1,0,2) do @rem";
+
+    #[test]
+    fn a_background_process_left_holding_stdout_is_ended_when_the_child_exits() {
+        // `start /b` leaves FOREVER running with the child's stdout. Unless the job ends it
+        // when the child exits, stdout never reaches its end and this gives up at the deadline.
+        let out =
+            cmd(&format!("start /b {FOREVER} & echo done")).finish(Instant::now() + Duration::from_secs(20));
+        assert_eq!(String::from_utf8_lossy(&out.unwrap()).trim_end(), "done");
+    }
+
+    #[test]
+    fn a_child_that_never_ends_is_stopped_at_the_deadline_with_what_it_started() {
+        let out =
+            cmd(&format!("start /b {FOREVER} & {FOREVER}")).finish(Instant::now() + Duration::from_secs(1));
+        assert!(matches!(out, Err(crate::process::Failure::NoOutput)), "{out:?}");
     }
 
     #[test]

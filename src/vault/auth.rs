@@ -20,6 +20,7 @@ use crate::files::{FileError, Refusal};
 use crate::github::github_message;
 use crate::http::Method;
 use crate::network::{NetworkEnv, Trust};
+use crate::os;
 use crate::redact::{WITHHELD, escape, may_echo};
 use crate::secret::Secret;
 use serde_json::json;
@@ -44,9 +45,9 @@ pub(crate) enum TokenOrigin {
 impl fmt::Display for TokenOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TokenOrigin::TokenPath(path) => write!(f, "token_path {}", path.display()),
+            TokenOrigin::TokenPath(path) => write!(f, "token_path {}", os::shown(path)),
             TokenOrigin::Env(name) => f.write_str(name),
-            TokenOrigin::HomeFile(path) => write!(f, "{}", path.display()),
+            TokenOrigin::HomeFile(path) => write!(f, "{}", os::shown(path)),
             TokenOrigin::Login { role, mount, cached } => {
                 write!(f, "login with role {role:?} at auth/{mount}")?;
                 if *cached { f.write_str(", cached") } else { Ok(()) }
@@ -60,7 +61,7 @@ impl TokenOrigin {
     pub(crate) fn renew_hint(&self) -> String {
         match self {
             TokenOrigin::TokenPath(path) => {
-                format!("is the Vault Agent running and renewing {}?", path.display())
+                format!("is the Vault Agent running and renewing {}?", os::shown(path))
             }
             TokenOrigin::Env(name) => format!("renew it or set a fresh token in {name}"),
             TokenOrigin::HomeFile(_) => "log in again with `bao login` / `vault login`".into(),
@@ -226,7 +227,7 @@ fn login_hint(error: VaultError, login: &VaultLogin) -> VaultError {
         Some(400) if message.contains("expired") || message.contains("exp claim") => match &login.identity {
             Identity::JwtFile(path) => format!(
                 "the login JWT in {} has expired: whatever writes it (the kubelet, a sidecar) must refresh it",
-                path.display()
+                os::shown(path)
             ),
             Identity::GitHubActions { .. } => {
                 "the GitHub Actions OIDC token has expired: check this machine's clock".into()
@@ -468,7 +469,8 @@ mod tests {
                 .contains("bound_claims")
         );
         assert!(
-            refused(400, "error validating token: token is expired").contains("/var/run/token has expired")
+            refused(400, "error validating token: token is expired")
+                .contains(&format!("{} has expired", os::shown(Path::new("/var/run/token"))))
         );
         assert!(refused(403, "permission denied").contains("bao auth list"));
         assert!(!refused(500, "internal error").contains(": is"));

@@ -11,6 +11,7 @@ use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
 use crate::http::{self, CONNECT_TIMEOUT, Method, backoff, is_retryable, retry_wait, tls_error};
 use crate::network::{Connection, NetworkEnv, Proxy, Trust};
+use crate::os;
 use crate::redact::{WITHHELD, describe_non_json, may_echo, one_line, truncate};
 use crate::secret::Secret;
 use crate::tls;
@@ -78,12 +79,12 @@ impl fmt::Display for VaultError {
                     Some(path) => write!(
                         f,
                         ", or log in with `bao login` / `vault login` (it writes {})",
-                        path.display()
+                        os::shown(path)
                     ),
                     None => Ok(()),
                 }
             }
-            VaultError::File { what, path, detail } => write!(f, "{what} {}: {detail}", path.display()),
+            VaultError::File { what, path, detail } => write!(f, "{what} {}: {detail}", os::shown(path)),
             VaultError::Identity(detail) => f.write_str(detail),
             VaultError::NotRsa { address, key, mount, bytes } => write!(
                 f,
@@ -285,7 +286,7 @@ impl<'a> VaultClient<'a> {
 
     fn transport_detail(&self, error: ureq::Error) -> String {
         let trust = match &self.vault.ca_file {
-            Some((path, origin)) => format!("{origin} {}", path.display()),
+            Some((path, origin)) => format!("{origin} {}", os::shown(path)),
             None => "the system trust store".to_string(),
         };
         transport_detail(error, &trust, &self.out_of_time())

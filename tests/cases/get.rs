@@ -13,7 +13,7 @@ use crate::support::world::mode_of;
 use crate::support::world::{
     APP_ID, CLIENT_ID, INSTALLATION_ID, OTHER_APP_ID, OTHER_INSTALLATION_ID, OWNER, PREFIX, World, request,
 };
-use crate::support::{RunOutput, run, run_with_stdin};
+use crate::support::{RunOutput, as_the_helper_shows, run, run_with_stdin};
 
 #[test]
 fn a_served_get_prints_exactly_the_token_the_fake_issued_and_signs_the_jwt_like_github_asks() {
@@ -188,7 +188,7 @@ fn requests_that_are_not_mine_get_no_answer_and_no_api_call_and_a_reason_only_fo
     let said = |path: &str| w.declined(&w.helper(&cfg, "get", request(&host, Some(path)).as_bytes()));
     let fix = format!(
         "matches other/web: to serve it, add \"other/web\" (or \"other/*\") to `repos` of app {APP_ID} (#1 in the config) in config file {}",
-        cfg.display()
+        as_the_helper_shows(&cfg)
     );
     assert!(said("other/web.git").ends_with(&fix), "no repos pattern line");
     assert!(said("acme").contains("path \"acme\" is not OWNER/REPO"));

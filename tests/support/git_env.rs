@@ -170,6 +170,19 @@ pub fn helper_path() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_git-credential-github-app")), PathBuf::from)
 }
 
+/// Set when the helper under test is a Windows build under Wine (`.ci/run`): the drive Wine
+/// maps `/` to (`Z:`). Such a helper is given the tests' Linux paths and writes them as Windows
+/// users do: `/tmp/t/config.toml` is `Z:\\tmp\\t\\config.toml` in its messages.
+pub const HELPER_DRIVE_ENV: &str = "GCGA_TEST_HELPER_DRIVE";
+
+/// `path` as the helper under test writes it in a message (see [`HELPER_DRIVE_ENV`]).
+pub fn as_the_helper_shows(path: &Path) -> String {
+    match std::env::var(HELPER_DRIVE_ENV) {
+        Ok(drive) if !drive.is_empty() => format!("{drive}{}", path.display().to_string().replace('/', "\\")),
+        _ => path.display().to_string(),
+    }
+}
+
 #[derive(Debug, Clone)]
 #[must_use = "check what the command did: a run nobody looks at tests nothing"]
 pub struct RunOutput {

@@ -37,7 +37,7 @@ pub mod world;
 mod self_tests;
 
 pub use fake_github::{DEFAULT_PERMISSIONS, FakeGitHub, Fault, GitAuth, IssuedToken, Options, Recorded};
-pub use git_env::{RUN_TIMEOUT, RunOutput, TestEnv, run, run_with_stdin};
+pub use git_env::{RUN_TIMEOUT, RunOutput, TestEnv, as_the_helper_shows, run, run_with_stdin};
 
 use std::fs;
 use std::path::{Path, PathBuf};

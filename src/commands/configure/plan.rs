@@ -94,7 +94,7 @@ pub(crate) fn scope_args(scope: &Scope) -> Result<Vec<String>, Error> {
             let Some(path) = path.to_str() else {
                 return Err(Error::Usage(format!(
                     "--file {}: the path is not UTF-8; give a path that is",
-                    crate::redact::escape(&path.to_string_lossy())
+                    crate::redact::escape(&crate::os::shown(path))
                 )));
             };
             vec!["--file".into(), path.to_string()]
