@@ -10,6 +10,7 @@ use crate::config::KeySource;
 use crate::files::{self, FileError, Refusal};
 use crate::os;
 use crate::process::Running;
+use crate::redact;
 use crate::secret::Secret;
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -152,7 +153,8 @@ impl fmt::Display for KeyError {
                 write!(f, "private_key_env names ${name}, which is not set or empty in git's environment")
             }
             KeyError::Command { program, detail } => {
-                write!(f, "private_key_command {program:?} {detail} (run it by hand to see its messages)")
+                let program = redact::program(program);
+                write!(f, "private_key_command {program} {detail} (run it by hand to see its messages)")
             }
             KeyError::NotAnRsaKey { source } => {
                 write!(f, "{source} is not an RSA private key in PEM form (PKCS#1 or PKCS#8)")

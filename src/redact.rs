@@ -5,6 +5,9 @@
 //! escaped (or is put on one line), so no message can leak a key or drive the
 //! terminal.
 
+use crate::os;
+use std::path::Path;
+
 /// What GitHub tokens, JWTs and HashiCorp Vault tokens start with.
 const TOKEN_PREFIXES: [&str; 9] =
     ["ghs_", "ghp_", "gho_", "ghu_", "github_pat_", "eyJ", "hvs.", "hvb.", "hvr."];
@@ -72,6 +75,14 @@ pub(crate) fn shown(value: &str) -> String {
     } else {
         format!("{:?}", truncate(value, 80))
     }
+}
+
+/// The program of a command in the config (`argv[0]`), quoted for a message:
+/// a path (it has a separator) as this OS's users write it ([`os::shown`]),
+/// control characters escaped. Only the program: arguments may carry a token.
+pub(crate) fn program(name: &str) -> String {
+    let text = if name.contains(['/', '\\']) { os::shown(Path::new(name)) } else { name.to_string() };
+    format!("\"{}\"", escape(&text))
 }
 
 /// A third-party message (serde, TOML) with every quoted part that may be a
@@ -194,6 +205,22 @@ mod tests {
     use super::*;
 
     const PEM_LINE: &str = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun";
+
+    #[test]
+    fn a_commands_program_is_quoted_with_a_path_in_it_as_the_os_writes_it() {
+        assert_eq!(program("aws"), r#""aws""#);
+        assert_eq!(
+            program("/etc/gh/bin/fetch-key"),
+            format!("\"{}\"", os::shown(Path::new("/etc/gh/bin/fetch-key")))
+        );
+        assert_eq!(program("fetch\x1b[2Jkey"), r#""fetch\u{1b}[2Jkey""#);
+        if cfg!(windows) {
+            // `~/bin/k.exe` resolved against the profile: one kind of separator, no doubled `\`.
+            assert_eq!(program(r"C:\Users\ci/bin/k.exe"), r#""C:\Users\ci\bin\k.exe""#);
+        } else {
+            assert_eq!(program("/opt/a b/k"), r#""/opt/a b/k""#);
+        }
+    }
 
     #[test]
     fn keys_tokens_and_multi_line_values_are_never_quoted() {

@@ -6,6 +6,7 @@
 //! carry a credential); it is stopped at the deadline.
 
 use crate::process::Running;
+use crate::redact;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use std::fmt;
@@ -29,7 +30,8 @@ pub struct CommandError {
 
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sign_command {:?} {} (run it by hand to see its messages)", self.program, self.detail)
+        let program = redact::program(&self.program);
+        write!(f, "sign_command {program} {} (run it by hand to see its messages)", self.detail)
     }
 }
 

@@ -13,7 +13,7 @@ use super::token::token_for;
 use crate::config::KeySource;
 use crate::context::Context;
 use crate::error::{Error, ExecFailure};
-use crate::redact::escape;
+use crate::redact;
 use std::ffi::OsString;
 use std::io;
 use std::process::Command;
@@ -81,5 +81,5 @@ fn cannot_run(command: &[OsString], error: io::Error) -> Error {
 }
 
 fn shown(program: &OsString) -> String {
-    format!("{:?}", escape(&program.to_string_lossy()))
+    redact::program(&program.to_string_lossy())
 }

@@ -43,7 +43,7 @@ fn helper_value_on(
         value.to_str().map(str::to_string).ok_or_else(|| {
             format!(
                 "{what} {} is not UTF-8: git config cannot be given it unchanged; use a UTF-8 path",
-                escape(&value.to_string_lossy())
+                escape(&os::shown(Path::new(value)))
             )
         })
     };

@@ -8,8 +8,10 @@
 //! exact command that fixes it. `doctor`, `explain` and `configure` print them.
 
 use super::helper::{is_ours, program_of, shell_quote};
+use crate::os;
 use crate::process::{Failure, Running};
 use crate::redact::looks_secret;
+use std::path::Path;
 use std::time::Instant;
 
 /// One `git config` entry, in the order git reads them.
@@ -31,7 +33,7 @@ impl GitEntry {
     /// relatively); `None` for git's command line.
     fn file_args(&self) -> Option<String> {
         match self.origin.strip_prefix("file:") {
-            Some(path) if path.starts_with('/') => Some(format!("--file {}", shell_quote(path))),
+            Some(path) if Path::new(path).is_absolute() => Some(format!("--file {}", shell_quote(path))),
             _ => match self.scope.as_str() {
                 "local" | "worktree" | "global" | "system" => Some(format!("--{}", self.scope)),
                 _ => None,
@@ -42,7 +44,7 @@ impl GitEntry {
     /// Where it was set, for a message.
     pub(crate) fn place(&self) -> String {
         match self.origin.strip_prefix("file:") {
-            Some(path) if path.starts_with('/') => path.to_string(),
+            Some(path) if Path::new(path).is_absolute() => os::shown(Path::new(path)),
             Some(path) => format!("{path} of this repository"),
             None => "git's command line or GIT_CONFIG_* variables".to_string(),
         }
@@ -444,9 +446,9 @@ fn binary_check(value: &str, facts: &Facts<'_>) -> Finding {
         p if p.contains('/') || p.starts_with("git-credential-") => p,
         short => format!("git-credential-{short}"),
     };
-    if program.starts_with('/') && !std::path::Path::new(&program).exists() {
+    if Path::new(&program).is_absolute() && !Path::new(&program).exists() {
         return Finding::fail(
-            format!("git: the helper entry runs {program}, which does not exist"),
+            format!("git: the helper entry runs {}, which does not exist", os::shown(Path::new(&program))),
             "git cannot start the helper and falls through to a password prompt",
             facts.configure.to_string(),
         );
@@ -534,14 +536,16 @@ mod tests {
 
     #[test]
     fn a_storing_helper_after_ours_fails_with_the_command_that_removes_it() {
+        // Absolute as git names files on this OS (Git for Windows: `C:/Users/me/.gitconfig`).
+        let (home, missing) = if cfg!(windows) {
+            ("C:/Users/me/.gitconfig", "C:/nonexistent/git-credential-github-app.exe")
+        } else {
+            ("/home/me/.gitconfig", "/nonexistent/git-credential-github-app")
+        };
         let entries = [
             entry("file:/g", "credential.https://github.com.helper", ""),
-            entry(
-                "file:/g",
-                "credential.https://github.com.helper",
-                "/nonexistent/git-credential-github-app",
-            ),
-            entry("file:/home/me/.gitconfig", "credential.helper", "cache --timeout=3600"),
+            entry("file:/g", "credential.https://github.com.helper", missing),
+            entry(&format!("file:{home}"), "credential.helper", "cache --timeout=3600"),
         ];
         let findings = check(&Wiring::of(&entries, "github.com", None), &facts(false));
         let storing = findings.iter().find(|f| f.what.contains("\"cache\"")).unwrap();
@@ -549,7 +553,8 @@ mod tests {
         assert_eq!(
             storing.fix.as_deref(),
             Some(
-                "git config --file /home/me/.gitconfig --unset-all credential.helper '^cache --timeout=3600$'"
+                format!("git config --file {home} --unset-all credential.helper '^cache --timeout=3600$'")
+                    .as_str()
             )
         );
         assert!(findings.iter().any(|f| !f.ok && f.what.contains("does not exist")));

@@ -10,7 +10,7 @@ use super::values::{
 use super::{ConfigError, Source};
 use crate::os;
 use crate::program;
-use crate::redact::looks_secret;
+use crate::redact::{self, looks_secret};
 use crate::repo::Pattern;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -42,11 +42,11 @@ impl fmt::Display for KeySource {
             KeySource::Env(name) => write!(f, "private key in ${name}"),
             // Only the program: arguments may carry a vault token.
             KeySource::Command(argv) => {
-                write!(f, "private key command {:?}", argv.first().map_or("", String::as_str))
+                write!(f, "private key command {}", redact::program(argv.first().map_or("", String::as_str)))
             }
             KeySource::Transit { key, mount } => write!(f, "transit key {key:?} (mount {mount:?})"),
             KeySource::SignCommand(argv) => {
-                write!(f, "sign_command {:?}", argv.first().map_or("", String::as_str))
+                write!(f, "sign_command {}", redact::program(argv.first().map_or("", String::as_str)))
             }
         }
     }

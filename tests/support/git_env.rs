@@ -175,11 +175,19 @@ pub fn helper_path() -> PathBuf {
 /// users do: `/tmp/t/config.toml` is `Z:\\tmp\\t\\config.toml` in its messages.
 pub const HELPER_DRIVE_ENV: &str = "GCGA_TEST_HELPER_DRIVE";
 
-/// `path` as the helper under test writes it in a message (see [`HELPER_DRIVE_ENV`]).
+/// `path` as the helper under test writes it in a message (see [`HELPER_DRIVE_ENV`]). A
+/// Windows build (natively or under Wine) writes backslashes, without the `\\?\` that
+/// `canonicalize` puts before the tests' temp directories on Windows.
 pub fn as_the_helper_shows(path: &Path) -> String {
+    let text = path.display().to_string();
+    let windows = |text: &str| {
+        let text = text.replace('/', "\\");
+        text.strip_prefix(r"\\?\").map_or_else(|| text.clone(), str::to_string)
+    };
     match std::env::var(HELPER_DRIVE_ENV) {
-        Ok(drive) if !drive.is_empty() => format!("{drive}{}", path.display().to_string().replace('/', "\\")),
-        _ => path.display().to_string(),
+        Ok(drive) if !drive.is_empty() => format!("{drive}{}", windows(&text)),
+        _ if cfg!(windows) => windows(&text),
+        _ => text,
     }
 }
 
