@@ -52,6 +52,8 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
         Some(p) => Some(build_proxy(p)?),
         None => None,
     };
+    let resolver =
+        Resolver { ipv4_first: connection.proxy.as_ref().is_some_and(|p| p.scheme() == ProxyScheme::Socks4) };
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
@@ -67,11 +69,7 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
                 .collect();
             let verifier =
                 ExactOrChain::new(trusted).map_err(|e| format!("{origin} {} {e}", os::shown(path)))?;
-            ureq::Agent::with_parts(
-                config.build(),
-                tls::connector(Arc::new(verifier)),
-                ureq::unversioned::resolver::DefaultResolver::default(),
-            )
+            ureq::Agent::with_parts(config.build(), tls::connector(Arc::new(verifier)), resolver)
         }
         Trust::System => {
             if let Some(path) = &connection.system_cert_file {
@@ -79,10 +77,42 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
             }
             let tls =
                 ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-            config.tls_config(tls).build().new_agent()
+            ureq::Agent::with_parts(
+                config.tls_config(tls).build(),
+                ureq::unversioned::transport::DefaultConnector::default(),
+                resolver,
+            )
         }
     };
     Ok(agent)
+}
+
+/// Names resolved as ureq does (std's resolver), with the IPv4 addresses
+/// first behind a `socks4://` proxy: SOCKS4 carries only an IPv4 address and
+/// ureq sends the first one resolved, so a host whose IPv6 address comes first
+/// (`localhost` with Debian's `::1` line) would fail. curl, and git through it,
+/// also picks the first IPv4 address for SOCKS4. The proxy's own name is
+/// reordered too; ureq tries each of its addresses.
+#[derive(Debug)]
+struct Resolver {
+    ipv4_first: bool,
+}
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let mut addrs =
+            ureq::unversioned::resolver::DefaultResolver::default().resolve(uri, config, timeout)?;
+        if self.ipv4_first {
+            // Stable: the resolver's order is kept within each family.
+            addrs.sort_by_key(std::net::SocketAddr::is_ipv6);
+        }
+        Ok(addrs)
+    }
 }
 
 /// The TLS error inside an I/O error, when that is what it is.

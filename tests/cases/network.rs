@@ -23,7 +23,7 @@ use crate::support::tls::TestTls;
 use crate::support::world::{
     APP_ID, App, Config, INSTALLATION_ID, MINTS, OWNER, World, files_with_prefix, mint_path, request,
 };
-use crate::support::{Fault, RunOutput, fixture_string, iso8601, toml_string, unix_now};
+use crate::support::{Fault, RunOutput, fixture_string, iso8601, run, toml_string, unix_now};
 
 const REPO: &str = "web";
 /// A hung helper fails the test after this instead of blocking it.
@@ -659,6 +659,47 @@ fn git_config_http_proxy_socks4_and_socks4a_carry_the_mint() {
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert!(!reqs[0].by_name, "socks4 sends an address: {reqs:?}");
     assert!(reqs[1].by_name, "socks4a sends the name: {reqs:?}");
+}
+
+/// `cmd` run in a mount namespace of its own whose /etc/hosts is `hosts` (`unshare --mount`,
+/// then a bind mount; root only): the rest of the machine keeps its own file.
+fn with_hosts_file(cmd: &std::process::Command, hosts: &Path) -> std::process::Command {
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped.args(["--mount", "--", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#]);
+    wrapped.arg(hosts).arg(cmd.get_program()).args(cmd.get_args());
+    wrapped.env_clear();
+    for (name, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            wrapped.env(name, value);
+        }
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_socks4_proxy_is_sent_the_ipv4_address_of_a_host_whose_ipv6_address_resolves_first() {
+    let w = world();
+    // Debian's stock /etc/hosts: `localhost` is ::1 first, which SOCKS4 cannot carry.
+    let hosts = w.env.root().join("hosts");
+    fs::write(&hosts, "::1 localhost\n127.0.0.1 localhost\n").unwrap();
+    let mut getent = std::process::Command::new("getent");
+    getent.args(["ahosts", "localhost"]);
+    let resolved = run(with_hosts_file(&getent, &hosts));
+    assert!(resolved.stdout.starts_with("::1"), "the namespace's /etc/hosts is not in use: {resolved}");
+
+    let socks = Socks4::start();
+    let cfg = config(&w, app_by_name(&w));
+    w.env.git_config_global("http.proxy", &socks.url());
+    let input = format!("{}\n", request(&w.fake.host(), Some(&format!("{OWNER}/{REPO}.git"))));
+    let get = with_hosts_file(&w.cmd(&cfg, &["get"]), &hosts);
+    w.served(&run_with_timeout(get, Some(input.as_bytes()), HELPER_TIMEOUT));
+    let reqs = socks.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].target, format!("127.0.0.1:{}", w.fake.port()), "{reqs:?}");
 }
 
 #[test]

@@ -274,6 +274,9 @@ const URL_SAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 pub struct FakeGitHub {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// The same port on `[::1]`, when this machine has IPv6 loopback (see
+    /// [`super::http::bind_loopback`]).
+    addr_v6: Option<SocketAddr>,
     ca_pem: String,
     ca_pem_path: PathBuf,
     // Last: removed after the server has been stopped in Drop::drop.
@@ -308,8 +311,9 @@ impl FakeGitHub {
         let ca_pem_path = dir.path().join("ca.pem");
         std::fs::write(&ca_pem_path, &tls.ca_pem).expect("writing CA PEM");
 
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        let (listener, listener_v6) = super::http::bind_loopback();
         let addr = listener.local_addr().expect("local addr");
+        let addr_v6 = listener_v6.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 clock_offset: options.clock_offset,
@@ -337,13 +341,15 @@ impl FakeGitHub {
             base_url: format!("https://{addr}"),
         });
 
-        let accept_shared = shared.clone();
-        thread::Builder::new()
-            .name("fake-github-accept".into())
-            .spawn(move || accept_loop(listener, accept_shared))
-            .expect("spawning accept thread");
+        for listener in std::iter::once(listener).chain(listener_v6) {
+            let accept_shared = shared.clone();
+            thread::Builder::new()
+                .name("fake-github-accept".into())
+                .spawn(move || accept_loop(listener, accept_shared))
+                .expect("spawning accept thread");
+        }
 
-        FakeGitHub { shared, addr, ca_pem: tls.ca_pem, ca_pem_path, dir }
+        FakeGitHub { shared, addr, addr_v6, ca_pem: tls.ca_pem, ca_pem_path, dir }
     }
 
     /// `127.0.0.1:PORT`, what git sends as `host=`.
@@ -614,8 +620,10 @@ impl Drop for FakeGitHub {
             let _g = lock(&self.shared.stop_lock);
             self.shared.stop_cv.notify_all();
         }
-        // Wake the accept loop; it sees `stopped` and returns, closing the listener.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        // Wake the accept loops; each sees `stopped` and returns, closing its listener.
+        for addr in std::iter::once(self.addr).chain(self.addr_v6) {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
         for (_, conn) in lock(&self.shared.connections).drain() {
             let _ = conn.shutdown(Shutdown::Both);
         }

@@ -247,34 +247,60 @@ pub fn write_response<W: Write>(w: &mut W, resp: &Response, date: &str, close: b
     w.flush()
 }
 
-/// A listener on `127.0.0.1:PORT`: one accept thread (`NAME-accept`), one thread per
-/// connection (`NAME-conn`) calling the handler. Dropping it stops accepting.
+/// A listener on `127.0.0.1:PORT` and, where the machine has IPv6 loopback, one on
+/// `[::1]:PORT`, the same port. Tests reach the fake by the name `localhost` too (proxies, the
+/// /etc/hosts test), and where `localhost` resolves to `::1` first (Debian's stock /etc/hosts)
+/// a SOCKS proxy, or a client resolving for one, connects there.
+pub fn bind_loopback() -> (TcpListener, Option<TcpListener>) {
+    for _ in 0..20 {
+        let v4 = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        let port = v4.local_addr().expect("local addr").port();
+        match TcpListener::bind(("::1", port)) {
+            Ok(v6) => return (v4, Some(v6)),
+            // Taken on ::1 by something else: another port.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            // No IPv6 loopback here: nothing resolves localhost to ::1 either.
+            Err(_) => return (v4, None),
+        }
+    }
+    (TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0"), None)
+}
+
+/// A listener on `127.0.0.1:PORT` (and `[::1]:PORT`, [`bind_loopback`]): one accept thread
+/// each (`NAME-accept`), one thread per connection (`NAME-conn`) calling the handler.
+/// Dropping it stops accepting.
 pub struct Server {
     addr: SocketAddr,
+    addr_v6: Option<SocketAddr>,
     stopped: Arc<AtomicBool>,
 }
 
 impl Server {
-    /// Binds `127.0.0.1:0` and hands every accepted connection to `handle` on its own thread.
+    /// Binds a loopback port and hands every accepted connection to `handle` on its own thread.
     pub fn start(name: &str, handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        let (listener, listener_v6) = bind_loopback();
         let addr = listener.local_addr().expect("local addr");
+        let addr_v6 = listener_v6.as_ref().and_then(|l| l.local_addr().ok());
         let stopped = Arc::new(AtomicBool::new(false));
-        let (accept_stopped, handle, conn_name) = (stopped.clone(), Arc::new(handle), format!("{name}-conn"));
-        thread::Builder::new()
-            .name(format!("{name}-accept"))
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if accept_stopped.load(Ordering::SeqCst) {
-                        return;
+        let handle = Arc::new(handle);
+        for listener in std::iter::once(listener).chain(listener_v6) {
+            let (accept_stopped, handle, conn_name) =
+                (stopped.clone(), handle.clone(), format!("{name}-conn"));
+            thread::Builder::new()
+                .name(format!("{name}-accept"))
+                .spawn(move || {
+                    for stream in listener.incoming() {
+                        if accept_stopped.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let Ok(stream) = stream else { continue };
+                        let handle = handle.clone();
+                        let _ = thread::Builder::new().name(conn_name.clone()).spawn(move || handle(stream));
                     }
-                    let Ok(stream) = stream else { continue };
-                    let handle = handle.clone();
-                    let _ = thread::Builder::new().name(conn_name.clone()).spawn(move || handle(stream));
-                }
-            })
-            .expect("spawning accept thread");
-        Server { addr, stopped }
+                })
+                .expect("spawning accept thread");
+        }
+        Server { addr, addr_v6, stopped }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -285,8 +311,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        // Wake the accept loops so they see the flag.
+        for addr in std::iter::once(self.addr).chain(self.addr_v6) {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
     }
 }
 
