@@ -58,7 +58,7 @@ impl<'a> Context<'a> {
     pub(crate) fn finish(&self, setup: ClientSetup) -> Result<Client<'a>, ApiError> {
         let ClientSetup { api_url, ca_file, git } = setup;
         let mut hung = None;
-        let connection = network::resolve(ca_file.as_deref(), self.network, || {
+        let connection = network::resolve(&api_url, ca_file.as_deref(), self.network, || {
             match git.map(|query| query.finish(self.deadline, self.diag)) {
                 Some(Ok(config)) => config,
                 Some(Err(why)) => {

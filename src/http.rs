@@ -179,9 +179,6 @@ fn build_proxy(proxy: &Proxy) -> Result<ureq::Proxy, String> {
     if let Some(password) = parsed.password() {
         builder = builder.password(password);
     }
-    for entry in proxy.no_proxy.as_deref().unwrap_or("").split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        builder = builder.no_proxy(entry);
-    }
     builder.build().map_err(bad)
 }
 

@@ -23,6 +23,7 @@ mod http;
 mod jwt;
 mod mint;
 mod network;
+mod no_proxy;
 mod os;
 mod pem_key;
 mod process;

@@ -5,12 +5,13 @@
 //!
 //! Precedence, highest first:
 //! - proxy: `https_proxy`/`HTTPS_PROXY`/`all_proxy`/`ALL_PROXY`, then git's `http.proxy`;
-//!   `no_proxy`/`NO_PROXY` applies to both;
+//!   `no_proxy`/`NO_PROXY`, read as curl reads it ([`crate::no_proxy`]), applies to both;
 //! - trust: the app's `ca_file`, then `GIT_SSL_CAINFO`, then git's `http.sslCAInfo`,
 //!   then the system trust store (which honours `SSL_CERT_FILE`/`SSL_CERT_DIR`;
 //!   an `SSL_CERT_FILE` that is a FIFO, a device or too large is refused first).
 
 use crate::diag::Diag;
+use crate::no_proxy;
 use crate::os;
 use crate::process::{Failure, Running};
 use crate::secret::Secret;
@@ -56,7 +57,6 @@ impl std::fmt::Display for Trust {
 pub(crate) struct Proxy {
     /// As configured: may hold `user:password@`; show it only through [`Proxy::shown`].
     pub(crate) url: Secret<String>,
-    pub no_proxy: Option<String>,
     pub(crate) origin: &'static str,
 }
 
@@ -150,27 +150,21 @@ pub(crate) fn wants_git(ca_file: Option<&Path>, env: &NetworkEnv) -> bool {
     env.use_git_config && (env.proxy.is_none() || (ca_file.is_none() && env.git_ssl_cainfo.is_none()))
 }
 
-/// Decides proxy and trust for an API URL; `git` is asked only when
+/// Decides proxy and trust for `url`, an API URL; `git` is asked only when
 /// [`wants_git`] says it could matter.
 pub(crate) fn resolve(
+    url: &str,
     ca_file: Option<&Path>,
     env: &NetworkEnv,
     git: impl FnOnce() -> GitHttpConfig,
 ) -> Connection {
     let from_git = if wants_git(ca_file, env) { git() } else { GitHttpConfig::default() };
     let proxy = match (&env.proxy, from_git.proxy) {
-        (Some(url), _) => Some(Proxy {
-            url: with_scheme(url.expose()),
-            no_proxy: env.no_proxy.clone(),
-            origin: "environment",
-        }),
-        (None, Some(url)) => Some(Proxy {
-            url: with_scheme(url.expose()),
-            no_proxy: env.no_proxy.clone(),
-            origin: "git config http.proxy",
-        }),
+        (Some(url), _) => Some(Proxy { url: with_scheme(url.expose()), origin: "environment" }),
+        (None, Some(url)) => Some(Proxy { url: with_scheme(url.expose()), origin: "git config http.proxy" }),
         (None, None) => None,
     };
+    let proxy = proxy.filter(|_| !exempt(url, env));
     let trust = if let Some(path) = ca_file {
         Trust::CaFile { path: path.to_path_buf(), origin: "ca_file" }
     } else if let Some(path) = &env.git_ssl_cainfo {
@@ -182,6 +176,24 @@ pub(crate) fn resolve(
     };
     let system_cert_file = (trust == Trust::System).then(|| env.ssl_cert_file.clone()).flatten();
     Connection { proxy, trust, system_cert_file }
+}
+
+/// Whether `no_proxy` exempts `url`'s host from the proxy.
+pub(crate) fn exempt(url: &str, env: &NetworkEnv) -> bool {
+    env.no_proxy.as_deref().is_some_and(|list| no_proxy::covers(list, host_of(url)))
+}
+
+/// The host of `scheme://[user@]host[:port]/...`: a name, an IPv4 address or
+/// `[an IPv6 address]`; empty without a scheme.
+pub(crate) fn host_of(url: &str) -> &str {
+    let authority =
+        url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap_or(authority)
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    }
 }
 
 /// git, like curl, takes `host:port` for an http proxy (so does the environment).
@@ -271,13 +283,38 @@ mod tests {
         assert!(out.take().is_empty());
     }
 
+    const API: &str = "https://ghe.corp.example/api/v3";
+
+    #[test]
+    fn no_proxy_covering_the_api_host_drops_the_proxy_from_either_source() {
+        let covered = |no_proxy: &str| NetworkEnv { no_proxy: Some(no_proxy.into()), ..env() };
+        for list in ["corp.example", ".corp.example", "ghe.corp.example", "*"] {
+            assert_eq!(resolve(API, None, &covered(list), git_sets_both).proxy, None, "{list}");
+            let with_env_proxy = NetworkEnv { proxy: Some("http://p:3128".into()), ..covered(list) };
+            assert_eq!(resolve(API, None, &with_env_proxy, git_sets_both).proxy, None, "{list}");
+        }
+        assert!(resolve(API, None, &covered("other.example"), git_sets_both).proxy.is_some());
+        let by_address = "https://10.1.2.3:8443/api/v3";
+        assert_eq!(resolve(by_address, None, &covered("10.0.0.0/8"), git_sets_both).proxy, None);
+        assert!(resolve(by_address, None, &covered("10.0.0.0/16"), git_sets_both).proxy.is_some());
+    }
+
+    #[test]
+    fn the_host_of_a_url_is_found_without_port_user_or_path() {
+        assert_eq!(host_of("https://ghe.corp:8443/api/v3"), "ghe.corp");
+        assert_eq!(host_of("https://u:p@ghe.corp/api"), "ghe.corp");
+        assert_eq!(host_of("https://[fd00::1]:8200/v1"), "[fd00::1]");
+        assert_eq!(host_of("https://api.github.com"), "api.github.com");
+        assert_eq!(host_of("api.github.com"), "");
+    }
+
     fn git_sets_both() -> GitHttpConfig {
         GitHttpConfig { proxy: Some("proxy.corp:3128".into()), ssl_ca_info: Some("/git/ca.pem".into()) }
     }
 
     #[test]
     fn git_settings_apply_when_the_environment_and_config_leave_them_open() {
-        let connection = resolve(None, &env(), git_sets_both);
+        let connection = resolve(API, None, &env(), git_sets_both);
         let proxy = connection.proxy.unwrap();
         assert_eq!(proxy.url.expose(), "http://proxy.corp:3128");
         assert_eq!(proxy.origin, "git config http.proxy");
@@ -294,8 +331,8 @@ mod tests {
             proxy: Some("socks5h://bob:s3cret@gitproxy:1080".into()),
             ..Default::default()
         };
-        let from_env = resolve(None, &network, git);
-        let from_git = resolve(None, &env(), git);
+        let from_env = resolve(API, None, &network, git);
+        let from_git = resolve(API, None, &env(), git);
         let vault = crate::context::VaultEnv {
             token: Some(("$VAULT_TOKEN", "s.vaulttoken".into())),
             actions_request_token: Some("actionsrequesttoken".into()),
@@ -315,16 +352,16 @@ mod tests {
             git_ssl_cainfo: Some("/env/ca.pem".into()),
             ..env()
         };
-        let connection = resolve(None, &e, || panic!("git need not be asked"));
+        let connection = resolve(API, None, &e, || panic!("git need not be asked"));
         assert_eq!(connection.proxy.unwrap().url.expose(), "http://envproxy:8080");
         assert_eq!(connection.trust, Trust::CaFile { path: "/env/ca.pem".into(), origin: "GIT_SSL_CAINFO" });
     }
 
     #[test]
     fn ca_file_wins_over_everything_and_the_system_store_is_the_fallback() {
-        let connection = resolve(Some(Path::new("/app/ca.pem")), &env(), git_sets_both);
+        let connection = resolve(API, Some(Path::new("/app/ca.pem")), &env(), git_sets_both);
         assert_eq!(connection.trust, Trust::CaFile { path: "/app/ca.pem".into(), origin: "ca_file" });
-        let connection = resolve(None, &env(), GitHttpConfig::default);
+        let connection = resolve(API, None, &env(), GitHttpConfig::default);
         assert_eq!(connection.trust, Trust::System);
         assert_eq!(connection.proxy, None);
     }
@@ -332,7 +369,7 @@ mod tests {
     #[test]
     fn git_is_not_asked_when_disabled() {
         let e = NetworkEnv { use_git_config: false, ..Default::default() };
-        let connection = resolve(None, &e, || panic!("git must not be asked"));
+        let connection = resolve(API, None, &e, || panic!("git must not be asked"));
         assert_eq!(connection.trust, Trust::System);
     }
 
@@ -347,7 +384,7 @@ mod tests {
     }
 
     fn proxy(url: &str) -> Proxy {
-        Proxy { url: url.into(), no_proxy: None, origin: "environment" }
+        Proxy { url: url.into(), origin: "environment" }
     }
 
     #[test]

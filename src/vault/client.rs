@@ -10,7 +10,7 @@
 use crate::config::{Vault, is_loopback};
 use crate::diag::Diag;
 use crate::http::{self, CONNECT_TIMEOUT, Method, backoff, is_retryable, retry_wait, tls_error};
-use crate::network::{Connection, NetworkEnv, Proxy, Trust};
+use crate::network::{self, Connection, NetworkEnv, Proxy, Trust};
 use crate::os;
 use crate::redact::{WITHHELD, describe_non_json, may_echo, one_line, truncate};
 use crate::secret::Secret;
@@ -142,8 +142,8 @@ pub(crate) fn authority(url: &str) -> &str {
 /// and the given roots.
 pub(crate) fn connection(url: &str, trust: Trust, network: &NetworkEnv) -> Connection {
     let proxy = match &network.proxy {
-        Some(p) if !is_loopback(authority(url)) => {
-            Some(Proxy { url: p.clone(), no_proxy: network.no_proxy.clone(), origin: "environment" })
+        Some(p) if !is_loopback(authority(url)) && !network::exempt(url, network) => {
+            Some(Proxy { url: p.clone(), origin: "environment" })
         }
         _ => None,
     };

@@ -714,6 +714,22 @@ fn no_proxy_covering_the_api_host_bypasses_a_socks_proxy() {
 }
 
 #[test]
+fn no_proxy_is_read_as_curl_reads_it_a_cidr_network_bypasses_the_proxy_and_another_does_not() {
+    let mut w = world();
+    let socks = Socks5::start();
+    let cfg = config(&w, app(&w));
+    w.env.set_env("ALL_PROXY", &socks.url());
+    // git (through curl) reaches 127.0.0.1 directly with this list; so does the helper.
+    w.env.set_env("NO_PROXY", "ghe.corp.example, 127.0.0.0/8");
+    w.served(&get(&w, &cfg));
+    assert_eq!(socks.connections(), 0, "{:?}", socks.requests());
+    drop_cached_tokens(&w);
+    w.env.set_env("NO_PROXY", "10.0.0.0/8 127.0.0.1/32x");
+    w.served(&get(&w, &cfg));
+    assert_eq!(socks.connections(), 1, "{:?}", socks.requests());
+}
+
+#[test]
 fn an_unsupported_proxy_scheme_is_one_line_naming_the_scheme() {
     let mut w = world();
     let cfg = config(&w, app(&w));
