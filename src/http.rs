@@ -52,8 +52,8 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
         Some(p) => Some(build_proxy(p)?),
         None => None,
     };
-    let resolver =
-        Resolver { ipv4_first: connection.proxy.as_ref().is_some_and(|p| p.scheme() == ProxyScheme::Socks4) };
+    let socks4 = connection.proxy.as_ref().is_some_and(|p| p.scheme() == ProxyScheme::Socks4);
+    let resolver = Resolver { socks4_proxy: proxy.as_ref().filter(|_| socks4).map(|p| p.host().to_string()) };
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
@@ -92,10 +92,11 @@ pub(crate) fn agent(connection: &Connection) -> Result<ureq::Agent, String> {
 /// ureq sends the first one resolved, so a host whose IPv6 address comes first
 /// (`localhost` with Debian's `::1` line) would fail. curl, and git through it,
 /// also picks the first IPv4 address for SOCKS4. The proxy's own name is
-/// reordered too; ureq tries each of its addresses.
+/// left in the resolver's order (ureq tries each of its addresses).
 #[derive(Debug)]
 struct Resolver {
-    ipv4_first: bool,
+    /// The host of the `socks4://` proxy, when there is one.
+    socks4_proxy: Option<String>,
 }
 
 impl ureq::unversioned::resolver::Resolver for Resolver {
@@ -107,12 +108,16 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
     ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
         let mut addrs =
             ureq::unversioned::resolver::DefaultResolver::default().resolve(uri, config, timeout)?;
-        if self.ipv4_first {
-            // Stable: the resolver's order is kept within each family.
-            addrs.sort_by_key(std::net::SocketAddr::is_ipv6);
+        if self.socks4_proxy.as_deref().is_some_and(|proxy| uri.host() != Some(proxy)) {
+            ipv4_first(&mut addrs);
         }
         Ok(addrs)
     }
+}
+
+/// IPv4 addresses first, each family in the order it was resolved in.
+fn ipv4_first(addrs: &mut [std::net::SocketAddr]) {
+    addrs.sort_by_key(std::net::SocketAddr::is_ipv6);
 }
 
 /// The TLS error inside an I/O error, when that is what it is.
@@ -226,6 +231,14 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn behind_socks4_ipv4_addresses_come_first_each_family_in_its_order() {
+        let addr = |a: &str| a.parse::<std::net::SocketAddr>().unwrap();
+        let mut addrs = [addr("[::1]:1"), addr("10.0.0.2:1"), addr("[fd00::2]:1"), addr("10.0.0.1:1")];
+        ipv4_first(&mut addrs);
+        assert_eq!(addrs, [addr("10.0.0.2:1"), addr("10.0.0.1:1"), addr("[::1]:1"), addr("[fd00::2]:1")]);
+    }
 
     #[test]
     fn backoff_starts_near_250_ms_and_doubles() {

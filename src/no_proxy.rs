@@ -3,25 +3,44 @@
 //! too: `example.com` covers `example.com` and `www.example.com` (not
 //! `notexample.com`), a leading dot changes nothing, an address is compared
 //! with addresses and CIDR networks (`10.0.0.0/8`, `fd00::/8`), and a list
-//! that is just `*` covers every host. Entries are separated by commas or
-//! blanks. One addition to curl: `*.example.com` is read as `.example.com`,
-//! as most other tools read it. Pure.
+//! that is exactly `*` covers every host. Entries are separated by commas,
+//! with blanks around them ignored; as in curl, the list ends where an entry
+//! is followed by anything but a comma, and `*.example.com` is not a pattern
+//! (no name ends in it). Pure.
 
 use std::net::IpAddr;
 
 /// Whether `list` exempts `host` from the proxy. `host` is a URL's host
 /// without its port: a name, an IPv4 address or an IPv6 address in brackets.
 pub(crate) fn covers(list: &str, host: &str) -> bool {
-    if list.trim() == "*" {
+    if list == "*" {
         return true;
     }
     let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let address = bare.parse::<IpAddr>().ok();
     let name = host.strip_suffix('.').unwrap_or(host);
-    list.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|entry| !entry.is_empty()).any(|entry| {
-        match address {
-            Some(address) => in_network(address, entry),
-            None => in_domain(name, entry),
+    entries(list).any(|entry| match address {
+        Some(address) => in_network(address, entry),
+        None => in_domain(name, entry),
+    })
+}
+
+/// The entries of `list` as curl reads them: blanks (space, tab) around an
+/// entry skipped, an entry ending at a blank or a comma, any run of commas
+/// between entries; anything else after an entry ends the list.
+fn entries(list: &str) -> impl Iterator<Item = &str> {
+    let blank = |c: char| c == ' ' || c == '\t';
+    let mut rest = Some(list);
+    std::iter::from_fn(move || {
+        loop {
+            let text = rest?.trim_start_matches(blank);
+            let end = text.find(|c: char| blank(c) || c == ',').unwrap_or(text.len());
+            let (entry, after) = text.split_at(end);
+            let after = after.trim_start_matches(blank);
+            rest = after.starts_with(',').then(|| after.trim_start_matches(','));
+            if !entry.is_empty() {
+                return Some(entry);
+            }
         }
     })
 }
@@ -29,7 +48,7 @@ pub(crate) fn covers(list: &str, host: &str) -> bool {
 /// `name` is `entry` or a name under it (`www.example.com` under `example.com`).
 fn in_domain(name: &str, entry: &str) -> bool {
     let entry = entry.strip_suffix('.').unwrap_or(entry);
-    let entry = entry.strip_prefix("*.").or_else(|| entry.strip_prefix('.')).unwrap_or(entry);
+    let entry = entry.strip_prefix('.').unwrap_or(entry);
     if entry.is_empty() || entry.len() > name.len() {
         return false;
     }
@@ -48,7 +67,6 @@ fn in_network(address: IpAddr, entry: &str) -> bool {
         },
         None => (entry, 0),
     };
-    let network = network.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(network);
     match (address, network.parse::<IpAddr>()) {
         (IpAddr::V4(a), Ok(IpAddr::V4(n))) => same_prefix(&a.octets(), &n.octets(), bits),
         (IpAddr::V6(a), Ok(IpAddr::V6(n))) => same_prefix(&a.octets(), &n.octets(), bits),
@@ -91,16 +109,19 @@ mod tests {
     }
 
     #[test]
-    fn entries_are_separated_by_commas_or_blanks_and_only_a_lone_star_covers_everything() {
+    fn entries_are_separated_by_commas_and_only_a_list_of_exactly_a_star_covers_everything() {
         assert!(covers("localhost, ghe.corp", "ghe.corp"));
-        assert!(covers("localhost ghe.corp", "api.ghe.corp"));
+        assert!(covers("localhost ,\tghe.corp ", "api.ghe.corp"));
         assert!(covers(",,ghe.corp,,", "ghe.corp"));
-        assert!(covers(" * ", "anything.example"));
+        assert!(covers("*", "anything.example"));
+        assert!(!covers(" * ", "anything.example"), "curl: exactly *");
         assert!(!covers("localhost,*", "anything.example"), "curl: * only as the whole list");
         assert!(!covers("", "ghe.corp"));
-        // The one reading added to curl's.
-        assert!(covers("*.corp", "ghe.corp"));
-        assert!(covers("*.corp", "api.ghe.corp"));
+        // curl's unit1614: a blank that is not followed by a comma ends the list.
+        assert!(!covers("localhost .example.com .example.de", "www.example.com"));
+        assert!(covers("localhost .example.com", "localhost"));
+        assert!(!covers("*.corp", "api.ghe.corp"), "curl has no wildcard patterns");
+        assert!(!covers("ghe.corp:8443", "ghe.corp"), "an entry with a port names no host");
     }
 
     #[test]
@@ -119,7 +140,7 @@ mod tests {
         assert!(covers("fd00::/8", "[fd12:3456::1]"));
         assert!(!covers("fd00::/8", "[fe80::1]"));
         assert!(covers("::1", "[::1]"));
-        assert!(covers("[::1]", "[::1]"));
+        assert!(!covers("[::1]", "[::1]"), "curl: an entry is an address, not a URL's host");
         assert!(!covers("10.0.0.0/8", "[::ffff:10.0.0.1]"));
         // An address is not a name, nor a name an address.
         assert!(!covers("0.0.1", "10.0.0.1"));
