@@ -183,11 +183,15 @@ pub(crate) fn exempt(url: &str, env: &NetworkEnv) -> bool {
     env.no_proxy.as_deref().is_some_and(|list| no_proxy::covers(list, host_of(url)))
 }
 
+/// The `[user@]host[:port]` of `scheme://[user@]host[:port]/...`; empty without a scheme.
+pub(crate) fn authority(url: &str) -> &str {
+    url.split("://").nth(1).and_then(|rest| rest.split(['/', '?', '#']).next()).unwrap_or("")
+}
+
 /// The host of `scheme://[user@]host[:port]/...`: a name, an IPv4 address or
 /// `[an IPv6 address]`; empty without a scheme.
 pub(crate) fn host_of(url: &str) -> &str {
-    let authority =
-        url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    let authority = authority(url);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     if authority.starts_with('[') {
         authority.split_inclusive(']').next().unwrap_or(authority)

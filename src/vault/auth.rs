@@ -11,7 +11,7 @@
 //! login. Tokens live only in `Secret`s: they go into the `X-Vault-Token`
 //! header and that file, nowhere else.
 
-use super::client::{VaultClient, VaultError, agent, authority, connection, send, transport_detail};
+use super::client::{VaultClient, VaultError, agent, connection, send, transport_detail};
 use super::kept;
 use crate::cache::Cache;
 use crate::config::{Identity, VaultAuth, VaultLogin, is_loopback};
@@ -19,7 +19,7 @@ use crate::context::VaultEnv;
 use crate::files::{FileError, Refusal};
 use crate::github::github_message;
 use crate::http::Method;
-use crate::network::{NetworkEnv, Trust};
+use crate::network::{self, NetworkEnv, Trust};
 use crate::os;
 use crate::redact::{WITHHELD, escape, may_echo};
 use crate::secret::Secret;
@@ -279,7 +279,8 @@ fn actions_token(
     let shown = endpoint_of(url);
     let fail =
         |detail: String| VaultError::Identity(format!("GitHub Actions OIDC endpoint {shown}: {detail}"));
-    if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback(authority(url)))) {
+    if !(url.starts_with("https://") || (url.starts_with("http://") && is_loopback(network::authority(url))))
+    {
         return Err(fail("$ACTIONS_ID_TOKEN_REQUEST_URL must be an https:// URL".into()));
     }
     let separator = if url.contains('?') { '&' } else { '?' };

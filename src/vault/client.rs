@@ -133,16 +133,11 @@ pub(crate) struct VaultClient<'a> {
     diag: &'a Diag<'a>,
 }
 
-/// The `host[:port]` of `scheme://host[:port]/...`; empty without a scheme.
-pub(crate) fn authority(url: &str) -> &str {
-    url.split("://").nth(1).and_then(|rest| rest.split(['/', '?', '#']).next()).unwrap_or("")
-}
-
 /// How to reach `url`: the environment's proxy (not for a loopback address)
 /// and the given roots.
 pub(crate) fn connection(url: &str, trust: Trust, network: &NetworkEnv) -> Connection {
     let proxy = match &network.proxy {
-        Some(p) if !is_loopback(authority(url)) && !network::exempt(url, network) => {
+        Some(p) if !is_loopback(network::authority(url)) && !network::exempt(url, network) => {
             Some(Proxy { url: p.clone(), origin: "environment" })
         }
         _ => None,
